@@ -1,0 +1,18 @@
+//! rsentinel: a drop-in Redis Sentinel. This crate is the tokio shell around
+//! the pure decision core in `rsentinel-core`: it parses `sentinel.conf`,
+//! serves RESP clients, keeps links to Redis instances and peer sentinels,
+//! and carries out what the core decides.
+
+pub mod acl;
+pub mod commands;
+pub mod config;
+pub mod driver;
+pub mod elect;
+pub mod link;
+pub mod logging;
+pub mod resp;
+pub mod server;
+
+/// The Redis version rsentinel reports (INFO, HELLO): the redis-sentinel
+/// release whose behaviour it reproduces.
+pub const REDIS_VERSION: &str = "7.0.15";

@@ -1,0 +1,3 @@
+//! The rsentinel binary.
+
+fn main() {}
