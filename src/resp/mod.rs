@@ -1,1 +1,3 @@
-//! placeholder
+//! RESP: the client request decoder, reply encoding and the reply parser used on outbound links.
+
+pub mod split_args;
