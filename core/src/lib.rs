@@ -7,6 +7,7 @@
 //! what lets the simulators replay a failing seed exactly.
 
 pub mod election;
+pub mod glob;
 pub mod ids;
 pub mod kafka;
 pub mod prng;

@@ -1,1 +1,185 @@
-//! The Sentinel brain.
+//! The Sentinel brain: a pure state machine. The shell feeds it commands,
+//! replies, link changes and ticks (each with `now`), then drains the
+//! [`Action`]s it queued: events to publish, config flushes, commands to send.
+
+mod actions;
+pub mod addr;
+mod commands;
+mod config_lines;
+mod directives;
+pub mod events;
+pub mod failover;
+mod info_section;
+pub mod instance;
+mod instance_map;
+mod replica_selection;
+mod reset;
+pub mod settings;
+pub mod timing;
+mod vote;
+
+use std::collections::{BTreeMap, VecDeque};
+
+pub use actions::{Action, CommandOutput, FLUSH_FAILED};
+pub use addr::Addr;
+pub use config_lines::MANAGED_KEYS;
+pub use events::{Event, Level, Subject};
+pub use instance::{Master, PeerSentinel, Replica};
+pub use replica_selection::select_replica;
+pub use settings::Settings;
+pub use timing::Timing;
+
+use crate::prng::Prng;
+use crate::time::Millis;
+
+/// Bits of `SENTINEL SIMULATE-FAILURE`.
+pub const SIMFAILURE_CRASH_AFTER_ELECTION: u32 = 1;
+pub const SIMFAILURE_CRASH_AFTER_PROMOTION: u32 = 2;
+
+/// Whether a script path may be used (exists and is executable). The core
+/// cannot look at the file system, so the shell supplies the check.
+pub type ScriptCheck = fn(&str) -> bool;
+
+/// One sentinel's whole state.
+pub struct Sentinel {
+    pub settings: Settings,
+    pub timing: Timing,
+    /// Monitored masters by name (ordered, so every walk is deterministic).
+    pub masters: BTreeMap<String, Master>,
+    /// The port this sentinel listens on (announced in hellos when
+    /// `announce-port` is 0).
+    pub port: u16,
+    pub tilt: bool,
+    pub tilt_start: Millis,
+    pub previous_tick: Option<Millis>,
+    pub simulate_failure: u32,
+    pub(crate) prng: Prng,
+    pub(crate) script_check: ScriptCheck,
+    actions: VecDeque<Action>,
+}
+
+impl Sentinel {
+    /// A sentinel with no masters. `seed` drives every random choice it
+    /// makes (run id generation, failover desync).
+    pub fn new(seed: u64, port: u16) -> Sentinel {
+        Sentinel {
+            settings: Settings::default(),
+            timing: Timing::default(),
+            masters: BTreeMap::new(),
+            port,
+            tilt: false,
+            tilt_start: Millis::ZERO,
+            previous_tick: None,
+            simulate_failure: 0,
+            prng: Prng::new(seed),
+            script_check: |_| true,
+            actions: VecDeque::new(),
+        }
+    }
+
+    pub fn set_script_check(&mut self, check: ScriptCheck) {
+        self.script_check = check;
+    }
+
+    /// Our run id, generating (and asking to persist) one if the config had
+    /// none. Call once after loading the config.
+    pub fn ensure_myid(&mut self) -> &str {
+        if self.settings.myid.is_none() {
+            let id = self.prng.hex40();
+            self.settings.myid = Some(id);
+            self.push(Action::FlushConfig);
+        }
+        self.settings.myid.as_deref().unwrap_or_default()
+    }
+
+    pub fn myid(&self) -> &str {
+        self.settings.myid.as_deref().unwrap_or("")
+    }
+
+    /// The next thing the shell should do, if any.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    pub(crate) fn push(&mut self, action: Action) {
+        self.actions.push_back(action);
+    }
+
+    /// Queue an event about nothing in particular (`+tilt`, `+new-epoch`).
+    pub(crate) fn event(&mut self, level: Level, kind: &str, msg: String) {
+        self.push(Action::Event(Event {
+            level,
+            kind: kind.to_string(),
+            msg,
+            script_master: None,
+        }));
+    }
+
+    /// Queue an event about an instance; `%@` is put in front of `rest`.
+    pub(crate) fn event_about(&mut self, level: Level, kind: &str, subject: Subject, rest: &str) {
+        let mut msg = subject.describe();
+        if !rest.is_empty() {
+            msg.push(' ');
+            msg.push_str(rest);
+        }
+        let script_master = (level == Level::Warning).then(|| subject.master_name().to_string());
+        self.push(Action::Event(Event {
+            level,
+            kind: kind.to_string(),
+            msg,
+            script_master,
+        }));
+    }
+
+    /// `+monitor` for every configured master; Redis emits these at start.
+    pub fn announce_monitored(&mut self) {
+        let names: Vec<String> = self.masters.keys().cloned().collect();
+        for name in names {
+            self.master_event(&name, Level::Warning, "+monitor", |m| {
+                format!("quorum {}", m.quorum)
+            });
+        }
+    }
+
+    /// An event about master `name`, its description computed from it.
+    pub(crate) fn master_event(
+        &mut self,
+        name: &str,
+        level: Level,
+        kind: &str,
+        rest: impl FnOnce(&Master) -> String,
+    ) {
+        let Some(m) = self.masters.get(name) else {
+            return;
+        };
+        let rest = rest(m);
+        let subject = Subject::Master {
+            name: &m.name,
+            addr: &m.common.addr,
+        };
+        let mut msg = subject.describe();
+        if !rest.is_empty() {
+            msg.push(' ');
+            msg.push_str(&rest);
+        }
+        let script_master = (level == Level::Warning).then(|| m.name.clone());
+        self.push(Action::Event(Event {
+            level,
+            kind: kind.to_string(),
+            msg,
+            script_master,
+        }));
+    }
+
+    /// Finds the master monitored at `host:port` (its configured address).
+    pub fn master_by_addr(&self, host: &str, port: u16) -> Option<&Master> {
+        self.masters
+            .values()
+            .find(|m| m.common.addr.same_as(host, port))
+    }
+
+    /// Number of masters (for INFO).
+    pub fn master_count(&self) -> usize {
+        self.masters.len()
+    }
+}

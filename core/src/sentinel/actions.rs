@@ -1,0 +1,46 @@
+//! What the core asks the shell to do.
+
+use super::events::Event;
+use crate::reply::Reply;
+
+/// One instruction for the shell, drained with `Sentinel::poll_action`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Publish the event on its channel, log it, and run the notification
+    /// script when it names one.
+    Event(Event),
+    /// Rewrite the config file now (state that must survive a crash changed).
+    FlushConfig,
+    /// Exit the process with this code (`SENTINEL SIMULATE-FAILURE`).
+    Crash(i32),
+    /// Close every link to this master and its replicas (credentials
+    /// changed, reset); they reconnect on their own.
+    DropLinks { master: String },
+    /// Close every link to other sentinels (peer credentials changed).
+    DropSentinelLinks,
+}
+
+/// The answer to a client command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommandOutput {
+    pub reply: Reply,
+    /// Flush the config before replying; if that fails and `reply` is `+OK`,
+    /// answer `-ERR Failed to save config file. Check server logs.` instead.
+    pub flush: bool,
+}
+
+impl CommandOutput {
+    pub fn reply(reply: Reply) -> CommandOutput {
+        CommandOutput {
+            reply,
+            flush: false,
+        }
+    }
+
+    pub fn flushed(reply: Reply) -> CommandOutput {
+        CommandOutput { reply, flush: true }
+    }
+}
+
+/// Redis's reply when a flush fails.
+pub const FLUSH_FAILED: &str = "Failed to save config file. Check server logs.";

@@ -1,0 +1,79 @@
+//! The failover state machine's states (the leader side).
+
+/// Redis's `failover_state`, in order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FailoverState {
+    #[default]
+    None,
+    WaitStart,
+    SelectSlave,
+    SendSlaveofNoone,
+    WaitPromotion,
+    ReconfSlaves,
+    UpdateConfig,
+}
+
+impl FailoverState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailoverState::None => "none",
+            FailoverState::WaitStart => "wait_start",
+            FailoverState::SelectSlave => "select_slave",
+            FailoverState::SendSlaveofNoone => "send_slaveof_noone",
+            FailoverState::WaitPromotion => "wait_promotion",
+            FailoverState::ReconfSlaves => "reconf_slaves",
+            FailoverState::UpdateConfig => "update_config",
+        }
+    }
+
+    /// From `reconf_slaves` on, the promoted replica is advertised as master.
+    pub fn is_at_least_reconf(self) -> bool {
+        self >= FailoverState::ReconfSlaves
+    }
+}
+
+use super::actions::CommandOutput;
+use super::replica_selection::select_replica;
+use super::{Level, Sentinel};
+use crate::reply::Reply;
+use crate::time::Millis;
+
+impl Sentinel {
+    /// `SENTINEL FAILOVER <name>`: a forced failover, no agreement needed.
+    pub(crate) fn failover_cmd(&mut self, now: Millis, name: &str) -> CommandOutput {
+        let Some(m) = self.masters.get(name) else {
+            return CommandOutput::reply(Reply::err("No such master with that name"));
+        };
+        if m.failover_in_progress() {
+            return CommandOutput::reply(Reply::Error(
+                "INPROG Failover already in progress".into(),
+            ));
+        }
+        if select_replica(m, &self.timing, now).is_none() {
+            return CommandOutput::reply(Reply::Error(
+                "NOGOODSLAVE No suitable replica to promote".into(),
+            ));
+        }
+        self.start_failover(now, name);
+        if let Some(m) = self.masters.get_mut(name) {
+            m.force_failover = true;
+        }
+        CommandOutput::reply(Reply::ok())
+    }
+
+    /// Enters `wait_start` for a new epoch: `+new-epoch`, `+try-failover`.
+    pub(crate) fn start_failover(&mut self, now: Millis, name: &str) {
+        self.settings.current_epoch += 1;
+        let epoch = self.settings.current_epoch;
+        let jitter = self.prng.below(1000);
+        let Some(m) = self.masters.get_mut(name) else {
+            return;
+        };
+        m.failover = FailoverState::WaitStart;
+        m.failover_epoch = epoch;
+        m.failover_start_time = now + Millis(jitter);
+        m.failover_state_change_time = now;
+        self.master_event_plain(name, Level::Warning, "+new-epoch", epoch.to_string());
+        self.master_event(name, Level::Warning, "+try-failover", |_| String::new());
+    }
+}

@@ -1,0 +1,50 @@
+//! Sentinel-wide settings: identity, epoch, announce options, peer auth.
+
+/// The global `sentinel ...` state that is not per master.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub myid: Option<String>,
+    pub current_epoch: u64,
+    pub announce_ip: Option<String>,
+    pub announce_port: u16,
+    pub deny_scripts_reconfig: bool,
+    pub sentinel_user: Option<String>,
+    pub sentinel_pass: Option<String>,
+    pub resolve_hostnames: bool,
+    pub announce_hostnames: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            myid: None,
+            current_epoch: 0,
+            announce_ip: None,
+            announce_port: 0,
+            deny_scripts_reconfig: true,
+            sentinel_user: None,
+            sentinel_pass: None,
+            resolve_hostnames: false,
+            announce_hostnames: false,
+        }
+    }
+}
+
+/// Redis's yes/no parsing (case-insensitive).
+pub fn parse_yes_no(s: &str) -> Option<bool> {
+    if s.eq_ignore_ascii_case("yes") {
+        Some(true)
+    } else if s.eq_ignore_ascii_case("no") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+pub fn yes_no(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}

@@ -1,0 +1,96 @@
+//! `SENTINEL is-master-down-by-addr`: answering peers about a master's state
+//! and granting votes for a failover leader.
+
+use super::actions::CommandOutput;
+use super::commands::not_an_integer;
+use super::{Action, Level, Sentinel};
+use crate::reply::Reply;
+use crate::time::Millis;
+
+impl Sentinel {
+    pub(crate) fn is_master_down_cmd(&mut self, now: Millis, args: &[Vec<u8>]) -> CommandOutput {
+        let text =
+            |i: usize| String::from_utf8_lossy(args.get(i).map_or(&[][..], |a| a)).into_owned();
+        let Ok(port) = text(2).parse::<i64>() else {
+            return CommandOutput::reply(not_an_integer());
+        };
+        let Ok(req_epoch) = text(3).parse::<i64>() else {
+            return CommandOutput::reply(not_an_integer());
+        };
+        let host = text(1);
+        let runid = text(4);
+        let name = self
+            .masters
+            .values()
+            .find(|m| (0..=65535).contains(&port) && m.common.addr.same_as(&host, port as u16))
+            .map(|m| m.name.clone());
+        let mut isdown = 0;
+        let mut leader: Option<String> = None;
+        let mut leader_epoch = 0;
+        if let Some(name) = name {
+            if !self.tilt && self.masters[&name].common.s_down {
+                isdown = 1;
+            }
+            if runid != "*" {
+                let (l, e) = self.vote_leader(now, &name, req_epoch.max(0) as u64, &runid);
+                leader = l;
+                leader_epoch = e;
+            }
+        }
+        CommandOutput::reply(Reply::Array(vec![
+            Reply::Int(isdown),
+            Reply::bulk(leader.as_deref().unwrap_or("*")),
+            Reply::Int(leader_epoch as i64),
+        ]))
+    }
+
+    /// Grants `runid` our vote for master `name` in `req_epoch` if we have
+    /// not voted in that epoch yet (first request wins), adopting a newer
+    /// epoch first. Returns our current vote. The vote is flushed to disk
+    /// before the caller replies.
+    pub(crate) fn vote_leader(
+        &mut self,
+        now: Millis,
+        name: &str,
+        req_epoch: u64,
+        runid: &str,
+    ) -> (Option<String>, u64) {
+        if req_epoch > self.settings.current_epoch {
+            self.settings.current_epoch = req_epoch;
+            self.push(Action::FlushConfig);
+            let epoch = self.settings.current_epoch;
+            self.master_event_plain(name, Level::Warning, "+new-epoch", epoch.to_string());
+        }
+        let current = self.settings.current_epoch;
+        let myid = self.myid().to_string();
+        let jitter = self.prng.below(1000);
+        let Some(m) = self.masters.get_mut(name) else {
+            return (None, 0);
+        };
+        if m.leader_epoch < req_epoch && current <= req_epoch {
+            m.leader = Some(runid.to_string());
+            m.leader_epoch = current;
+            if !runid.eq_ignore_ascii_case(&myid) {
+                // Having voted for someone else, hold back our own attempt.
+                m.failover_start_time = now + Millis(jitter);
+            }
+            let msg = format!("{runid} {current}");
+            self.push(Action::FlushConfig);
+            self.master_event_plain(name, Level::Warning, "+vote-for-leader", msg);
+        }
+        let m = &self.masters[name];
+        (m.leader.clone(), m.leader_epoch)
+    }
+
+    /// An event whose message does not describe the instance (`%@` absent)
+    /// but whose master still gets its notification script.
+    pub(crate) fn master_event_plain(&mut self, name: &str, level: Level, kind: &str, msg: String) {
+        let script_master = (level == Level::Warning).then(|| name.to_string());
+        self.push(Action::Event(super::Event {
+            level,
+            kind: kind.to_string(),
+            msg,
+            script_master,
+        }));
+    }
+}
