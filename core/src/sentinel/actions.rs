@@ -1,6 +1,8 @@
 //! What the core asks the shell to do.
 
+use super::addr::Addr;
 use super::events::Event;
+use super::links::{Auth, LinkId, Outgoing};
 use crate::reply::Reply;
 
 /// One instruction for the shell, drained with `Sentinel::poll_action`.
@@ -9,8 +11,29 @@ pub enum Action {
     /// Publish the event on its channel, log it, and run the notification
     /// script when it names one.
     Event(Event),
+    /// Open a link. On success report `link_connected`, on failure or later
+    /// loss `link_closed`. With `peer_auth_fallback`, authenticate with the
+    /// local `requirepass` (Redis's legacy rule for sentinel peers).
+    Connect {
+        link: LinkId,
+        addr: Addr,
+        auth: Option<Auth>,
+        peer_auth_fallback: bool,
+    },
+    /// Send a command; report its reply with `handle_reply` and the tag.
+    Send(Outgoing),
+    /// Close a link (it will be reconnected later by the core).
+    Close(LinkId),
     /// Rewrite the config file now (state that must survive a crash changed).
     FlushConfig,
+    /// Run the master's `client-reconfig-script` (if it has one) with
+    /// `<master> <role> start <from-ip> <from-port> <to-ip> <to-port>`.
+    ReconfigScript {
+        master: String,
+        role: &'static str,
+        from: Addr,
+        to: Addr,
+    },
     /// Exit the process with this code (`SENTINEL SIMULATE-FAILURE`).
     Crash(i32),
     /// Close every link to this master and its replicas (credentials

@@ -34,6 +34,12 @@ pub struct Common {
 pub struct LinkState {
     pub cc_connected: bool,
     pub pc_connected: bool,
+    /// A connect was asked for and has not been reported yet.
+    pub cc_connecting: bool,
+    pub pc_connecting: bool,
+    /// Our address on the command connection: what hellos announce when
+    /// `announce-ip` is unset.
+    pub local_ip: String,
     pub cc_conn_time: Millis,
     pub pc_conn_time: Millis,
     pub pc_last_activity: Millis,

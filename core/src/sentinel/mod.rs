@@ -2,6 +2,7 @@
 //! replies, link changes and ticks (each with `now`), then drains the
 //! [`Action`]s it queued: events to publish, config flushes, commands to send.
 
+mod acting;
 mod actions;
 pub mod addr;
 mod commands;
@@ -9,12 +10,18 @@ mod config_lines;
 mod directives;
 pub mod events;
 pub mod failover;
+pub mod hello;
+pub mod info;
 mod info_section;
 pub mod instance;
 mod instance_map;
+pub mod links;
+mod odown;
 mod replica_selection;
 mod reset;
+mod schedule;
 pub mod settings;
+mod tilt;
 pub mod timing;
 mod vote;
 
@@ -112,22 +119,6 @@ impl Sentinel {
             kind: kind.to_string(),
             msg,
             script_master: None,
-        }));
-    }
-
-    /// Queue an event about an instance; `%@` is put in front of `rest`.
-    pub(crate) fn event_about(&mut self, level: Level, kind: &str, subject: Subject, rest: &str) {
-        let mut msg = subject.describe();
-        if !rest.is_empty() {
-            msg.push(' ');
-            msg.push_str(rest);
-        }
-        let script_master = (level == Level::Warning).then(|| subject.master_name().to_string());
-        self.push(Action::Event(Event {
-            level,
-            kind: kind.to_string(),
-            msg,
-            script_master,
         }));
     }
 

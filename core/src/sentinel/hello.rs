@@ -1,0 +1,263 @@
+//! The hello protocol: learning about other sentinels and newer master
+//! configurations from `__sentinel__:hello` messages.
+
+use super::addr::Addr;
+use super::instance::{PeerSentinel, Replica};
+use super::links::Target;
+use super::{Action, Level, Sentinel};
+use crate::time::Millis;
+
+/// A parsed hello: `ip,port,runid,current_epoch,master,mip,mport,config_epoch`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hello {
+    pub ip: String,
+    pub port: u16,
+    pub runid: String,
+    pub current_epoch: u64,
+    pub master: String,
+    pub master_ip: String,
+    pub master_port: u16,
+    pub master_config_epoch: u64,
+}
+
+pub fn parse_hello(payload: &str) -> Option<Hello> {
+    let t: Vec<&str> = payload.split(',').collect();
+    if t.len() != 8 {
+        return None;
+    }
+    Some(Hello {
+        ip: t[0].to_string(),
+        port: t[1].parse().ok()?,
+        runid: t[2].to_string(),
+        current_epoch: t[3].parse().ok()?,
+        master: t[4].to_string(),
+        master_ip: t[5].to_string(),
+        master_port: t[6].parse().ok()?,
+        master_config_epoch: t[7].parse().ok()?,
+    })
+}
+
+impl Sentinel {
+    /// A hello received on a pub/sub link or published directly to us.
+    pub fn process_hello(&mut self, now: Millis, payload: &str) {
+        let Some(h) = parse_hello(payload) else {
+            return;
+        };
+        if !self.masters.contains_key(&h.master) || h.runid.is_empty() {
+            return;
+        }
+        let name = h.master.clone();
+        let known = self.masters[&name]
+            .sentinels
+            .get(&h.runid)
+            .is_some_and(|s| s.common.addr.same_as(&h.ip, h.port));
+        if !known {
+            self.learn_sentinel(now, &name, &h);
+        }
+        if h.current_epoch > self.settings.current_epoch {
+            self.settings.current_epoch = h.current_epoch;
+            self.push(Action::FlushConfig);
+            self.master_event_plain(
+                &name,
+                Level::Warning,
+                "+new-epoch",
+                h.current_epoch.to_string(),
+            );
+        }
+        let sender = Target::Sentinel(h.runid.clone());
+        let Some(m) = self.masters.get_mut(&name) else {
+            return;
+        };
+        if m.config_epoch < h.master_config_epoch {
+            m.config_epoch = h.master_config_epoch;
+            if !m.common.addr.same_as(&h.master_ip, h.master_port) {
+                let old = m.common.addr.clone();
+                self.instance_event(&name, &sender, Level::Warning, "+config-update-from", "");
+                let msg = format!(
+                    "{name} {} {} {} {}",
+                    old.host, old.port, h.master_ip, h.master_port
+                );
+                self.master_event_plain(&name, Level::Warning, "+switch-master", msg);
+                let new = Addr::new(h.master_ip.clone(), h.master_port);
+                self.reset_master_and_change_address(now, &name, new.clone());
+                self.push(Action::ReconfigScript {
+                    master: name.clone(),
+                    role: "observer",
+                    from: old,
+                    to: new,
+                });
+            }
+        }
+        if let Some(s) = self
+            .masters
+            .get_mut(&name)
+            .and_then(|m| m.sentinels.get_mut(&h.runid))
+        {
+            s.last_hello_time = now;
+        }
+    }
+
+    /// A hello from a sentinel we do not know at this address.
+    fn learn_sentinel(&mut self, now: Millis, name: &str, h: &Hello) {
+        let Some(m) = self.masters.get_mut(name) else {
+            return;
+        };
+        // Same run id at a new address: it moved.
+        let moved = m.sentinels.remove(&h.runid).is_some();
+        if moved {
+            let rest = format!("ip {} port {} for {}", h.ip, h.port, h.runid);
+            self.master_event(name, Level::Notice, "+sentinel-address-switch", |_| rest);
+        } else {
+            // Another run id at that address is stale: forget it everywhere.
+            let stale = self.masters[name]
+                .sentinels
+                .iter()
+                .find(|(_, s)| s.common.addr.same_as(&h.ip, h.port))
+                .map(|(id, _)| id.clone());
+            if let Some(old) = stale {
+                self.instance_event(
+                    name,
+                    &Target::Sentinel(old.clone()),
+                    Level::Notice,
+                    "+sentinel-invalid-addr",
+                    "",
+                );
+                for m in self.masters.values_mut() {
+                    m.sentinels.remove(&old);
+                }
+                self.push(Action::Close(super::links::LinkId::cmd(Target::Sentinel(
+                    old,
+                ))));
+            }
+        }
+        let refs = self
+            .masters
+            .values()
+            .filter(|m| m.sentinels.contains_key(&h.runid))
+            .count() as u32;
+        let Some(m) = self.masters.get_mut(name) else {
+            return;
+        };
+        let mut peer = PeerSentinel::new(
+            Addr::new(h.ip.clone(), h.port),
+            h.runid.clone(),
+            m.common.down_after,
+            now,
+        );
+        // Share the existing link state when another master already knows
+        // this sentinel.
+        let shared = self
+            .masters
+            .values()
+            .find_map(|m| m.sentinels.get(&h.runid))
+            .map(|s| s.common.link.clone());
+        if let Some(link) = shared {
+            if !moved {
+                peer.common.link = link;
+            }
+        }
+        let m = self.masters.get_mut(name).expect("master checked above");
+        m.sentinels.insert(h.runid.clone(), peer);
+        for m in self.masters.values_mut() {
+            if let Some(s) = m.sentinels.get_mut(&h.runid) {
+                s.common.link.refcount = refs + 1;
+            }
+        }
+        if moved {
+            // Update the address under every other master too.
+            let mut updated = 0;
+            for m in self.masters.values_mut() {
+                if m.name == name {
+                    continue;
+                }
+                if let Some(s) = m.sentinels.get_mut(&h.runid) {
+                    s.common.addr = Addr::new(h.ip.clone(), h.port);
+                    updated += 1;
+                }
+            }
+            self.push(Action::Close(super::links::LinkId::cmd(Target::Sentinel(
+                h.runid.clone(),
+            ))));
+            self.link_closed(
+                now,
+                super::links::LinkId::cmd(Target::Sentinel(h.runid.clone())),
+            );
+            if updated > 0 {
+                let rest = format!("{updated} additional matching instances");
+                self.instance_event(
+                    name,
+                    &Target::Sentinel(h.runid.clone()),
+                    Level::Notice,
+                    "+sentinel-address-update",
+                    &rest,
+                );
+            }
+        } else {
+            self.instance_event(
+                name,
+                &Target::Sentinel(h.runid.clone()),
+                Level::Notice,
+                "+sentinel",
+                "",
+            );
+        }
+        self.push(Action::FlushConfig);
+    }
+
+    /// Points master `name` at `new`: the old master and the other replicas
+    /// become its replicas; sentinels are kept; everything else is relearnt.
+    pub(crate) fn reset_master_and_change_address(&mut self, now: Millis, name: &str, new: Addr) {
+        let Some(m) = self.masters.get(name) else {
+            return;
+        };
+        let mut replicas: Vec<Addr> = m
+            .replicas
+            .values()
+            .map(|r| r.common.addr.clone())
+            .filter(|a| !a.same_as(&new.host, new.port))
+            .collect();
+        if !m.common.addr.same_as(&new.host, new.port) {
+            replicas.push(m.common.addr.clone());
+        }
+        self.reset_master(now, name, false);
+        let Some(m) = self.masters.get_mut(name) else {
+            return;
+        };
+        m.common.addr = new;
+        m.common.s_down_since = Millis::ZERO;
+        m.common.o_down_since = Millis::ZERO;
+        let down_after = m.common.down_after;
+        let mut keys = Vec::new();
+        for addr in replicas {
+            let key = addr.key();
+            if !m.replicas.contains_key(&key) {
+                m.replicas
+                    .insert(key.clone(), Replica::new(addr, down_after, now));
+                keys.push(key);
+            }
+        }
+        for key in keys {
+            let target = Target::Replica {
+                master: name.to_string(),
+                key,
+            };
+            self.instance_event(name, &target, Level::Notice, "+slave", "");
+        }
+        self.push(Action::FlushConfig);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hello_has_exactly_eight_fields() {
+        let h = parse_hello("127.0.0.1,26379,abc,3,mymaster,127.0.0.1,6379,2").unwrap();
+        assert_eq!(h.port, 26379);
+        assert_eq!(h.current_epoch, 3);
+        assert_eq!(h.master_config_epoch, 2);
+        assert!(parse_hello("127.0.0.1,26379,abc,3,mymaster,127.0.0.1,6379").is_none());
+        assert!(parse_hello("127.0.0.1,x,abc,3,mymaster,127.0.0.1,6379,2").is_none());
+    }
+}

@@ -1,0 +1,393 @@
+//! Links to instances as the core sees them: which connection a command goes
+//! on, what its reply means, and how connects, closes and replies change the
+//! state. The shell owns the sockets and reports back through these calls.
+
+use super::addr::Addr;
+use super::instance::Common;
+use super::{Action, Sentinel};
+use crate::reply::Reply;
+use crate::time::Millis;
+
+/// Which instance a link reaches. Links to a peer sentinel are shared by
+/// every master that sentinel watches, so they are keyed by its run id.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Target {
+    Master(String),
+    Replica { master: String, key: String },
+    Sentinel(String),
+}
+
+/// The command connection, or the pub/sub one (masters and replicas only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Channel {
+    Cmd,
+    PubSub,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LinkId {
+    pub target: Target,
+    pub channel: Channel,
+}
+
+impl LinkId {
+    pub fn cmd(target: Target) -> LinkId {
+        LinkId {
+            target,
+            channel: Channel::Cmd,
+        }
+    }
+
+    pub fn pubsub(target: Target) -> LinkId {
+        LinkId {
+            target,
+            channel: Channel::PubSub,
+        }
+    }
+}
+
+/// What a reply on a command link answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Tag {
+    Ping,
+    Info,
+    /// A hello published on behalf of this master.
+    Hello(String),
+    /// `is-master-down-by-addr` about this master.
+    AskMasterState(String),
+    /// AUTH, CLIENT SETNAME, the SLAVEOF transaction…: reply not needed.
+    Ignore,
+}
+
+/// Credentials to use right after connecting.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Auth {
+    pub user: Option<String>,
+    pub pass: String,
+}
+
+/// A command for the shell to send on a link.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outgoing {
+    pub link: LinkId,
+    pub args: Vec<Vec<u8>>,
+    pub tag: Tag,
+}
+
+pub const HELLO_CHANNEL: &str = "__sentinel__:hello";
+pub const MAX_PENDING_COMMANDS: u32 = 100;
+
+impl Sentinel {
+    /// The instance state a link belongs to (for a shared sentinel link:
+    /// its entry under the first master that knows it).
+    pub(crate) fn common_mut(&mut self, target: &Target) -> Option<&mut Common> {
+        match target {
+            Target::Master(name) => self.masters.get_mut(name).map(|m| &mut m.common),
+            Target::Replica { master, key } => self
+                .masters
+                .get_mut(master)
+                .and_then(|m| m.replicas.get_mut(key))
+                .map(|r| &mut r.common),
+            Target::Sentinel(runid) => self
+                .masters
+                .values_mut()
+                .find_map(|m| m.sentinels.get_mut(runid))
+                .map(|s| &mut s.common),
+        }
+    }
+
+    pub(crate) fn common(&self, target: &Target) -> Option<&Common> {
+        match target {
+            Target::Master(name) => self.masters.get(name).map(|m| &m.common),
+            Target::Replica { master, key } => self
+                .masters
+                .get(master)
+                .and_then(|m| m.replicas.get(key))
+                .map(|r| &r.common),
+            Target::Sentinel(runid) => self
+                .masters
+                .values()
+                .find_map(|m| m.sentinels.get(runid))
+                .map(|s| &s.common),
+        }
+    }
+
+    /// The state of `target` as seen under master `master` (a peer sentinel
+    /// has one entry per master it watches).
+    pub(crate) fn instance_of_master_mut(
+        &mut self,
+        master: &str,
+        target: &Target,
+    ) -> Option<&mut Common> {
+        let m = self.masters.get_mut(master)?;
+        match target {
+            Target::Master(name) if name == master => Some(&mut m.common),
+            Target::Replica { key, .. } => m.replicas.get_mut(key).map(|r| &mut r.common),
+            Target::Sentinel(runid) => m.sentinels.get_mut(runid).map(|s| &mut s.common),
+            _ => None,
+        }
+    }
+
+    /// Applies `f` to every copy of a link's state: one for a master or a
+    /// replica, one per master for a shared sentinel link.
+    pub(crate) fn each_common(&mut self, target: &Target, mut f: impl FnMut(&mut Common)) {
+        match target {
+            Target::Sentinel(runid) => {
+                for m in self.masters.values_mut() {
+                    if let Some(s) = m.sentinels.get_mut(runid) {
+                        f(&mut s.common);
+                    }
+                }
+            }
+            other => {
+                if let Some(c) = self.common_mut(other) {
+                    f(c);
+                }
+            }
+        }
+    }
+
+    /// The master whose settings (auth, rename-command) apply to a target.
+    pub(crate) fn owning_master(&self, target: &Target) -> Option<&super::Master> {
+        match target {
+            Target::Master(name) | Target::Replica { master: name, .. } => self.masters.get(name),
+            Target::Sentinel(runid) => self
+                .masters
+                .values()
+                .find(|m| m.sentinels.contains_key(runid)),
+        }
+    }
+
+    /// Queues `args` (command name renamed per the owning master).
+    pub(crate) fn send(&mut self, link: LinkId, tag: Tag, args: Vec<Vec<u8>>) {
+        let mut args = args;
+        if let Some(m) = self.owning_master(&link.target) {
+            if let Some(first) = args.first_mut() {
+                let name = String::from_utf8_lossy(first).into_owned();
+                let renamed = m.renamed(&name);
+                if renamed != name {
+                    *first = renamed.as_bytes().to_vec();
+                }
+            }
+        }
+        if link.channel == Channel::Cmd {
+            self.each_common(&link.target, |c| c.link.pending_commands += 1);
+        }
+        self.push(Action::Send(Outgoing { link, args, tag }));
+    }
+
+    fn auth_for(&self, target: &Target) -> Option<Auth> {
+        match target {
+            Target::Sentinel(_) => {
+                let pass = self.settings.sentinel_pass.clone()?;
+                Some(Auth {
+                    user: self.settings.sentinel_user.clone(),
+                    pass,
+                })
+            }
+            other => {
+                let m = self.owning_master(other)?;
+                Some(Auth {
+                    user: m.auth_user.clone(),
+                    pass: m.auth_pass.clone()?,
+                })
+            }
+        }
+    }
+
+    /// Asks the shell to open a link.
+    pub(crate) fn connect(&mut self, now: Millis, link: LinkId, addr: Addr) {
+        let auth = self.auth_for(&link.target);
+        let peer_auth_fallback = matches!(link.target, Target::Sentinel(_)) && auth.is_none();
+        let channel = link.channel;
+        self.each_common(&link.target, |c| {
+            c.link.last_reconn_time = now;
+            match channel {
+                Channel::Cmd => c.link.cc_connecting = true,
+                Channel::PubSub => c.link.pc_connecting = true,
+            }
+        });
+        self.push(Action::Connect {
+            link,
+            addr,
+            auth,
+            peer_auth_fallback,
+        });
+    }
+
+    /// The shell connected a link: authenticate, name it, and start using it.
+    pub fn link_connected(&mut self, now: Millis, link: LinkId, local_ip: String) {
+        let channel = link.channel;
+        self.each_common(&link.target, |c| match channel {
+            Channel::Cmd => {
+                c.link.cc_connected = true;
+                c.link.cc_connecting = false;
+                c.link.cc_conn_time = now;
+                c.link.pending_commands = 0;
+                c.link.local_ip = local_ip.clone();
+            }
+            Channel::PubSub => {
+                c.link.pc_connected = true;
+                c.link.pc_connecting = false;
+                c.link.pc_conn_time = now;
+                c.link.pc_last_activity = now;
+            }
+        });
+        let auth = self.auth_for(&link.target);
+        if let Some(a) = auth {
+            let mut args = vec![b"AUTH".to_vec()];
+            if let Some(u) = a.user {
+                args.push(u.into_bytes());
+            }
+            args.push(a.pass.into_bytes());
+            self.send(link.clone(), Tag::Ignore, args);
+        }
+        let id8: String = self.myid().chars().take(8).collect();
+        let suffix = match channel {
+            Channel::Cmd => "cmd",
+            Channel::PubSub => "pubsub",
+        };
+        self.send(
+            link.clone(),
+            Tag::Ignore,
+            vec![
+                b"CLIENT".to_vec(),
+                b"SETNAME".to_vec(),
+                format!("sentinel-{id8}-{suffix}").into_bytes(),
+            ],
+        );
+        match channel {
+            Channel::Cmd => {
+                // PING at once so the first reply arrives quickly.
+                self.send_ping(now, link.target.clone());
+            }
+            Channel::PubSub => {
+                self.send(
+                    link,
+                    Tag::Ignore,
+                    vec![b"SUBSCRIBE".to_vec(), HELLO_CHANNEL.as_bytes().to_vec()],
+                );
+            }
+        }
+    }
+
+    /// A link closed (or failed to connect). Pending replies are lost.
+    pub fn link_closed(&mut self, _now: Millis, link: LinkId) {
+        let channel = link.channel;
+        self.each_common(&link.target, |c| match channel {
+            Channel::Cmd => {
+                c.link.cc_connected = false;
+                c.link.cc_connecting = false;
+                c.link.pending_commands = 0;
+            }
+            Channel::PubSub => {
+                c.link.pc_connected = false;
+                c.link.pc_connecting = false;
+            }
+        });
+    }
+
+    pub(crate) fn send_ping(&mut self, now: Millis, target: Target) {
+        self.each_common(&target, |c| {
+            c.link.last_ping_time = now;
+            // act_ping_time marks the *oldest* unanswered ping.
+            if c.link.act_ping_time.is_none() {
+                c.link.act_ping_time = Some(now);
+            }
+        });
+        self.send(LinkId::cmd(target), Tag::Ping, vec![b"PING".to_vec()]);
+    }
+
+    /// A reply arrived on a command link for a command sent with `tag`.
+    pub fn handle_reply(&mut self, now: Millis, link: LinkId, tag: Tag, reply: Reply) {
+        if link.channel == Channel::PubSub {
+            self.handle_pubsub(now, link, reply);
+            return;
+        }
+        self.each_common(&link.target, |c| {
+            c.link.pending_commands = c.link.pending_commands.saturating_sub(1);
+        });
+        match tag {
+            Tag::Ping => self.handle_ping_reply(now, &link.target, &reply),
+            Tag::Info => {
+                if let Some(text) = reply.as_str() {
+                    let text = text.to_string();
+                    self.handle_info(now, &link.target, &text);
+                }
+            }
+            Tag::Hello(master) => {
+                // A failed publish is retried on the next tick.
+                if !reply.is_error() {
+                    if let Some(c) = self.instance_of_master_mut(&master, &link.target) {
+                        c.link.last_pub_time = now;
+                    }
+                }
+            }
+            Tag::AskMasterState(master) => {
+                self.handle_ask_reply(now, &link.target, &master, &reply)
+            }
+            Tag::Ignore => {}
+        }
+    }
+
+    fn handle_ping_reply(&mut self, now: Millis, target: &Target, reply: &Reply) {
+        let text = match reply {
+            Reply::Simple(s) | Reply::Error(s) => s.as_str(),
+            _ => "",
+        };
+        let healthy = text.starts_with("PONG")
+            || text.starts_with("LOADING")
+            || text.starts_with("MASTERDOWN");
+        let pong = text.starts_with("PONG");
+        let busy = text.starts_with("BUSY");
+        self.each_common(target, |c| {
+            c.link.last_pong_time = now;
+            if healthy {
+                c.link.last_avail_time = now;
+                c.link.act_ping_time = None;
+            }
+        });
+        if let Target::Master(name) = target {
+            if let Some(m) = self.masters.get_mut(name) {
+                if pong {
+                    m.master_reboot = false;
+                }
+                if busy && m.common.s_down && !m.script_kill_sent {
+                    m.script_kill_sent = true;
+                    self.send(
+                        LinkId::cmd(target.clone()),
+                        Tag::Ignore,
+                        vec![b"SCRIPT".to_vec(), b"KILL".to_vec()],
+                    );
+                }
+            }
+        }
+    }
+
+    /// Any frame received on a pub/sub link: hellos from other sentinels.
+    fn handle_pubsub(&mut self, now: Millis, link: LinkId, reply: Reply) {
+        self.each_common(&link.target, |c| c.link.pc_last_activity = now);
+        let items = match reply {
+            Reply::Array(items) | Reply::Push(items) => items,
+            _ => return,
+        };
+        if items.len() != 3 {
+            return;
+        }
+        let (Some(kind), Some(channel)) = (items[0].as_str(), items[1].as_str()) else {
+            return;
+        };
+        if !kind.eq_ignore_ascii_case("message") || channel != HELLO_CHANNEL {
+            return;
+        }
+        let Some(payload) = items[2].as_str() else {
+            return;
+        };
+        // Our own hellos come back to us; skip them.
+        if payload.contains(self.myid()) {
+            return;
+        }
+        let payload = payload.to_string();
+        self.process_hello(now, &payload);
+    }
+}

@@ -1,0 +1,113 @@
+//! Objective down: asking the other sentinels whether they also see the
+//! master down (`is-master-down-by-addr`), and counting fresh answers
+//! against the quorum.
+
+use super::links::{LinkId, Tag, Target};
+use super::{Level, Sentinel};
+use crate::reply::Reply;
+use crate::time::Millis;
+
+impl Sentinel {
+    pub(crate) fn check_odown(&mut self, now: Millis, name: &str) {
+        let Some(m) = self.masters.get_mut(name) else {
+            return;
+        };
+        let votes = if m.common.s_down {
+            1 + m.sentinels.values().filter(|s| s.master_down).count() as u32
+        } else {
+            0
+        };
+        let odown = m.common.s_down && votes >= m.quorum;
+        if odown && !m.common.o_down {
+            m.common.o_down = true;
+            m.common.o_down_since = now;
+            let rest = format!("#quorum {votes}/{}", m.quorum);
+            self.master_event(name, Level::Warning, "+odown", |_| rest);
+        } else if !odown && m.common.o_down {
+            m.common.o_down = false;
+            self.master_event(name, Level::Warning, "-odown", |_| String::new());
+        }
+    }
+
+    /// Asks every connected peer about master `name` while we see it down.
+    /// `force` skips the once-per-ask-period limit (a vote request).
+    pub(crate) fn ask_master_state(&mut self, now: Millis, name: &str, force: bool) {
+        let ask_period = self.timing.ask_period;
+        let current_epoch = self.settings.current_epoch;
+        let myid = self.myid().to_string();
+        let Some(m) = self.masters.get_mut(name) else {
+            return;
+        };
+        let voter = if m.failover_in_progress() {
+            myid
+        } else {
+            "*".to_string()
+        };
+        let addr = m.common.addr.clone();
+        let s_down = m.common.s_down;
+        let mut ask = Vec::new();
+        for (runid, s) in m.sentinels.iter_mut() {
+            let elapsed = now.since(s.last_master_down_reply_time).0;
+            // Old answers no longer count, neither as "down" nor as a vote.
+            if elapsed > ask_period * 5 {
+                s.master_down = false;
+                s.leader = None;
+            }
+            if !s_down || !s.common.link.cc_connected {
+                continue;
+            }
+            if !force && elapsed < ask_period {
+                continue;
+            }
+            ask.push(runid.clone());
+        }
+        for runid in ask {
+            self.send(
+                LinkId::cmd(Target::Sentinel(runid)),
+                Tag::AskMasterState(name.to_string()),
+                vec![
+                    b"SENTINEL".to_vec(),
+                    b"is-master-down-by-addr".to_vec(),
+                    addr.host.clone().into_bytes(),
+                    addr.port.to_string().into_bytes(),
+                    current_epoch.to_string().into_bytes(),
+                    voter.clone().into_bytes(),
+                ],
+            );
+        }
+    }
+
+    pub(crate) fn handle_ask_reply(
+        &mut self,
+        now: Millis,
+        from: &Target,
+        master: &str,
+        reply: &Reply,
+    ) {
+        let Target::Sentinel(runid) = from else {
+            return;
+        };
+        let Reply::Array(items) = reply else {
+            return;
+        };
+        let [Reply::Int(down), leader, Reply::Int(epoch)] = items.as_slice() else {
+            return;
+        };
+        let Some(leader) = leader.as_str() else {
+            return;
+        };
+        let Some(s) = self
+            .masters
+            .get_mut(master)
+            .and_then(|m| m.sentinels.get_mut(runid))
+        else {
+            return;
+        };
+        s.last_master_down_reply_time = now;
+        s.master_down = *down == 1;
+        if leader != "*" {
+            s.leader = Some(leader.to_string());
+            s.leader_epoch = (*epoch).max(0) as u64;
+        }
+    }
+}

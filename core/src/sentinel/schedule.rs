@@ -1,0 +1,301 @@
+//! The timer: what every tick does for every instance — reconnect, send the
+//! periodic PING / INFO / hello, judge SDOWN and ODOWN, ask peers, and drive
+//! failovers. Redis calls this `sentinelTimer`; here `now` is an argument.
+
+use super::links::{Channel, LinkId, Tag, Target, HELLO_CHANNEL, MAX_PENDING_COMMANDS};
+use super::{Action, Level, Sentinel, Subject};
+use crate::time::Millis;
+
+impl Sentinel {
+    /// One tick. The shell calls this every 100 ms or so, and whenever it
+    /// wants the core to re-evaluate (after replies, the core also reacts
+    /// at once where the protocol allows).
+    pub fn tick(&mut self, now: Millis) {
+        self.check_tilt(now);
+        if self.tilt && now.since(self.tilt_start).0 > self.timing.tilt_period {
+            self.tilt = false;
+            self.event(Level::Warning, "-tilt", "#tilt mode exited".into());
+        }
+        let names: Vec<String> = self.masters.keys().cloned().collect();
+        for name in &names {
+            let Some(m) = self.masters.get(name) else {
+                continue;
+            };
+            let mut targets = vec![Target::Master(name.clone())];
+            targets.extend(m.replicas.keys().map(|key| Target::Replica {
+                master: name.clone(),
+                key: key.clone(),
+            }));
+            targets.extend(m.sentinels.keys().map(|id| Target::Sentinel(id.clone())));
+            for target in targets {
+                self.handle_instance(now, name, &target);
+            }
+        }
+        self.after_tick(now);
+    }
+
+    fn handle_instance(&mut self, now: Millis, master: &str, target: &Target) {
+        self.reconnect(now, master, target);
+        self.send_periodic(now, master, target);
+        if self.tilt {
+            return;
+        }
+        self.check_sdown(now, master, target);
+        if let Target::Master(name) = target {
+            self.check_odown(now, name);
+            self.master_acting(now, name);
+        }
+    }
+
+    fn reconnect(&mut self, now: Millis, master: &str, target: &Target) {
+        let needs_pubsub = !matches!(target, Target::Sentinel(_));
+        let ping_period = self.timing.ping_period;
+        let Some(c) = self.instance_of_master_mut(master, target) else {
+            return;
+        };
+        if !c.disconnected(needs_pubsub) || c.addr.port == 0 {
+            return;
+        }
+        if now.since(c.link.last_reconn_time).0 < ping_period {
+            return;
+        }
+        let addr = c.addr.clone();
+        let want_cc = !c.link.cc_connected && !c.link.cc_connecting;
+        let want_pc = needs_pubsub && !c.link.pc_connected && !c.link.pc_connecting;
+        if want_cc {
+            self.connect(now, LinkId::cmd(target.clone()), addr.clone());
+        }
+        if want_pc {
+            self.connect(now, LinkId::pubsub(target.clone()), addr);
+        }
+    }
+
+    fn send_periodic(&mut self, now: Millis, master: &str, target: &Target) {
+        let is_sentinel = matches!(target, Target::Sentinel(_));
+        let Some(m) = self.masters.get(master) else {
+            return;
+        };
+        let master_busy = m.common.o_down || m.failover_in_progress();
+        let Some(c) = self.common(target) else {
+            return;
+        };
+        if c.disconnected(!is_sentinel) {
+            return;
+        }
+        if c.link.pending_commands >= MAX_PENDING_COMMANDS * c.link.refcount.max(1) {
+            return;
+        }
+        let mut info_period = self.timing.info_period;
+        if let Target::Replica { master, key } = target {
+            let link_down = self
+                .masters
+                .get(master)
+                .and_then(|m| m.replicas.get(key))
+                .is_some_and(|r| r.master_link_down_time != 0);
+            if master_busy || link_down {
+                info_period = 1000;
+            }
+        }
+        let ping_period = c.down_after.min(self.timing.ping_period);
+        let info_due = !is_sentinel
+            && c.info_refresh
+                .map_or(true, |t| now.since(t).0 > info_period);
+        let ping_due = now.since(c.link.last_pong_time).0 > ping_period
+            && now.since(c.link.last_ping_time).0 > ping_period / 2;
+        let last_pub = self
+            .masters
+            .get(master)
+            .and_then(|m| match target {
+                Target::Master(_) => Some(m.common.link.last_pub_time),
+                Target::Replica { key, .. } => {
+                    m.replicas.get(key).map(|r| r.common.link.last_pub_time)
+                }
+                Target::Sentinel(id) => m.sentinels.get(id).map(|s| s.common.link.last_pub_time),
+            })
+            .unwrap_or(Millis::ZERO);
+        let hello_due = now.since(last_pub).0 > self.timing.publish_period;
+        if info_due {
+            self.send(
+                LinkId::cmd(target.clone()),
+                Tag::Info,
+                vec![b"INFO".to_vec()],
+            );
+        }
+        if ping_due {
+            self.send_ping(now, target.clone());
+        }
+        if hello_due {
+            self.send_hello(master, target);
+        }
+    }
+
+    /// `PUBLISH __sentinel__:hello <8 fields>` on behalf of `master`.
+    pub(crate) fn send_hello(&mut self, master: &str, target: &Target) {
+        let Some(m) = self.masters.get(master) else {
+            return;
+        };
+        let Some(c) = self.common(target) else {
+            return;
+        };
+        let ip = match &self.settings.announce_ip {
+            Some(ip) => ip.clone(),
+            None => c.link.local_ip.clone(),
+        };
+        let port = if self.settings.announce_port != 0 {
+            self.settings.announce_port
+        } else {
+            self.port
+        };
+        let addr = m.current_addr();
+        let payload = format!(
+            "{ip},{port},{},{},{},{},{},{}",
+            self.myid(),
+            self.settings.current_epoch,
+            m.name,
+            addr.host,
+            addr.port,
+            m.config_epoch
+        );
+        self.send(
+            LinkId::cmd(target.clone()),
+            Tag::Hello(master.to_string()),
+            vec![
+                b"PUBLISH".to_vec(),
+                HELLO_CHANNEL.as_bytes().to_vec(),
+                payload.into_bytes(),
+            ],
+        );
+    }
+
+    fn check_sdown(&mut self, now: Millis, master: &str, target: &Target) {
+        let needs_pubsub = !matches!(target, Target::Sentinel(_));
+        let min_link_age = self.timing.min_link_reconnect_period;
+        let publish_period = self.timing.publish_period;
+        let info_period = self.timing.info_period;
+        let (reboot, reboot_since, reboot_period) = match (target, self.masters.get(master)) {
+            (Target::Master(_), Some(m)) => (
+                m.master_reboot,
+                m.master_reboot_since,
+                m.master_reboot_down_after_period,
+            ),
+            _ => (false, Millis::ZERO, 0),
+        };
+        let Some(c) = self.instance_of_master_mut(master, target) else {
+            return;
+        };
+        let elapsed = match c.link.act_ping_time {
+            Some(t) => now.since(t).0,
+            None if c.disconnected(needs_pubsub) => now.since(c.link.last_avail_time).0,
+            None => 0,
+        };
+        let half = c.down_after / 2;
+        let mut close = Vec::new();
+        // A link that looks connected but has gone quiet is reconnected.
+        if c.link.cc_connected
+            && now.since(c.link.cc_conn_time).0 >= min_link_age
+            && c.link.act_ping_time.is_some_and(|t| now.since(t).0 > half)
+            && now.since(c.link.last_pong_time).0 > half
+        {
+            close.push(Channel::Cmd);
+        }
+        if c.link.pc_connected
+            && now.since(c.link.pc_conn_time).0 >= min_link_age
+            && now.since(c.link.pc_last_activity).0 > 3 * publish_period
+        {
+            close.push(Channel::PubSub);
+        }
+        let reports_slave_too_long = matches!(target, Target::Master(_))
+            && c.role_reported == super::instance::Role::Slave
+            && now.since(c.role_reported_time).0 > c.down_after + 2 * info_period;
+        let rebooted_too_long = reboot && now.since(reboot_since).0 > reboot_period;
+        let down = elapsed > c.down_after || reports_slave_too_long || rebooted_too_long;
+        let change = if down && !c.s_down {
+            c.s_down = true;
+            c.s_down_since = now;
+            Some("+sdown")
+        } else if !down && c.s_down {
+            c.s_down = false;
+            Some("-sdown")
+        } else {
+            None
+        };
+        if change == Some("-sdown") {
+            self.clear_script_kill(master, target);
+        }
+        for channel in close {
+            let link = LinkId {
+                target: target.clone(),
+                channel,
+            };
+            self.link_closed(now, link.clone());
+            self.push(Action::Close(link));
+        }
+        if let Some(kind) = change {
+            self.instance_event(master, target, Level::Warning, kind, "");
+        }
+    }
+
+    fn clear_script_kill(&mut self, master: &str, target: &Target) {
+        if let Some(m) = self.masters.get_mut(master) {
+            match target {
+                Target::Master(_) => m.script_kill_sent = false,
+                Target::Replica { key, .. } => {
+                    if let Some(r) = m.replicas.get_mut(key) {
+                        r.script_kill_sent = false;
+                    }
+                }
+                Target::Sentinel(_) => {}
+            }
+        }
+    }
+
+    /// An event about `target` as an instance of `master` (`%@` + rest).
+    pub(crate) fn instance_event(
+        &mut self,
+        master: &str,
+        target: &Target,
+        level: Level,
+        kind: &str,
+        rest: &str,
+    ) {
+        let Some(m) = self.masters.get(master) else {
+            return;
+        };
+        let subject = match target {
+            Target::Master(_) => Subject::Master {
+                name: &m.name,
+                addr: &m.common.addr,
+            },
+            Target::Replica { key, .. } => match m.replicas.get(key) {
+                Some(r) => Subject::Replica {
+                    name: key,
+                    addr: &r.common.addr,
+                    master: &m.name,
+                    master_addr: &m.common.addr,
+                },
+                None => return,
+            },
+            Target::Sentinel(id) => match m.sentinels.get(id) {
+                Some(s) => Subject::Sentinel {
+                    runid: id,
+                    addr: &s.common.addr,
+                    master: &m.name,
+                    master_addr: &m.common.addr,
+                },
+                None => return,
+            },
+        };
+        let mut msg = subject.describe();
+        if !rest.is_empty() {
+            msg.push(' ');
+            msg.push_str(rest);
+        }
+        let script_master = (level == Level::Warning).then(|| master.to_string());
+        self.push(Action::Event(super::Event {
+            level,
+            kind: kind.to_string(),
+            msg,
+            script_master,
+        }));
+    }
+}

@@ -1,0 +1,22 @@
+//! TILT: when ticks arrive too far apart (or time runs backwards) the
+//! sentinel's view of timeouts cannot be trusted, so for a while it keeps
+//! monitoring but stops acting.
+
+use super::{Level, Sentinel};
+use crate::time::Millis;
+
+impl Sentinel {
+    pub(crate) fn check_tilt(&mut self, now: Millis) {
+        if let Some(prev) = self.previous_tick {
+            let backwards = now < prev;
+            if backwards || now.since(prev).0 > self.timing.tilt_trigger {
+                if !self.tilt {
+                    self.tilt = true;
+                    self.event(Level::Warning, "+tilt", "#tilt mode entered".into());
+                }
+                self.tilt_start = now;
+            }
+        }
+        self.previous_tick = Some(now);
+    }
+}
