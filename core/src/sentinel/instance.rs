@@ -51,8 +51,8 @@ pub struct LinkState {
     pub last_pong_time: Millis,
     /// Last *acceptable* PING reply (PONG, LOADING, MASTERDOWN).
     pub last_avail_time: Millis,
-    pub last_reconn_time: Millis,
-    pub last_pub_time: Millis,
+    pub last_reconn_time: Option<Millis>,
+    pub last_pub_time: Option<Millis>,
     pub refcount: u32,
 }
 

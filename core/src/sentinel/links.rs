@@ -201,7 +201,7 @@ impl Sentinel {
         let peer_auth_fallback = matches!(link.target, Target::Sentinel(_)) && auth.is_none();
         let channel = link.channel;
         self.each_common(&link.target, |c| {
-            c.link.last_reconn_time = now;
+            c.link.last_reconn_time = Some(now);
             match channel {
                 Channel::Cmd => c.link.cc_connecting = true,
                 Channel::PubSub => c.link.pc_connecting = true,
@@ -319,7 +319,7 @@ impl Sentinel {
                 // A failed publish is retried on the next tick.
                 if !reply.is_error() {
                     if let Some(c) = self.instance_of_master_mut(&master, &link.target) {
-                        c.link.last_pub_time = now;
+                        c.link.last_pub_time = Some(now);
                     }
                 }
             }

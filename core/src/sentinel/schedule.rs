@@ -56,7 +56,10 @@ impl Sentinel {
         if !c.disconnected(needs_pubsub) || c.addr.port == 0 {
             return;
         }
-        if now.since(c.link.last_reconn_time).0 < ping_period {
+        if c.link
+            .last_reconn_time
+            .is_some_and(|t| now.since(t).0 < ping_period)
+        {
             return;
         }
         let addr = c.addr.clone();
@@ -112,8 +115,8 @@ impl Sentinel {
                 }
                 Target::Sentinel(id) => m.sentinels.get(id).map(|s| s.common.link.last_pub_time),
             })
-            .unwrap_or(Millis::ZERO);
-        let hello_due = now.since(last_pub).0 > self.timing.publish_period;
+            .flatten();
+        let hello_due = last_pub.map_or(true, |t| now.since(t).0 > self.timing.publish_period);
         if info_due {
             self.send(
                 LinkId::cmd(target.clone()),

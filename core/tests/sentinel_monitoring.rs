@@ -1,0 +1,293 @@
+//! The monitoring half of the Sentinel core, driven with explicit `now`
+//! values: which commands go out when, and exactly when SDOWN, ODOWN and
+//! TILT are declared.
+
+use rsentinel_core::reply::Reply;
+use rsentinel_core::sentinel::links::{Channel, LinkId, Tag, Target};
+use rsentinel_core::sentinel::{Action, Event, Sentinel};
+use rsentinel_core::time::Millis;
+
+const PEER: &str = "1111111111111111111111111111111111111111";
+
+fn sentinel(lines: &[&str]) -> Sentinel {
+    let mut s = Sentinel::new(7, 26379);
+    for l in lines {
+        let args: Vec<String> = l.split_whitespace().map(String::from).collect();
+        s.apply_directive(Millis(0), &args).unwrap();
+    }
+    s.ensure_myid();
+    drain(&mut s);
+    s
+}
+
+fn basic() -> Sentinel {
+    sentinel(&[
+        "monitor mymaster 127.0.0.1 6379 2",
+        "down-after-milliseconds mymaster 1000",
+    ])
+}
+
+fn drain(s: &mut Sentinel) -> Vec<Action> {
+    std::iter::from_fn(|| s.poll_action()).collect()
+}
+
+fn events(actions: &[Action]) -> Vec<String> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Event(Event { kind, msg, .. }) => Some(format!("{kind} {msg}")),
+            _ => None,
+        })
+        .collect()
+}
+
+fn sent(actions: &[Action]) -> Vec<(LinkId, Tag, String)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Send(o) => Some((
+                o.link.clone(),
+                o.tag.clone(),
+                o.args
+                    .iter()
+                    .map(|x| String::from_utf8_lossy(x).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+fn master() -> Target {
+    Target::Master("mymaster".into())
+}
+
+/// Connects both links of the master at `now`, answering nothing yet.
+fn connect_master(s: &mut Sentinel, now: Millis) -> Vec<Action> {
+    s.tick(now);
+    let mut out = drain(s);
+    let connects: Vec<LinkId> = out
+        .iter()
+        .filter_map(|a| match a {
+            Action::Connect { link, .. } => Some(link.clone()),
+            _ => None,
+        })
+        .collect();
+    for link in connects {
+        s.link_connected(now, link, "127.0.0.1".into());
+    }
+    out.extend(drain(s));
+    out
+}
+
+#[test]
+fn first_tick_connects_command_and_pubsub_links() {
+    let mut s = basic();
+    s.tick(Millis(0));
+    let links: Vec<LinkId> = drain(&mut s)
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::Connect { link, .. } => Some(link),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(links, vec![LinkId::cmd(master()), LinkId::pubsub(master())]);
+}
+
+#[test]
+fn connected_links_are_named_pinged_and_subscribed() {
+    let mut s = basic();
+    let out = sent(&connect_master(&mut s, Millis(0)));
+    let cmds: Vec<&str> = out.iter().map(|(_, _, c)| c.as_str()).collect();
+    let id8 = &s.myid()[..8];
+    assert!(cmds.contains(&format!("CLIENT SETNAME sentinel-{id8}-cmd").as_str()));
+    assert!(cmds.contains(&format!("CLIENT SETNAME sentinel-{id8}-pubsub").as_str()));
+    assert!(cmds.contains(&"PING"));
+    assert!(cmds.contains(&"SUBSCRIBE __sentinel__:hello"));
+}
+
+#[test]
+fn info_and_hello_are_sent_once_connected() {
+    let mut s = basic();
+    connect_master(&mut s, Millis(0));
+    s.tick(Millis(100));
+    let out = sent(&drain(&mut s));
+    assert!(out.iter().any(|(_, t, c)| *t == Tag::Info && c == "INFO"));
+    let hello = out
+        .iter()
+        .find(|(_, t, _)| matches!(t, Tag::Hello(_)))
+        .expect("a hello");
+    let expected = format!(
+        "PUBLISH __sentinel__:hello 127.0.0.1,26379,{},0,mymaster,127.0.0.1,6379,0",
+        s.myid()
+    );
+    assert_eq!(hello.2, expected);
+}
+
+#[test]
+fn sdown_exactly_after_down_after_milliseconds() {
+    let mut s = basic();
+    connect_master(&mut s, Millis(0));
+    s.tick(Millis(1000));
+    assert!(events(&drain(&mut s))
+        .iter()
+        .all(|e| !e.starts_with("+sdown")));
+    s.tick(Millis(1001));
+    assert_eq!(
+        events(&drain(&mut s)),
+        vec!["+sdown master mymaster 127.0.0.1 6379"]
+    );
+}
+
+fn answer_ping(s: &mut Sentinel, now: Millis, reply: Reply) {
+    s.handle_reply(now, LinkId::cmd(master()), Tag::Ping, reply);
+}
+
+#[test]
+fn pong_keeps_the_master_up_and_clears_sdown() {
+    let mut s = basic();
+    connect_master(&mut s, Millis(0));
+    s.tick(Millis(1500));
+    assert!(events(&drain(&mut s)).contains(&"+sdown master mymaster 127.0.0.1 6379".to_string()));
+    answer_ping(&mut s, Millis(1600), Reply::Simple("PONG".into()));
+    s.tick(Millis(1700));
+    assert!(events(&drain(&mut s)).contains(&"-sdown master mymaster 127.0.0.1 6379".to_string()));
+}
+
+#[test]
+fn loading_counts_as_healthy_but_busy_and_noauth_do_not() {
+    for (reply, healthy) in [
+        (
+            Reply::Error("LOADING Redis is loading the dataset in memory".into()),
+            true,
+        ),
+        (
+            Reply::Error("MASTERDOWN Link with MASTER is down".into()),
+            true,
+        ),
+        (
+            Reply::Error("BUSY Redis is busy running a script.".into()),
+            false,
+        ),
+        (
+            Reply::Error("NOAUTH Authentication required.".into()),
+            false,
+        ),
+    ] {
+        let mut s = basic();
+        connect_master(&mut s, Millis(0));
+        answer_ping(&mut s, Millis(900), reply.clone());
+        s.tick(Millis(1200));
+        let ev = events(&drain(&mut s));
+        let down = ev.iter().any(|e| e.starts_with("+sdown"));
+        assert_eq!(down, !healthy, "{reply:?} → {ev:?}");
+    }
+}
+
+fn hello_from_peer(s: &mut Sentinel, now: Millis) {
+    s.process_hello(
+        now,
+        &format!("127.0.0.1,26380,{PEER},0,mymaster,127.0.0.1,6379,0"),
+    );
+}
+
+#[test]
+fn hello_introduces_a_sentinel_and_persists_it() {
+    let mut s = basic();
+    hello_from_peer(&mut s, Millis(10));
+    let out = drain(&mut s);
+    assert!(events(&out).contains(&format!(
+        "+sentinel sentinel {PEER} 127.0.0.1 26380 @ mymaster 127.0.0.1 6379"
+    )));
+    assert!(out.contains(&Action::FlushConfig));
+    assert!(
+        s.config_lines()
+            .iter()
+            .any(|l| l.join(" ")
+                == format!("sentinel known-sentinel mymaster 127.0.0.1 26380 {PEER}"))
+    );
+    // The same hello again changes nothing.
+    hello_from_peer(&mut s, Millis(20));
+    assert!(events(&drain(&mut s)).is_empty());
+}
+
+#[test]
+fn odown_when_a_fresh_reply_reaches_the_quorum() {
+    let mut s = basic();
+    hello_from_peer(&mut s, Millis(0));
+    connect_master(&mut s, Millis(0));
+    s.link_connected(
+        Millis(0),
+        LinkId::cmd(Target::Sentinel(PEER.into())),
+        "127.0.0.1".into(),
+    );
+    drain(&mut s);
+    s.tick(Millis(1001));
+    let out = drain(&mut s);
+    let ask = sent(&out)
+        .into_iter()
+        .find(|(_, t, _)| matches!(t, Tag::AskMasterState(_)))
+        .expect("peer asked as soon as SDOWN begins");
+    assert_eq!(ask.2, "SENTINEL is-master-down-by-addr 127.0.0.1 6379 0 *");
+    s.handle_reply(
+        Millis(1010),
+        ask.0,
+        ask.1,
+        Reply::Array(vec![Reply::Int(1), Reply::bulk("*"), Reply::Int(0)]),
+    );
+    s.tick(Millis(1020));
+    assert!(events(&drain(&mut s))
+        .contains(&"+odown master mymaster 127.0.0.1 6379 #quorum 2/2".to_string()));
+    // Replies older than 5 ask periods stop counting.
+    for t in (1100..=6300).step_by(100) {
+        s.tick(Millis(t));
+    }
+    assert!(events(&drain(&mut s)).contains(&"-odown master mymaster 127.0.0.1 6379".to_string()));
+}
+
+#[test]
+fn master_info_reveals_replicas() {
+    let mut s = basic();
+    connect_master(&mut s, Millis(0));
+    s.handle_reply(
+        Millis(50),
+        LinkId::cmd(master()),
+        Tag::Info,
+        Reply::bulk("role:master\r\nslave0:ip=127.0.0.1,port=6380,state=online,offset=1,lag=0\r\n"),
+    );
+    let out = drain(&mut s);
+    assert!(events(&out).contains(
+        &"+slave slave 127.0.0.1:6380 127.0.0.1 6380 @ mymaster 127.0.0.1 6379".to_string()
+    ));
+    assert!(out.contains(&Action::FlushConfig));
+    // The replica is then connected like any instance.
+    s.tick(Millis(1100));
+    assert!(drain(&mut s).iter().any(|a| matches!(a, Action::Connect { link, .. }
+        if link.channel == Channel::Cmd && matches!(&link.target, Target::Replica { key, .. } if key == "127.0.0.1:6380"))));
+}
+
+#[test]
+fn a_long_gap_between_ticks_enters_tilt_and_it_ends_after_the_period() {
+    let mut s = basic();
+    s.tick(Millis(0));
+    s.tick(Millis(2500));
+    assert!(events(&drain(&mut s)).contains(&"+tilt #tilt mode entered".to_string()));
+    assert!(s.tilt);
+    let mut t = 2600;
+    while t <= 32_600 {
+        s.tick(Millis(t));
+        t += 100;
+    }
+    assert!(events(&drain(&mut s)).contains(&"-tilt #tilt mode exited".to_string()));
+}
+
+#[test]
+fn no_sdown_is_declared_during_tilt() {
+    let mut s = basic();
+    connect_master(&mut s, Millis(0));
+    s.tick(Millis(2500));
+    let ev = events(&drain(&mut s));
+    assert!(ev.contains(&"+tilt #tilt mode entered".to_string()));
+    assert!(!ev.iter().any(|e| e.starts_with("+sdown")));
+}
