@@ -10,7 +10,9 @@ pub mod driver;
 pub mod elect;
 pub mod link;
 pub mod logging;
+pub mod persist;
 pub mod resp;
+pub mod scripts;
 pub mod server;
 
 /// The Redis version rsentinel reports (INFO, HELLO): the redis-sentinel

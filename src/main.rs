@@ -1,3 +1,8 @@
-//! The rsentinel binary.
+//! The rsentinel binary (start-up is being wired).
 
-fn main() {}
+mod cli;
+
+fn main() {
+    let _ = cli::parse(std::env::args().skip(1).collect());
+    println!("{}", cli::version());
+}

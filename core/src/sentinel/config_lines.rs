@@ -5,35 +5,6 @@ use super::instance::Master;
 use super::timing::{DEFAULT_DOWN_AFTER, DEFAULT_FAILOVER_TIMEOUT};
 use super::Sentinel;
 
-/// Every sentinel sub-directive a rewrite manages: old lines of these keys
-/// that are not re-emitted are removed.
-pub const MANAGED_KEYS: &[&str] = &[
-    "myid",
-    "deny-scripts-reconfig",
-    "resolve-hostnames",
-    "announce-hostnames",
-    "monitor",
-    "down-after-milliseconds",
-    "failover-timeout",
-    "parallel-syncs",
-    "notification-script",
-    "client-reconfig-script",
-    "auth-pass",
-    "auth-user",
-    "master-reboot-down-after-period",
-    "config-epoch",
-    "leader-epoch",
-    "known-replica",
-    "known-slave",
-    "known-sentinel",
-    "rename-command",
-    "current-epoch",
-    "announce-ip",
-    "announce-port",
-    "sentinel-user",
-    "sentinel-pass",
-];
-
 impl Sentinel {
     /// The state lines, each as its tokens starting with `sentinel`.
     pub fn config_lines(&self) -> Vec<Vec<String>> {

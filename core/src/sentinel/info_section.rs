@@ -48,12 +48,16 @@ impl Sentinel {
         out
     }
 
-    /// Scripts currently running (the shell runs them; the core counts).
-    pub fn running_scripts(&self) -> usize {
-        0
+    /// The shell runs scripts; it tells the core how many, for INFO.
+    pub fn set_script_counts(&mut self, running: usize, queued: usize) {
+        self.script_counts = (running, queued);
     }
 
-    pub fn queued_scripts(&self) -> usize {
-        0
+    fn running_scripts(&self) -> usize {
+        self.script_counts.0
+    }
+
+    fn queued_scripts(&self) -> usize {
+        self.script_counts.1
     }
 }

@@ -29,7 +29,6 @@ use std::collections::{BTreeMap, VecDeque};
 
 pub use actions::{Action, CommandOutput, FLUSH_FAILED};
 pub use addr::Addr;
-pub use config_lines::MANAGED_KEYS;
 pub use events::{Event, Level, Subject};
 pub use instance::{Master, PeerSentinel, Replica};
 pub use replica_selection::select_replica;
@@ -60,6 +59,7 @@ pub struct Sentinel {
     pub tilt_start: Millis,
     pub previous_tick: Option<Millis>,
     pub simulate_failure: u32,
+    script_counts: (usize, usize),
     pub(crate) prng: Prng,
     pub(crate) script_check: ScriptCheck,
     actions: VecDeque<Action>,
@@ -78,6 +78,7 @@ impl Sentinel {
             tilt_start: Millis::ZERO,
             previous_tick: None,
             simulate_failure: 0,
+            script_counts: (0, 0),
             prng: Prng::new(seed),
             script_check: |_| true,
             actions: VecDeque::new(),

@@ -1,0 +1,169 @@
+//! One link: connect (resolving hostnames without blocking anyone), then
+//! write queued commands and read replies, pairing each reply with the tag
+//! of the command it answers (Redis answers in order).
+
+use std::collections::VecDeque;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use rsentinel_core::reply::Reply;
+use rsentinel_core::sentinel::links::{Channel, LinkId, Tag};
+use rsentinel_core::sentinel::Addr;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::sync::mpsc;
+
+use crate::resp::encode::encode_command;
+use crate::resp::reply_parse::ReplyParser;
+
+/// What a link task reports to the driver.
+#[derive(Debug)]
+pub enum LinkEvent {
+    Connected {
+        link: LinkId,
+        generation: u64,
+        local_ip: String,
+    },
+    Reply {
+        link: LinkId,
+        generation: u64,
+        tag: Tag,
+        reply: Reply,
+    },
+    Closed {
+        link: LinkId,
+        generation: u64,
+        error: String,
+    },
+}
+
+pub(super) struct LinkTask {
+    pub link: LinkId,
+    pub generation: u64,
+    pub addr: Addr,
+    pub first_auth: Option<String>,
+    pub commands: mpsc::UnboundedReceiver<(Vec<Vec<u8>>, Tag)>,
+    pub events: mpsc::UnboundedSender<LinkEvent>,
+    pub connect_timeout: Duration,
+    pub bind_source: Option<IpAddr>,
+}
+
+pub(super) async fn run(mut t: LinkTask) {
+    let error = match tokio::time::timeout(t.connect_timeout, connect(&t.addr, t.bind_source)).await {
+        Ok(Ok(stream)) => serve(&mut t, stream).await,
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => "connection timed out".to_string(),
+    };
+    let _ = t.events.send(LinkEvent::Closed {
+        link: t.link.clone(),
+        generation: t.generation,
+        error,
+    });
+}
+
+async fn connect(addr: &Addr, bind_source: Option<IpAddr>) -> std::io::Result<TcpStream> {
+    // lookup_host resolves on tokio's blocking pool: a slow DNS server
+    // delays this link only, never the driver (no TILT from getaddrinfo).
+    let mut last_err = None;
+    for sock_addr in tokio::net::lookup_host((addr.host.as_str(), addr.port)).await? {
+        let socket = if sock_addr.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        if let Some(ip) = bind_source {
+            if ip.is_ipv4() == sock_addr.is_ipv4() {
+                socket.bind((ip, 0).into())?;
+            }
+        }
+        match socket.connect(sock_addr).await {
+            Ok(s) => {
+                let _ = s.set_nodelay(true);
+                return Ok(s);
+            }
+            Err(e) => last_err = Some(e),
+        }
+    }
+    Err(last_err.unwrap_or_else(|| std::io::Error::other("no address found")))
+}
+
+async fn serve(t: &mut LinkTask, stream: TcpStream) -> String {
+    let local_ip = stream
+        .local_addr()
+        .map(|a| a.ip().to_canonical().to_string())
+        .unwrap_or_default();
+    let (mut reader, mut writer) = stream.into_split();
+    let mut tags: VecDeque<Tag> = VecDeque::new();
+    let mut out = BytesMut::new();
+    if let Some(pass) = t.first_auth.take() {
+        encode_command(&[b"AUTH", pass.as_bytes()], &mut out);
+        tags.push_back(Tag::Ignore);
+    }
+    if t
+        .events
+        .send(LinkEvent::Connected {
+            link: t.link.clone(),
+            generation: t.generation,
+            local_ip,
+        })
+        .is_err()
+    {
+        return "driver gone".into();
+    }
+    let mut parser = ReplyParser::new();
+    let mut buf = BytesMut::with_capacity(16 * 1024);
+    loop {
+        if !out.is_empty() {
+            if let Err(e) = writer.write_all(&out).await {
+                return e.to_string();
+            }
+            out.clear();
+        }
+        tokio::select! {
+            cmd = t.commands.recv() => match cmd {
+                Some((args, tag)) => {
+                    let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+                    encode_command(&refs, &mut out);
+                    tags.push_back(tag);
+                    // Take whatever else is queued so it goes out in one write.
+                    while let Ok((args, tag)) = t.commands.try_recv() {
+                        let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+                        encode_command(&refs, &mut out);
+                        tags.push_back(tag);
+                    }
+                }
+                None => return "closed".into(),
+            },
+            read = reader.read_buf(&mut buf) => match read {
+                Ok(0) => return "connection closed by peer".into(),
+                Ok(_) => loop {
+                    match parser.parse(&mut buf) {
+                        Ok(Some(reply)) => {
+                            // Pub/sub frames are not replies to a command:
+                            // the core tells hellos from confirmations.
+                            let tag = if t.link.channel == Channel::PubSub {
+                                tags.pop_front();
+                                Tag::Ignore
+                            } else {
+                                tags.pop_front().unwrap_or(Tag::Ignore)
+                            };
+                            let ev = LinkEvent::Reply {
+                                link: t.link.clone(),
+                                generation: t.generation,
+                                tag,
+                                reply,
+                            };
+                            if t.events.send(ev).is_err() {
+                                return "driver gone".into();
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(e) => return format!("protocol error: {e}"),
+                    }
+                },
+                Err(e) => return e.to_string(),
+            },
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! Persisting the sentinel's state: the driver's config sink, which turns
+//! the core's `sentinel ...` lines plus the generic options and ACL users
+//! into an in-place, atomic rewrite of `sentinel.conf`.
+
+use std::path::PathBuf;
+
+use crate::config::{rewrite_file, RewriteLine, ServerOptions, SENTINEL_REWRITE_KEYS};
+use crate::driver::ConfigSink;
+use crate::resp::split_args::quote_arg;
+
+/// Produces the current `user ...` lines at flush time.
+pub type UserLines = Box<dyn Fn() -> Vec<String> + Send>;
+
+pub struct FileSink {
+    path: PathBuf,
+    options: ServerOptions,
+    user_lines: UserLines,
+}
+
+impl FileSink {
+    pub fn new(path: PathBuf, options: ServerOptions, user_lines: UserLines) -> FileSink {
+        FileSink {
+            path,
+            options,
+            user_lines,
+        }
+    }
+}
+
+/// Joins tokens into one config line, quoting only where needed.
+pub fn config_line(tokens: &[String]) -> String {
+    tokens
+        .iter()
+        .map(|t| quote_arg(t.as_bytes()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl ConfigSink for FileSink {
+    fn flush(&mut self, sentinel_lines: Vec<Vec<String>>) -> Result<(), String> {
+        let mut desired = self.options.rewrite_lines(&(self.user_lines)());
+        desired.extend(
+            sentinel_lines
+                .iter()
+                .map(|tokens| RewriteLine::new(config_line(tokens), true)),
+        );
+        let mut managed = self.options.managed_keys();
+        managed.extend(SENTINEL_REWRITE_KEYS.iter().map(|k| k.to_string()));
+        rewrite_file(&self.path, &desired, &managed).map_err(|e| e.to_string())
+    }
+}

@@ -1,0 +1,218 @@
+//! Notification and client-reconfig scripts, run the way Redis runs them: a
+//! FIFO of at most 256 jobs, at most 16 running, a retry with doubling delay
+//! when a script exits 1 or dies from a signal, a 60 s time limit.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use rsentinel_core::reply::Reply;
+use tokio::sync::mpsc;
+
+const MAX_QUEUE: usize = 256;
+const MAX_RUNNING: usize = 16;
+const MAX_RETRY: u32 = 10;
+
+struct Job {
+    id: u64,
+    argv: Vec<String>,
+    retry_num: u32,
+    /// Running since, with its pid.
+    running: Option<(Instant, u32)>,
+    /// Not to be started before.
+    not_before: Instant,
+}
+
+/// How a finished script ended.
+#[derive(Debug)]
+pub struct Finished {
+    id: u64,
+    code: Option<i32>,
+    signal: Option<i32>,
+}
+
+/// What the driver should log/publish about a script.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ScriptEvent {
+    Error { path: String, signal: i32, code: i32 },
+    Timeout { path: String, pid: u32 },
+}
+
+pub struct Scripts {
+    jobs: VecDeque<Job>,
+    next_id: u64,
+    done_tx: mpsc::UnboundedSender<Finished>,
+    pub done_rx: mpsc::UnboundedReceiver<Finished>,
+    max_runtime: Duration,
+    retry_delay: Duration,
+}
+
+impl Default for Scripts {
+    fn default() -> Self {
+        Scripts::new()
+    }
+}
+
+impl Scripts {
+    pub fn new() -> Scripts {
+        let (done_tx, done_rx) = mpsc::unbounded_channel();
+        Scripts {
+            jobs: VecDeque::new(),
+            next_id: 1,
+            done_tx,
+            done_rx,
+            max_runtime: Duration::from_secs(60),
+            retry_delay: Duration::from_secs(30),
+        }
+    }
+
+    pub fn set_limits(&mut self, max_runtime_ms: u64, retry_delay_ms: u64) {
+        self.max_runtime = Duration::from_millis(max_runtime_ms);
+        self.retry_delay = Duration::from_millis(retry_delay_ms);
+    }
+
+    /// Queues `argv` (path first). On overflow the oldest job that is not
+    /// running is dropped, as Redis does.
+    pub fn queue(&mut self, argv: Vec<String>, now: Instant) {
+        if self.jobs.len() >= MAX_QUEUE {
+            if let Some(pos) = self.jobs.iter().position(|j| j.running.is_none()) {
+                self.jobs.remove(pos);
+            }
+        }
+        self.jobs.push_back(Job {
+            id: self.next_id,
+            argv,
+            retry_num: 0,
+            running: None,
+            not_before: now,
+        });
+        self.next_id += 1;
+    }
+
+    pub fn running(&self) -> usize {
+        self.jobs.iter().filter(|j| j.running.is_some()).count()
+    }
+
+    pub fn queued(&self) -> usize {
+        self.jobs.len()
+    }
+
+    /// Starts due jobs and kills overdue ones.
+    pub fn run_pending(&mut self, now: Instant) -> Vec<ScriptEvent> {
+        let mut events = Vec::new();
+        let mut running = self.running();
+        let mut failed = Vec::new();
+        for job in self.jobs.iter_mut() {
+            if let Some((since, pid)) = job.running {
+                if now.duration_since(since) > self.max_runtime {
+                    // SAFETY: kill(2) has no memory-safety preconditions; the pid
+                    // is a child we spawned.
+                    unsafe {
+                        libc::kill(pid as i32, libc::SIGKILL);
+                    }
+                    events.push(ScriptEvent::Timeout {
+                        path: job.argv[0].clone(),
+                        pid,
+                    });
+                }
+                continue;
+            }
+            if running >= MAX_RUNNING || job.not_before > now {
+                continue;
+            }
+            let mut cmd = tokio::process::Command::new(&job.argv[0]);
+            cmd.args(&job.argv[1..]).kill_on_drop(false);
+            match cmd.spawn() {
+                Ok(mut child) => {
+                    let pid = child.id().unwrap_or(0);
+                    job.running = Some((now, pid));
+                    job.retry_num += 1;
+                    running += 1;
+                    let tx = self.done_tx.clone();
+                    let id = job.id;
+                    tokio::spawn(async move {
+                        let status = child.wait().await;
+                        let (code, signal) = match status {
+                            Ok(s) => {
+                                use std::os::unix::process::ExitStatusExt;
+                                (s.code(), s.signal())
+                            }
+                            Err(_) => (Some(2), None),
+                        };
+                        let _ = tx.send(Finished { id, code, signal });
+                    });
+                }
+                Err(_) => failed.push(job.id),
+            }
+        }
+        for id in failed {
+            if let Some(pos) = self.jobs.iter().position(|j| j.id == id) {
+                let job = self.jobs.remove(pos).expect("position is valid");
+                events.push(ScriptEvent::Error {
+                    path: job.argv[0].clone(),
+                    signal: 99,
+                    code: 0,
+                });
+            }
+        }
+        events
+    }
+
+    /// Records a finished script: done, retried later, or failed for good.
+    pub fn finished(&mut self, f: Finished, now: Instant) -> Option<ScriptEvent> {
+        let pos = self.jobs.iter().position(|j| j.id == f.id)?;
+        let retry = f.signal.is_some() || f.code == Some(1);
+        let job = &mut self.jobs[pos];
+        job.running = None;
+        if f.code == Some(0) {
+            self.jobs.remove(pos);
+            return None;
+        }
+        if retry && job.retry_num < MAX_RETRY {
+            let factor = 1u32 << (job.retry_num.saturating_sub(1)).min(16);
+            job.not_before = now + self.retry_delay * factor;
+            return None;
+        }
+        let job = self.jobs.remove(pos)?;
+        Some(ScriptEvent::Error {
+            path: job.argv[0].clone(),
+            signal: f.signal.unwrap_or(0),
+            code: f.code.unwrap_or(0),
+        })
+    }
+
+    /// `SENTINEL PENDING-SCRIPTS`.
+    pub fn pending_reply(&self, now: Instant) -> Reply {
+        Reply::Array(
+            self.jobs
+                .iter()
+                .map(|j| {
+                    let mut pairs = vec![
+                        (
+                            "argv",
+                            Reply::Array(j.argv.iter().map(Reply::bulk).collect()),
+                        ),
+                        (
+                            "flags",
+                            Reply::bulk(if j.running.is_some() { "running" } else { "scheduled" }),
+                        ),
+                        ("pid", Reply::bulk_int(j.running.map_or(0, |(_, p)| p as i64))),
+                    ];
+                    match j.running {
+                        Some((since, _)) => pairs.push((
+                            "run-time",
+                            Reply::bulk_int(now.duration_since(since).as_millis() as i64),
+                        )),
+                        None => pairs.push((
+                            "run-delay",
+                            Reply::bulk_int(
+                                j.not_before.saturating_duration_since(now).as_millis() as i64,
+                            ),
+                        )),
+                    }
+                    pairs.push(("retry-num", Reply::bulk_int(j.retry_num as i64)));
+                    Reply::map_of(pairs)
+                })
+                .collect(),
+        )
+    }
+}

@@ -1,0 +1,321 @@
+//! Test fixtures: real `redis-server`, `redis-sentinel` and `rsentinel`
+//! processes on loopback, each on a port of its own in a temp dir of its own.
+//! Readiness is polled with a deadline; drop kills only the PID it started
+//! and, when the test is failing, prints the tail of the process's log.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use rsentinel::resp::encode::encode_command;
+use rsentinel::resp::reply_parse::ReplyParser;
+pub use rsentinel_core::reply::Reply;
+
+/// A port nobody listens on right now (the OS picks it).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind an ephemeral loopback port")
+}
+
+/// Polls `cond` every 20 ms until it holds or `timeout` passes.
+pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Panics with a clear message when a required binary is missing: these
+/// tests must never silently skip.
+pub fn require_binary(name: &str) -> PathBuf {
+    for dir in std::env::var("PATH").unwrap_or_default().split(':') {
+        let p = Path::new(dir).join(name);
+        if p.is_file() {
+            return p;
+        }
+    }
+    panic!("`{name}` is not installed; install the Debian packages redis-server, redis-sentinel and redis-tools (the README's test command does)");
+}
+
+/// A synchronous RESP connection for tests.
+pub struct Client {
+    stream: TcpStream,
+    buf: BytesMut,
+    parser: ReplyParser,
+}
+
+impl Client {
+    pub fn connect(port: u16) -> std::io::Result<Client> {
+        let stream = TcpStream::connect(("127.0.0.1", port))?;
+        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+        Ok(Client {
+            stream,
+            buf: BytesMut::new(),
+            parser: ReplyParser::new(),
+        })
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.stream.write_all(bytes)
+    }
+
+    pub fn send(&mut self, args: &[&str]) -> std::io::Result<()> {
+        let mut out = BytesMut::new();
+        let refs: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        encode_command(&refs, &mut out);
+        self.stream.write_all(&out)
+    }
+
+    /// Reads one reply.
+    pub fn read(&mut self) -> std::io::Result<Reply> {
+        loop {
+            match self.parser.parse(&mut self.buf) {
+                Ok(Some(r)) => return Ok(r),
+                Ok(None) => {}
+                Err(e) => return Err(std::io::Error::other(e.to_string())),
+            }
+            let mut chunk = [0u8; 16 * 1024];
+            let n = self.stream.read(&mut chunk)?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    pub fn cmd(&mut self, args: &[&str]) -> std::io::Result<Reply> {
+        self.send(args)?;
+        self.read()
+    }
+}
+
+/// One-shot command on a fresh connection; `None` when nothing answers.
+pub fn query(port: u16, args: &[&str]) -> Option<Reply> {
+    Client::connect(port).ok()?.cmd(args).ok()
+}
+
+/// A bulk/simple string's text.
+pub fn text(r: &Reply) -> String {
+    r.as_str().map(str::to_string).unwrap_or_default()
+}
+
+/// `SENTINEL MASTER`-style map (RESP2 flat array or map) as pairs.
+pub fn fields(r: &Reply) -> Vec<(String, String)> {
+    match r {
+        Reply::Map(pairs) => pairs.iter().map(|(k, v)| (text(k), text(v))).collect(),
+        Reply::Array(items) => items
+            .chunks(2)
+            .map(|c| (text(&c[0]), c.get(1).map(text).unwrap_or_default()))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+pub fn field(r: &Reply, name: &str) -> Option<String> {
+    fields(r).into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+}
+
+/// A process we started, killed (only it) on drop.
+pub struct Proc {
+    pub name: String,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    pub log: PathBuf,
+    child: Option<Child>,
+}
+
+impl Proc {
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    pub fn path(&self, file: &str) -> PathBuf {
+        self.dir.path().join(file)
+    }
+
+    /// SIGKILL and reap.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn signal(&self, sig: i32) {
+        if let Some(c) = &self.child {
+            // SAFETY: kill(2) has no memory-safety preconditions; the pid is
+            // a child this fixture spawned and has not reaped.
+            unsafe {
+                libc::kill(c.id() as i32, sig);
+            }
+        }
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// Waits for the process to exit by itself; its exit code.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(c) = self.child.as_mut() {
+                if let Ok(Some(status)) = c.try_wait() {
+                    self.child = None;
+                    return status.code().or(Some(-1));
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until PING answers PONG.
+    pub fn wait_ready(&mut self, timeout: Duration) {
+        let port = self.port;
+        let ok = wait_until(timeout, || {
+            matches!(query(port, &["PING"]), Some(Reply::Simple(s)) if s == "PONG")
+        });
+        if !ok {
+            let tail = self.log_text();
+            self.kill();
+            panic!("{} on port {port} did not become ready; log:\n{tail}", self.name);
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let log = self.log_text();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            eprintln!("---- last lines of {} (port {}) ----", self.name, self.port);
+            for l in tail.iter().rev() {
+                eprintln!("{l}");
+            }
+        }
+        self.kill();
+    }
+}
+
+fn spawn(name: &str, program: &Path, args: &[String], dir: tempfile::TempDir, port: u16, log: PathBuf) -> Proc {
+    let child = Command::new(program)
+        .args(args)
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(
+            std::fs::File::create(dir.path().join("stderr.txt")).expect("stderr file"),
+        ))
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {name}: {e}"));
+    Proc {
+        name: name.to_string(),
+        port,
+        dir,
+        log,
+        child: Some(child),
+    }
+}
+
+/// A real `redis-server` on a free port, no persistence.
+pub fn redis_server(extra: &[&str]) -> Proc {
+    let bin = require_binary("redis-server");
+    let port = free_port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("redis.log");
+    let mut args: Vec<String> = vec![
+        "--port".into(),
+        port.to_string(),
+        "--bind".into(),
+        "127.0.0.1".into(),
+        "--save".into(),
+        "".into(),
+        "--appendonly".into(),
+        "no".into(),
+        "--dir".into(),
+        dir.path().display().to_string(),
+        "--logfile".into(),
+        log.display().to_string(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let mut p = spawn("redis-server", &bin, &args, dir, port, log);
+    p.wait_ready(Duration::from_secs(10));
+    p
+}
+
+/// A replica of `master`.
+pub fn redis_replica(master: &Proc) -> Proc {
+    let port = master.port.to_string();
+    redis_server(&["--replicaof", "127.0.0.1", &port])
+}
+
+/// Writes `sentinel.conf` (`port`, `logfile` and `body`) into a new dir.
+fn sentinel_dir(body: &str) -> (tempfile::TempDir, u16, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let log = dir.path().join("sentinel.log");
+    let conf = dir.path().join("sentinel.conf");
+    let text = format!(
+        "port {port}\nbind 127.0.0.1\nlogfile \"{}\"\n{body}",
+        log.display()
+    );
+    std::fs::write(&conf, text).expect("write sentinel.conf");
+    (dir, port, log, conf)
+}
+
+/// The rsentinel binary under test, with `body` appended to its config.
+pub fn rsentinel(body: &str) -> Proc {
+    let (dir, port, log, conf) = sentinel_dir(body);
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_rsentinel"));
+    let mut p = spawn("rsentinel", &bin, &[conf.display().to_string()], dir, port, log);
+    p.wait_ready(Duration::from_secs(10));
+    p
+}
+
+impl Proc {
+    /// Kills this rsentinel and starts it again on its own (rewritten)
+    /// config, same dir and port.
+    pub fn restart_rsentinel(&mut self) {
+        self.kill();
+        let bin = PathBuf::from(env!("CARGO_BIN_EXE_rsentinel"));
+        let conf = self.path("sentinel.conf");
+        let child = Command::new(bin)
+            .arg(&conf)
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("respawn rsentinel");
+        self.child = Some(child);
+        self.wait_ready(Duration::from_secs(10));
+    }
+}
+
+/// The real `redis-sentinel` with `body` appended to its config.
+pub fn redis_sentinel(body: &str) -> Proc {
+    let bin = require_binary("redis-sentinel");
+    let (dir, port, log, conf) = sentinel_dir(body);
+    let mut p = spawn("redis-sentinel", &bin, &[conf.display().to_string()], dir, port, log);
+    p.wait_ready(Duration::from_secs(10));
+    p
+}
