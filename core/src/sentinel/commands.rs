@@ -362,7 +362,7 @@ impl Sentinel {
             }
             return reply(Reply::map_of(pairs));
         }
-        if what == "set" && args.len() >= 4 && args.len() % 2 == 0 {
+        if what == "set" && args.len() >= 4 && args.len().is_multiple_of(2) {
             return self.config_set(&args[2..]);
         }
         if what == "set" && args.len() >= 3 && args.len() % 2 == 1 {

@@ -100,7 +100,9 @@ pub struct Master {
     pub sentinels: BTreeMap<String, PeerSentinel>,
     pub failover: FailoverState,
     pub force_failover: bool,
-    pub failover_start_time: Millis,
+    /// When the last failover attempt (ours or one we voted for) started;
+    /// `None` = never, so the first failover is not held back.
+    pub failover_start_time: Option<Millis>,
     pub failover_epoch: u64,
     pub failover_state_change_time: Millis,
     /// Key of the replica being promoted, while a failover is in progress.
@@ -121,6 +123,7 @@ pub struct Replica {
     pub replica_announced: bool,
     pub slave_conf_change_time: Millis,
     pub reconf: ReconfState,
+    pub reconf_sent_time: Millis,
     pub script_kill_sent: bool,
 }
 
@@ -170,7 +173,7 @@ impl Master {
             sentinels: BTreeMap::new(),
             failover: FailoverState::None,
             force_failover: false,
-            failover_start_time: Millis::ZERO,
+            failover_start_time: None,
             failover_epoch: 0,
             failover_state_change_time: Millis::ZERO,
             promoted: None,

@@ -7,6 +7,10 @@ use super::{Level, Sentinel};
 use crate::reply::Reply;
 use crate::time::Millis;
 
+/// While a master is SDOWN but not yet ODOWN, peers are re-asked this often
+/// (Redis waits a whole ask period): each answer may complete the quorum.
+const FAST_ASK: u64 = 100;
+
 impl Sentinel {
     pub(crate) fn check_odown(&mut self, now: Millis, name: &str) {
         let Some(m) = self.masters.get_mut(name) else {
@@ -45,6 +49,7 @@ impl Sentinel {
         };
         let addr = m.common.addr.clone();
         let s_down = m.common.s_down;
+        let o_down = m.common.o_down;
         let mut ask = Vec::new();
         for (runid, s) in m.sentinels.iter_mut() {
             let elapsed = now.since(s.last_master_down_reply_time).0;
@@ -56,7 +61,8 @@ impl Sentinel {
             if !s_down || !s.common.link.cc_connected {
                 continue;
             }
-            if !force && elapsed < ask_period {
+            let period = if o_down { ask_period } else { FAST_ASK };
+            if !force && elapsed < period {
                 continue;
             }
             ask.push(runid.clone());
@@ -109,5 +115,6 @@ impl Sentinel {
             s.leader = Some(leader.to_string());
             s.leader_epoch = (*epoch).max(0) as u64;
         }
+        self.react(now, master);
     }
 }

@@ -100,9 +100,7 @@ impl Sentinel {
             }
         }
         let ping_period = c.down_after.min(self.timing.ping_period);
-        let info_due = !is_sentinel
-            && c.info_refresh
-                .map_or(true, |t| now.since(t).0 > info_period);
+        let info_due = !is_sentinel && c.info_refresh.is_none_or(|t| now.since(t).0 > info_period);
         let ping_due = now.since(c.link.last_pong_time).0 > ping_period
             && now.since(c.link.last_ping_time).0 > ping_period / 2;
         let last_pub = self
@@ -116,7 +114,7 @@ impl Sentinel {
                 Target::Sentinel(id) => m.sentinels.get(id).map(|s| s.common.link.last_pub_time),
             })
             .flatten();
-        let hello_due = last_pub.map_or(true, |t| now.since(t).0 > self.timing.publish_period);
+        let hello_due = last_pub.is_none_or(|t| now.since(t).0 > self.timing.publish_period);
         if info_due {
             self.send(
                 LinkId::cmd(target.clone()),
@@ -235,6 +233,12 @@ impl Sentinel {
         }
         if let Some(kind) = change {
             self.instance_event(master, target, Level::Warning, kind, "");
+            if kind == "+sdown" {
+                if let Target::Master(name) = target {
+                    // Ask the peers at once: ODOWN needs their view.
+                    self.ask_master_state(now, name, true);
+                }
+            }
         }
     }
 

@@ -4,6 +4,8 @@
 use super::actions::CommandOutput;
 use super::commands::not_an_integer;
 use super::{Action, Level, Sentinel};
+use crate::election::VoteKeeper;
+use crate::ids::Epoch;
 use crate::reply::Reply;
 use crate::time::Millis;
 
@@ -55,28 +57,41 @@ impl Sentinel {
         req_epoch: u64,
         runid: &str,
     ) -> (Option<String>, u64) {
-        if req_epoch > self.settings.current_epoch {
-            self.settings.current_epoch = req_epoch;
+        let Some(m) = self.masters.get(name) else {
+            return (None, 0);
+        };
+        // The shared keeper decides; this master's vote and the global epoch
+        // are its persisted state.
+        let mut keeper = VoteKeeper::restore(
+            Epoch(self.settings.current_epoch),
+            m.leader.clone().map(|l| (Epoch(m.leader_epoch), l)),
+        );
+        let outcome = keeper.request(Epoch(req_epoch), runid.to_string());
+        if outcome.epoch_adopted {
+            self.settings.current_epoch = keeper.current_epoch().0;
             self.push(Action::FlushConfig);
             let epoch = self.settings.current_epoch;
             self.master_event_plain(name, Level::Warning, "+new-epoch", epoch.to_string());
         }
-        let current = self.settings.current_epoch;
-        let myid = self.myid().to_string();
-        let jitter = self.prng.below(1000);
-        let Some(m) = self.masters.get_mut(name) else {
-            return (None, 0);
-        };
-        if m.leader_epoch < req_epoch && current <= req_epoch {
-            m.leader = Some(runid.to_string());
-            m.leader_epoch = current;
-            if !runid.eq_ignore_ascii_case(&myid) {
-                // Having voted for someone else, hold back our own attempt.
-                m.failover_start_time = now + Millis(jitter);
+        if outcome.granted {
+            let current = self.settings.current_epoch;
+            let myid = self.myid().to_string();
+            let jitter = self.prng.below(1000);
+            if let Some(m) = self.masters.get_mut(name) {
+                m.leader = Some(runid.to_string());
+                m.leader_epoch = current;
+                if !runid.eq_ignore_ascii_case(&myid) {
+                    // Having voted for someone else, hold back our own attempt.
+                    m.failover_start_time = Some(now + Millis(jitter));
+                }
             }
-            let msg = format!("{runid} {current}");
             self.push(Action::FlushConfig);
-            self.master_event_plain(name, Level::Warning, "+vote-for-leader", msg);
+            self.master_event_plain(
+                name,
+                Level::Warning,
+                "+vote-for-leader",
+                format!("{runid} {current}"),
+            );
         }
         let m = &self.masters[name];
         (m.leader.clone(), m.leader_epoch)

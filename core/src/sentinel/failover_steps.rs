@@ -1,0 +1,373 @@
+//! The failover state machine on the leader's side: from `wait_start`
+//! (election) through promotion and replica reconfiguration to the switch.
+//! Each step runs on ticks and, to be fast, also the moment a reply brings
+//! news (a vote, the promoted replica's INFO).
+
+use super::failover::FailoverState;
+use super::instance::ReconfState;
+use super::links::{LinkId, Tag, Target};
+use super::replica_selection::select_replica;
+use super::{Action, Level, Sentinel, SIMFAILURE_CRASH_AFTER_ELECTION};
+use crate::time::Millis;
+
+/// While waiting for the promoted replica to report `role:master`, ask its
+/// INFO this often instead of once a second.
+const PROMOTION_POLL: u64 = 100;
+
+impl Sentinel {
+    /// Starts a failover when the master is ODOWN, none is running and the
+    /// last attempt is old enough. True when one started.
+    pub(crate) fn start_failover_if_needed(&mut self, now: Millis, name: &str) -> bool {
+        let Some(m) = self.masters.get(name) else {
+            return false;
+        };
+        if !m.common.o_down || m.failover_in_progress() {
+            return false;
+        }
+        if let Some(start) = m.failover_start_time {
+            if now.since(start).0 < 2 * m.failover_timeout {
+                return false;
+            }
+        }
+        // All sentinels see a killed master at nearly the same moment; if
+        // they all ran at once the votes would split. Stagger by our rank
+        // among the known sentinels (lowest run id first) so one usually
+        // asks before the others, who then vote for it and stand back.
+        let rank = m
+            .sentinels
+            .keys()
+            .filter(|id| id.as_str() < self.myid())
+            .count() as u64;
+        let since_odown = now.since(m.common.o_down_since).0;
+        if since_odown < rank * 60 {
+            return false;
+        }
+        self.start_failover(now, name);
+        true
+    }
+
+    pub(crate) fn abort_failover(&mut self, now: Millis, name: &str) {
+        let Some(m) = self.masters.get_mut(name) else {
+            return;
+        };
+        m.failover = FailoverState::None;
+        m.force_failover = false;
+        m.failover_state_change_time = now;
+        m.promoted = None;
+    }
+
+    fn set_state(&mut self, now: Millis, name: &str, state: FailoverState) {
+        if let Some(m) = self.masters.get_mut(name) {
+            m.failover = state;
+            m.failover_state_change_time = now;
+        }
+    }
+
+    /// Advances master `name`'s failover as far as it can go now.
+    pub(crate) fn failover_step(&mut self, now: Millis, name: &str) {
+        // Several states can complete in one call (elected → replica chosen
+        // → SLAVEOF NO ONE sent); stop when a step makes no progress.
+        for _ in 0..4 {
+            let Some(state) = self.masters.get(name).map(|m| m.failover) else {
+                return;
+            };
+            match state {
+                FailoverState::None | FailoverState::UpdateConfig => return,
+                FailoverState::WaitStart => self.wait_start(now, name),
+                FailoverState::SelectSlave => self.select_slave(now, name),
+                FailoverState::SendSlaveofNoone => self.send_slaveof_noone(now, name),
+                FailoverState::WaitPromotion => self.wait_promotion(now, name),
+                FailoverState::ReconfSlaves => self.reconf_next_replica(now, name),
+            }
+            if self.masters.get(name).map(|m| m.failover) == Some(state) {
+                return;
+            }
+        }
+    }
+
+    fn wait_start(&mut self, now: Millis, name: &str) {
+        let Some(epoch) = self.masters.get(name).map(|m| m.failover_epoch) else {
+            return;
+        };
+        let leader = self.get_leader(now, name, epoch);
+        let is_leader = leader
+            .as_deref()
+            .is_some_and(|l| l.eq_ignore_ascii_case(self.myid()));
+        let Some(m) = self.masters.get(name) else {
+            return;
+        };
+        if !is_leader && !m.force_failover {
+            let timeout = self.timing.election_timeout.min(m.failover_timeout);
+            let started = m.failover_start_time.unwrap_or(now);
+            if now > started && now.since(started).0 > timeout {
+                self.master_event(name, Level::Warning, "-failover-abort-not-elected", |_| {
+                    String::new()
+                });
+                self.abort_failover(now, name);
+            }
+            return;
+        }
+        self.master_event(name, Level::Warning, "+elected-leader", |_| String::new());
+        if self.simulate_failure & SIMFAILURE_CRASH_AFTER_ELECTION != 0 {
+            self.push(Action::Crash(99));
+            return;
+        }
+        self.set_state(now, name, FailoverState::SelectSlave);
+        self.master_event(name, Level::Warning, "+failover-state-select-slave", |_| {
+            String::new()
+        });
+    }
+
+    fn select_slave(&mut self, now: Millis, name: &str) {
+        let Some(m) = self.masters.get(name) else {
+            return;
+        };
+        let Some(key) = select_replica(m, &self.timing, now) else {
+            self.master_event(
+                name,
+                Level::Warning,
+                "-failover-abort-no-good-slave",
+                |_| String::new(),
+            );
+            self.abort_failover(now, name);
+            return;
+        };
+        let target = Target::Replica {
+            master: name.to_string(),
+            key: key.clone(),
+        };
+        if let Some(m) = self.masters.get_mut(name) {
+            m.promoted = Some(key);
+        }
+        self.instance_event(name, &target, Level::Warning, "+selected-slave", "");
+        self.set_state(now, name, FailoverState::SendSlaveofNoone);
+        self.instance_event(
+            name,
+            &target,
+            Level::Notice,
+            "+failover-state-send-slaveof-noone",
+            "",
+        );
+    }
+
+    fn promoted_target(&self, name: &str) -> Option<Target> {
+        let key = self.masters.get(name)?.promoted.clone()?;
+        Some(Target::Replica {
+            master: name.to_string(),
+            key,
+        })
+    }
+
+    fn send_slaveof_noone(&mut self, now: Millis, name: &str) {
+        let Some(target) = self.promoted_target(name) else {
+            return;
+        };
+        if !self.send_slaveof(&target, None) {
+            let m = &self.masters[name];
+            if now.since(m.failover_state_change_time).0 > m.failover_timeout {
+                self.master_event(
+                    name,
+                    Level::Warning,
+                    "-failover-abort-slave-timeout",
+                    |_| String::new(),
+                );
+                self.abort_failover(now, name);
+            }
+            return;
+        }
+        self.instance_event(
+            name,
+            &target,
+            Level::Notice,
+            "+failover-state-wait-promotion",
+            "",
+        );
+        self.set_state(now, name, FailoverState::WaitPromotion);
+        // Ask at once whether the promotion took.
+        self.send(LinkId::cmd(target), Tag::Info, vec![b"INFO".to_vec()]);
+    }
+
+    fn wait_promotion(&mut self, now: Millis, name: &str) {
+        let Some(m) = self.masters.get(name) else {
+            return;
+        };
+        if now.since(m.failover_state_change_time).0 > m.failover_timeout {
+            self.master_event(
+                name,
+                Level::Warning,
+                "-failover-abort-slave-timeout",
+                |_| String::new(),
+            );
+            self.abort_failover(now, name);
+            return;
+        }
+        let Some(target) = self.promoted_target(name) else {
+            return;
+        };
+        let due = self.common(&target).is_some_and(|c| {
+            c.link.cc_connected
+                && c.link.pending_commands < 2
+                && c.info_refresh
+                    .is_none_or(|t| now.since(t).0 >= PROMOTION_POLL)
+        });
+        if due {
+            self.send(LinkId::cmd(target), Tag::Info, vec![b"INFO".to_vec()]);
+        }
+    }
+
+    /// Sends SLAVEOF <promoted> to replicas, `parallel-syncs` at a time.
+    fn reconf_next_replica(&mut self, now: Millis, name: &str) {
+        let Some(promoted) = self.promoted_target(name) else {
+            return;
+        };
+        let Some(promoted_addr) = self.common(&promoted).map(|c| c.addr.clone()) else {
+            return;
+        };
+        let reconf_timeout = self.timing.slave_reconf_timeout;
+        let Some(m) = self.masters.get(name) else {
+            return;
+        };
+        let promoted_key = m.promoted.clone();
+        let mut in_progress = m
+            .replicas
+            .values()
+            .filter(|r| matches!(r.reconf, ReconfState::Sent | ReconfState::InProgress))
+            .count() as u32;
+        let keys: Vec<String> = m.replicas.keys().cloned().collect();
+        let parallel = m.parallel_syncs;
+        for key in keys {
+            if in_progress >= parallel {
+                break;
+            }
+            if Some(&key) == promoted_key.as_ref() {
+                continue;
+            }
+            let target = Target::Replica {
+                master: name.to_string(),
+                key: key.clone(),
+            };
+            let Some(r) = self
+                .masters
+                .get_mut(name)
+                .and_then(|m| m.replicas.get_mut(&key))
+            else {
+                continue;
+            };
+            if r.reconf == ReconfState::Done {
+                continue;
+            }
+            if r.reconf == ReconfState::Sent && now.since(r.reconf_sent_time).0 > reconf_timeout {
+                r.reconf = ReconfState::Done;
+                self.instance_event(
+                    name,
+                    &target,
+                    Level::Notice,
+                    "-slave-reconf-sent-timeout",
+                    "",
+                );
+                continue;
+            }
+            if matches!(r.reconf, ReconfState::Sent | ReconfState::InProgress) {
+                continue;
+            }
+            if !r.common.link.cc_connected {
+                continue;
+            }
+            if self.send_slaveof(&target, Some(&promoted_addr)) {
+                if let Some(r) = self
+                    .masters
+                    .get_mut(name)
+                    .and_then(|m| m.replicas.get_mut(&key))
+                {
+                    r.reconf = ReconfState::Sent;
+                    r.reconf_sent_time = now;
+                }
+                self.instance_event(name, &target, Level::Notice, "+slave-reconf-sent", "");
+                in_progress += 1;
+            }
+        }
+        self.detect_failover_end(now, name, &promoted_addr);
+    }
+
+    fn detect_failover_end(&mut self, now: Millis, name: &str, promoted_addr: &super::Addr) {
+        let Some(m) = self.masters.get(name) else {
+            return;
+        };
+        let Some(pkey) = m.promoted.clone() else {
+            return;
+        };
+        // Not finished while the promoted replica is unreachable.
+        if m.replicas.get(&pkey).is_none_or(|r| r.common.s_down) {
+            return;
+        }
+        let mut not_reconfigured = m
+            .replicas
+            .iter()
+            .filter(|(k, r)| **k != pkey && r.reconf != ReconfState::Done && !r.common.s_down)
+            .count();
+        let timed_out = now.since(m.failover_state_change_time).0 > m.failover_timeout;
+        if timed_out {
+            not_reconfigured = 0;
+            self.master_event(name, Level::Warning, "+failover-end-for-timeout", |_| {
+                String::new()
+            });
+        }
+        if not_reconfigured == 0 {
+            self.master_event(name, Level::Warning, "+failover-end", |_| String::new());
+            self.set_state(now, name, FailoverState::UpdateConfig);
+        }
+        if timed_out {
+            let keys: Vec<String> = self.masters[name]
+                .replicas
+                .iter()
+                .filter(|(k, r)| {
+                    **k != pkey && r.reconf == ReconfState::None && r.common.link.cc_connected
+                })
+                .map(|(k, _)| k.clone())
+                .collect();
+            for key in keys {
+                let target = Target::Replica {
+                    master: name.to_string(),
+                    key: key.clone(),
+                };
+                if self.send_slaveof(&target, Some(promoted_addr)) {
+                    self.instance_event(name, &target, Level::Notice, "+slave-reconf-sent-be", "");
+                    if let Some(r) = self
+                        .masters
+                        .get_mut(name)
+                        .and_then(|m| m.replicas.get_mut(&key))
+                    {
+                        r.reconf = ReconfState::Sent;
+                    }
+                }
+            }
+        }
+    }
+
+    /// `update_config`: announce and adopt the promoted replica as master.
+    pub(crate) fn switch_to_promoted(&mut self, now: Millis, name: &str) {
+        let Some(m) = self.masters.get(name) else {
+            return;
+        };
+        let old = m.common.addr.clone();
+        let new = m.current_addr().clone();
+        let msg = format!("{name} {} {} {} {}", old.host, old.port, new.host, new.port);
+        self.master_event_plain(name, Level::Warning, "+switch-master", msg);
+        self.reset_master_and_change_address(now, name, new);
+        self.force_hello(name);
+    }
+
+    /// Makes hellos for master `name` go out on the next chance (new
+    /// config to spread).
+    pub(crate) fn force_hello(&mut self, name: &str) {
+        if let Some(m) = self.masters.get_mut(name) {
+            m.common.link.last_pub_time = None;
+            for r in m.replicas.values_mut() {
+                r.common.link.last_pub_time = None;
+            }
+            for s in m.sentinels.values_mut() {
+                s.common.link.last_pub_time = None;
+            }
+        }
+    }
+}
