@@ -1,0 +1,339 @@
+//! A whole failover through the Sentinel core, driven by hand: the master
+//! stops answering, peers agree it is down and vote for us, the best
+//! replica is promoted, the other one reconfigured, and the master address
+//! switches — with the exact events Redis emits, in order.
+
+use rsentinel_core::reply::Reply;
+use rsentinel_core::sentinel::links::{LinkId, Tag, Target};
+use rsentinel_core::sentinel::{Action, Event, Sentinel};
+use rsentinel_core::time::Millis;
+
+const ME: &str = "0000000000000000000000000000000000000000";
+const PEER_A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const PEER_B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+struct World {
+    s: Sentinel,
+    log: Vec<Action>,
+}
+
+impl World {
+    fn new(extra: &[&str]) -> World {
+        let mut s = Sentinel::new(3, 26379);
+        let mut lines = vec![
+            format!("myid {ME}"),
+            "monitor mymaster 127.0.0.1 6379 2".into(),
+            "down-after-milliseconds mymaster 1000".into(),
+            "known-replica mymaster 127.0.0.1 6380".into(),
+            "known-replica mymaster 127.0.0.1 6381".into(),
+            format!("known-sentinel mymaster 127.0.0.1 26380 {PEER_A}"),
+            format!("known-sentinel mymaster 127.0.0.1 26381 {PEER_B}"),
+        ];
+        lines.extend(extra.iter().map(|l| l.to_string()));
+        for l in &lines {
+            let args: Vec<String> = l.split_whitespace().map(String::from).collect();
+            s.apply_directive(Millis(0), &args).unwrap();
+        }
+        World { s, log: Vec::new() }
+    }
+
+    fn drain(&mut self) -> Vec<Action> {
+        let out: Vec<Action> = std::iter::from_fn(|| self.s.poll_action()).collect();
+        self.log.extend(out.iter().cloned());
+        out
+    }
+
+    /// Connects every link the core asks for and answers PINGs with PONG
+    /// except for targets in `dead`.
+    fn step(&mut self, now: u64, dead: &[Target]) {
+        let now = Millis(now);
+        self.s.tick(now);
+        for _ in 0..5 {
+            let actions = self.drain();
+            if actions.is_empty() {
+                break;
+            }
+            for a in actions {
+                match a {
+                    Action::Connect { link, .. } if !dead.contains(&link.target) => {
+                        self.s.link_connected(now, link, "127.0.0.1".into());
+                    }
+                    Action::Connect { link, .. } => self.s.link_closed(now, link),
+                    Action::Send(o) if dead.contains(&o.link.target) => {}
+                    Action::Send(o) => {
+                        if let Some(r) = self.answer(&o.link.target, &o.tag, &o.args) {
+                            self.s.handle_reply(now, o.link, o.tag, r);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn answer(&self, target: &Target, tag: &Tag, args: &[Vec<u8>]) -> Option<Reply> {
+        let cmd = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
+        match (tag, target) {
+            (Tag::Ping, _) => Some(Reply::Simple("PONG".into())),
+            (Tag::Info, Target::Master(_)) => Some(Reply::bulk(
+                "run_id:1234567890123456789012345678901234567890\r\nrole:master\r\n\
+                 slave0:ip=127.0.0.1,port=6380,state=online,offset=100,lag=0\r\n\
+                 slave1:ip=127.0.0.1,port=6381,state=online,offset=50,lag=0\r\n",
+            )),
+            (Tag::Info, Target::Replica { key, .. }) => Some(Reply::bulk(self.replica_info(key))),
+            (Tag::AskMasterState(_), Target::Sentinel(_)) => {
+                let epoch = String::from_utf8_lossy(&args[4]).into_owned();
+                let voter = String::from_utf8_lossy(&args[5]).into_owned();
+                let leader = if voter == "*" { "*".to_string() } else { voter };
+                Some(Reply::Array(vec![
+                    Reply::Int(1),
+                    Reply::bulk(&leader),
+                    Reply::Int(if leader == "*" {
+                        0
+                    } else {
+                        epoch.parse().unwrap()
+                    }),
+                ]))
+            }
+            _ if cmd == "PUBLISH" => Some(Reply::Int(1)),
+            _ => Some(Reply::ok()),
+        }
+    }
+
+    /// 6380 turns master once SLAVEOF NO ONE was sent; 6381 follows 6380
+    /// once told to.
+    fn replica_info(&self, key: &str) -> String {
+        let slaveof = |k: &str| -> Option<String> {
+            self.log.iter().rev().find_map(|a| match a {
+                Action::Send(o)
+                    if matches!(&o.link.target, Target::Replica { key, .. } if key == k)
+                        && (o.args[0].eq_ignore_ascii_case(b"SLAVEOF")
+                            || o.args[0] == b"my-slaveof") =>
+                {
+                    Some(
+                        o.args[1..]
+                            .iter()
+                            .map(|x| String::from_utf8_lossy(x).into_owned())
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                    )
+                }
+                _ => None,
+            })
+        };
+        let port = key.rsplit(':').next().unwrap();
+        match slaveof(key).as_deref() {
+            Some("NO ONE") => format!("run_id:{port}00000000000000000000000000000000000000\r\nrole:master\r\n"),
+            Some(to) => {
+                let mport = to.rsplit(' ').next().unwrap();
+                format!("run_id:{port}00000000000000000000000000000000000000\r\nrole:slave\r\nmaster_host:127.0.0.1\r\nmaster_port:{mport}\r\nmaster_link_status:up\r\nslave_repl_offset:100\r\nslave_priority:100\r\n")
+            }
+            None => format!("run_id:{port}00000000000000000000000000000000000000\r\nrole:slave\r\nmaster_host:127.0.0.1\r\nmaster_port:6379\r\nmaster_link_status:up\r\nslave_repl_offset:{}\r\nslave_priority:100\r\n", if port == "6380" { 100 } else { 50 }),
+        }
+    }
+
+    fn events(&self) -> Vec<String> {
+        self.log
+            .iter()
+            .filter_map(|a| match a {
+                Action::Event(Event { kind, msg, .. }) => Some(format!("{kind} {msg}")),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+fn master() -> Target {
+    Target::Master("mymaster".into())
+}
+
+fn run_until_switch(w: &mut World) -> u64 {
+    for t in (0..3000).step_by(50) {
+        w.step(t, &[]);
+    }
+    // The master dies; its links drop.
+    w.s.link_closed(Millis(3000), LinkId::cmd(master()));
+    w.s.link_closed(Millis(3000), LinkId::pubsub(master()));
+    let mut t = 3000;
+    while t < 20_000 {
+        w.step(t, &[master()]);
+        if w.events().iter().any(|e| e.starts_with("+switch-master")) {
+            return t;
+        }
+        t += 50;
+    }
+    panic!("no switch; events: {:#?}", w.events());
+}
+
+#[test]
+fn killed_master_is_replaced_by_the_best_replica() {
+    let mut w = World::new(&[]);
+    let t = run_until_switch(&mut w);
+    let ev = w.events();
+    let expected_order = [
+        "+sdown master mymaster 127.0.0.1 6379",
+        "+odown master mymaster 127.0.0.1 6379 #quorum",
+        "+new-epoch 1",
+        "+try-failover master mymaster 127.0.0.1 6379",
+        &format!("+vote-for-leader {ME} 1"),
+        "+elected-leader master mymaster 127.0.0.1 6379",
+        "+failover-state-select-slave master mymaster 127.0.0.1 6379",
+        "+selected-slave slave 127.0.0.1:6380 127.0.0.1 6380 @ mymaster 127.0.0.1 6379",
+        "+failover-state-send-slaveof-noone slave 127.0.0.1:6380",
+        "+failover-state-wait-promotion slave 127.0.0.1:6380",
+        "+promoted-slave slave 127.0.0.1:6380",
+        "+failover-state-reconf-slaves master mymaster",
+        "+slave-reconf-sent slave 127.0.0.1:6381",
+        "+slave-reconf-inprog slave 127.0.0.1:6381",
+        "+slave-reconf-done slave 127.0.0.1:6381",
+        "+failover-end master mymaster 127.0.0.1 6379",
+        "+switch-master mymaster 127.0.0.1 6379 127.0.0.1 6380",
+    ];
+    let mut at = 0;
+    for want in expected_order {
+        match ev[at..].iter().position(|e| e.starts_with(want)) {
+            Some(i) => at += i + 1,
+            None => panic!("missing `{want}` after position {at} in {ev:#?}"),
+        }
+    }
+    // Down-after is 1000 ms: the switch follows within a few ticks.
+    assert!(t <= 3000 + 1000 + 500, "switched at {t}");
+    let reply = w.s.command(
+        Millis(t),
+        &[b"get-master-addr-by-name".to_vec(), b"mymaster".to_vec()],
+    );
+    assert_eq!(
+        reply.reply,
+        Reply::Array(vec![Reply::bulk("127.0.0.1"), Reply::bulk("6380")])
+    );
+    // The config now remembers the old master as a replica, at epoch 1.
+    let lines: Vec<String> = w.s.config_lines().iter().map(|l| l.join(" ")).collect();
+    assert!(lines.contains(&"sentinel monitor mymaster 127.0.0.1 6380 2".to_string()));
+    assert!(lines.contains(&"sentinel known-replica mymaster 127.0.0.1 6379".to_string()));
+    assert!(lines.contains(&"sentinel config-epoch mymaster 1".to_string()));
+}
+
+#[test]
+fn the_promotion_uses_the_exact_slaveof_transaction() {
+    let mut w = World::new(&[]);
+    run_until_switch(&mut w);
+    let sent: Vec<String> = w
+        .log
+        .iter()
+        .filter_map(|a| match a {
+            Action::Send(o) if matches!(&o.link.target, Target::Replica { key, .. } if key == "127.0.0.1:6380") => {
+                Some(o.args.iter().map(|x| String::from_utf8_lossy(x).into_owned()).collect::<Vec<_>>().join(" "))
+            }
+            _ => None,
+        })
+        .collect();
+    let start = sent.iter().position(|c| c == "MULTI").expect("MULTI sent");
+    assert_eq!(
+        &sent[start..start + 6],
+        &[
+            "MULTI",
+            "SLAVEOF NO ONE",
+            "CONFIG REWRITE",
+            "CLIENT KILL TYPE normal",
+            "CLIENT KILL TYPE pubsub",
+            "EXEC"
+        ]
+    );
+}
+
+#[test]
+fn renamed_commands_are_used_in_the_transaction() {
+    let mut w = World::new(&[
+        "rename-command mymaster SLAVEOF my-slaveof",
+        "rename-command mymaster CONFIG my-config",
+    ]);
+    run_until_switch(&mut w);
+    let sent: Vec<String> = w
+        .log
+        .iter()
+        .filter_map(|a| match a {
+            Action::Send(o) => Some(String::from_utf8_lossy(&o.args[0]).into_owned()),
+            _ => None,
+        })
+        .collect();
+    assert!(sent.iter().any(|c| c == "my-slaveof"));
+    assert!(sent.iter().any(|c| c == "my-config"));
+    assert!(!sent.iter().any(|c| c == "SLAVEOF"));
+}
+
+#[test]
+fn priority_zero_replica_is_never_promoted() {
+    // Only 6381 may be promoted; make 6380 priority 0 through its INFO.
+    let mut w = World::new(&[]);
+    for t in (0..3000).step_by(50) {
+        w.step(t, &[]);
+    }
+    w.s.handle_reply(
+        Millis(3000),
+        LinkId::cmd(Target::Replica {
+            master: "mymaster".into(),
+            key: "127.0.0.1:6380".into(),
+        }),
+        Tag::Info,
+        Reply::bulk("role:slave\r\nmaster_host:127.0.0.1\r\nmaster_port:6379\r\nmaster_link_status:up\r\nslave_priority:0\r\nslave_repl_offset:100\r\n"),
+    );
+    let m = &w.s.masters["mymaster"];
+    assert_eq!(m.replicas["127.0.0.1:6380"].slave_priority, 0);
+    let pick = rsentinel_core::sentinel::select_replica(m, &w.s.timing, Millis(3000));
+    assert_eq!(pick.as_deref(), Some("127.0.0.1:6381"));
+}
+
+#[test]
+fn no_votes_means_no_failover_and_an_abort_after_the_election_timeout() {
+    let mut w = World::new(&["failover-timeout mymaster 3000"]);
+    for t in (0..3000).step_by(50) {
+        w.step(t, &[]);
+    }
+    w.s.link_closed(Millis(3000), LinkId::cmd(master()));
+    w.s.link_closed(Millis(3000), LinkId::pubsub(master()));
+    // The peers are unreachable: quorum 2 can't be reached without them.
+    let dead = [
+        master(),
+        Target::Sentinel(PEER_A.into()),
+        Target::Sentinel(PEER_B.into()),
+    ];
+    w.s.link_closed(Millis(3000), LinkId::cmd(dead[1].clone()));
+    w.s.link_closed(Millis(3000), LinkId::cmd(dead[2].clone()));
+    for t in (3000..12_000).step_by(50) {
+        w.step(t, &dead);
+    }
+    let ev = w.events();
+    assert!(ev.iter().any(|e| e.starts_with("+sdown master")));
+    assert!(!ev.iter().any(|e| e.starts_with("+odown")), "{ev:#?}");
+    assert!(!ev.iter().any(|e| e.starts_with("+switch-master")));
+}
+
+#[test]
+fn forced_failover_needs_no_votes() {
+    let mut w = World::new(&[]);
+    for t in (0..3000).step_by(50) {
+        w.step(t, &[]);
+    }
+    let out =
+        w.s.command(Millis(3000), &[b"failover".to_vec(), b"mymaster".to_vec()]);
+    assert_eq!(out.reply, Reply::ok());
+    let again =
+        w.s.command(Millis(3000), &[b"failover".to_vec(), b"mymaster".to_vec()]);
+    assert_eq!(
+        again.reply,
+        Reply::Error("INPROG Failover already in progress".into())
+    );
+    for t in (3000..8000).step_by(50) {
+        w.step(t, &[]);
+        if w.events().iter().any(|e| e.starts_with("+switch-master")) {
+            break;
+        }
+    }
+    assert!(
+        w.events()
+            .iter()
+            .any(|e| e == "+switch-master mymaster 127.0.0.1 6379 127.0.0.1 6380"),
+        "{:#?}",
+        w.events()
+    );
+}
