@@ -270,6 +270,8 @@ def main():
     out += "];\n"
     with open(args.out, "w") as f:
         f.write(out)
+    # Keep the checked-in file identical to what `rustfmt` would make of it.
+    subprocess.run(["rustfmt", "--edition", "2021", args.out], check=True)
 
 
 if __name__ == "__main__":

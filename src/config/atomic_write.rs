@@ -1,0 +1,188 @@
+//! Replacing the config file so that a crash at any moment leaves either the
+//! old or the new file complete: temp file in the same directory, fsync,
+//! rename over the target, fsync the directory.
+
+use std::collections::BTreeSet;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::rewrite::{rewrite_config, RewriteLine};
+
+/// Tells concurrent writers in one process apart (the pid does it across
+/// processes).
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Rewrites the config file at `path` to hold `desired` (see
+/// [`rewrite_config`]) and replaces it atomically. A missing file counts as
+/// empty. The caller logs a failure as
+/// `WARNING: Sentinel was not able to save the new configuration on disk!!!: <err>`.
+pub fn rewrite_file(
+    path: &Path,
+    desired: &[RewriteLine],
+    managed: &BTreeSet<String>,
+) -> io::Result<()> {
+    let target = resolve_target(path)?;
+    let old = match fs::read(&target) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e),
+    };
+    let new = rewrite_config(&old, desired, managed);
+    write_atomically(&target, new.as_bytes())
+}
+
+/// Replaces `path` with `contents` atomically and durably.
+pub fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
+    write_atomically_with(path, |file| file.write_all(contents))
+}
+
+/// Like [`write_atomically`], with the writing done by `fill`; if `fill`
+/// fails, the target is untouched and the temp file is removed.
+pub(crate) fn write_atomically_with(
+    path: &Path,
+    fill: impl FnOnce(&mut File) -> io::Result<()>,
+) -> io::Result<()> {
+    let target = resolve_target(path)?;
+    let dir = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = target.file_name().ok_or_else(|| {
+        io::Error::new(io::ErrorKind::InvalidInput, "config path has no file name")
+    })?;
+    let temp = dir.join(format!(
+        ".{}.tmp-{}-{}",
+        name.to_string_lossy(),
+        std::process::id(),
+        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    // Keep the permissions the operator gave the file (passwords live in it).
+    let mode = fs::metadata(&target)
+        .map(|m| m.permissions().mode() & 0o7777)
+        .unwrap_or(0o644);
+
+    let result = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&temp)?;
+        file.set_permissions(fs::Permissions::from_mode(mode))?;
+        fill(&mut file)?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&temp, &target)
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&temp);
+        return Err(e);
+    }
+    // The rename is only durable once the directory entry is on disk.
+    File::open(&dir)?.sync_all()
+}
+
+/// Writes through a symlinked config file to the file it points at, instead
+/// of replacing the link with a regular file.
+fn resolve_target(path: &Path) -> io::Result<PathBuf> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => fs::canonicalize(path),
+        _ => Ok(path.to_path_buf()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn new_content_replaces_the_file_and_no_temp_file_remains() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("s.conf");
+        fs::write(&file, "old\n").unwrap();
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o600)).unwrap();
+        write_atomically(&file, b"new\n").unwrap();
+        assert_eq!(fs::read_to_string(&file).unwrap(), "new\n");
+        assert_eq!(entries(dir.path()), vec!["s.conf"]);
+        let mode = fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn the_file_is_replaced_by_rename_not_rewritten_in_place() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("s.conf");
+        fs::write(&file, "old\n").unwrap();
+        let before = fs::metadata(&file).unwrap().ino();
+        write_atomically(&file, b"new\n").unwrap();
+        assert_ne!(fs::metadata(&file).unwrap().ino(), before);
+    }
+
+    #[test]
+    fn a_failing_write_leaves_the_original_intact() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("s.conf");
+        fs::write(&file, "old content\n").unwrap();
+        let err = write_atomically_with(&file, |f| {
+            f.write_all(b"half of the ne")?;
+            Err(io::Error::other("disk full"))
+        })
+        .unwrap_err();
+        assert_eq!(err.to_string(), "disk full");
+        assert_eq!(fs::read_to_string(&file).unwrap(), "old content\n");
+        assert_eq!(entries(dir.path()), vec!["s.conf"]);
+    }
+
+    #[test]
+    fn a_failing_rename_removes_the_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("is-a-dir");
+        fs::create_dir(&target).unwrap();
+        fs::write(target.join("inside"), "x").unwrap();
+        assert!(write_atomically(&target, b"new\n").is_err());
+        assert_eq!(entries(dir.path()), vec!["is-a-dir"]);
+    }
+
+    #[test]
+    fn a_symlinked_config_is_written_through_the_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.conf");
+        let link = dir.path().join("link.conf");
+        fs::write(&real, "old\n").unwrap();
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        write_atomically(&link, b"new\n").unwrap();
+        assert!(fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(fs::read_to_string(&real).unwrap(), "new\n");
+    }
+
+    #[test]
+    fn rewrite_file_keeps_comments_and_writes_no_duplicates() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("s.conf");
+        fs::write(&file, "# mine\nsentinel known-slave m a 1\n").unwrap();
+        let desired = vec![
+            RewriteLine::new("sentinel known-replica m a 1", true),
+            RewriteLine::new("sentinel known-replica m a 1", true),
+        ];
+        rewrite_file(&file, &desired, &BTreeSet::new()).unwrap();
+        assert_eq!(
+            fs::read_to_string(&file).unwrap(),
+            "# mine\nsentinel known-replica m a 1\n\n"
+        );
+    }
+}
