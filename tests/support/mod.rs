@@ -238,8 +238,16 @@ fn spawn(name: &str, program: &Path, args: &[String], dir: tempfile::TempDir, po
 
 /// A real `redis-server` on a free port, no persistence.
 pub fn redis_server(extra: &[&str]) -> Proc {
+    redis_server_with(free_port(), extra)
+}
+
+/// A real `redis-server` on `port` (e.g. an old master coming back).
+pub fn redis_server_at(port: u16) -> Proc {
+    redis_server_with(port, &[])
+}
+
+fn redis_server_with(port: u16, extra: &[&str]) -> Proc {
     let bin = require_binary("redis-server");
-    let port = free_port();
     let dir = tempfile::tempdir().expect("tempdir");
     let log = dir.path().join("redis.log");
     let mut args: Vec<String> = vec![

@@ -1,0 +1,221 @@
+//! End-to-end failovers with real processes: rsentinels alone, mixed
+//! quorums with the real redis-sentinel (each kind leading once), the old
+//! master demoted on return, and no failover without a majority.
+
+mod support;
+
+use std::time::Duration;
+
+use support::*;
+
+fn master_addr(port: u16) -> Option<(String, String)> {
+    match query(port, &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster"])? {
+        Reply::Array(v) if v.len() == 2 => Some((text(&v[0]), text(&v[1]))),
+        _ => None,
+    }
+}
+
+fn role(port: u16) -> String {
+    match query(port, &["ROLE"]) {
+        Some(Reply::Array(v)) if !v.is_empty() => text(&v[0]),
+        _ => String::new(),
+    }
+}
+
+fn info_field(port: u16, name: &str) -> Option<String> {
+    let info = text(&query(port, &["INFO", "replication"])?);
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")).map(|v| v.trim().to_string()))
+}
+
+fn body(master: &Proc, down_after: u64) -> String {
+    format!(
+        "sentinel monitor mymaster 127.0.0.1 {} 2\n\
+         sentinel down-after-milliseconds mymaster {down_after}\n\
+         sentinel failover-timeout mymaster 10000\n",
+        master.port
+    )
+}
+
+fn wait_discovered(ports: &[u16], sentinels: usize) {
+    for &p in ports {
+        assert!(
+            wait_until(Duration::from_secs(15), || {
+                query(p, &["SENTINEL", "MASTER", "mymaster"]).is_some_and(|r| {
+                    field(&r, "num-slaves").as_deref() == Some("2")
+                        && field(&r, "num-other-sentinels").as_deref()
+                            == Some(&(sentinels - 1).to_string()[..])
+                })
+            }),
+            "sentinel {p} did not discover the topology"
+        );
+    }
+}
+
+/// Kills the master, waits until every sentinel advertises the same new
+/// master, checks it is writable, that the other replica follows it, and
+/// that the old master, restarted, becomes its replica.
+fn fail_over_and_check(master: &mut Proc, replicas: &[&Proc], sentinels: &[u16]) -> u16 {
+    let old_port = master.port.to_string();
+    master.kill();
+    let mut new_port = String::new();
+    for &p in sentinels {
+        assert!(
+            wait_until(Duration::from_secs(30), || master_addr(p)
+                .is_some_and(|(_, port)| port != old_port)),
+            "sentinel {p} still advertises the old master"
+        );
+        let (_, port) = master_addr(p).unwrap();
+        if new_port.is_empty() {
+            new_port = port;
+        }
+        assert_eq!(master_addr(p).unwrap().1, new_port, "sentinels disagree");
+    }
+    let new_port: u16 = new_port.parse().unwrap();
+    assert!(replicas.iter().any(|r| r.port == new_port));
+    assert!(wait_until(Duration::from_secs(10), || role(new_port) == "master"));
+    assert_eq!(
+        query(new_port, &["SET", "after-failover", "1"]),
+        Some(Reply::Simple("OK".into()))
+    );
+    for r in replicas.iter().filter(|r| r.port != new_port) {
+        assert!(
+            wait_until(Duration::from_secs(30), || {
+                info_field(r.port, "master_port").as_deref() == Some(&new_port.to_string()[..])
+                    && info_field(r.port, "master_link_status").as_deref() == Some("up")
+            }),
+            "replica {} does not follow the new master",
+            r.port
+        );
+    }
+    // The old master comes back (same port, as a master) and is demoted.
+    let restarted = redis_server_on(master.port);
+    assert!(
+        wait_until(Duration::from_secs(30), || info_field(restarted.port, "master_port")
+            .as_deref()
+            == Some(&new_port.to_string()[..])),
+        "old master was not converted to a replica"
+    );
+    new_port
+}
+
+/// A redis-server on a given (previously used) port.
+fn redis_server_on(port: u16) -> Proc {
+    redis_server_at(port)
+}
+
+#[test]
+fn three_rsentinels_fail_over_a_killed_master() {
+    let mut master = redis_server(&[]);
+    let r1 = redis_replica(&master);
+    let r2 = redis_replica(&master);
+    let b = body(&master, 1000);
+    let s: Vec<Proc> = (0..3).map(|_| rsentinel(&b)).collect();
+    let ports: Vec<u16> = s.iter().map(|p| p.port).collect();
+    wait_discovered(&ports, 3);
+    fail_over_and_check(&mut master, &[&r1, &r2], &ports);
+}
+
+fn led(p: &Proc) -> bool {
+    p.log_text().contains("+elected-leader")
+}
+
+#[test]
+fn mixed_quorum_where_redis_sentinel_leads() {
+    let mut master = redis_server(&[]);
+    let r1 = redis_replica(&master);
+    let r2 = redis_replica(&master);
+    // The real sentinels notice first; rsentinel votes for them.
+    let real1 = redis_sentinel(&body(&master, 1000));
+    let real2 = redis_sentinel(&body(&master, 1000));
+    let ours = rsentinel(&body(&master, 4000));
+    let ports = [real1.port, real2.port, ours.port];
+    wait_discovered(&ports, 3);
+    fail_over_and_check(&mut master, &[&r1, &r2], &ports);
+    assert!(led(&real1) || led(&real2), "a redis-sentinel should have led");
+}
+
+#[test]
+fn mixed_quorum_where_rsentinel_leads() {
+    let mut master = redis_server(&[]);
+    let r1 = redis_replica(&master);
+    let r2 = redis_replica(&master);
+    // rsentinel notices first and asks for votes as soon as a peer agrees.
+    let real = redis_sentinel(&body(&master, 3000));
+    let ours1 = rsentinel(&body(&master, 1000));
+    let ours2 = rsentinel(&body(&master, 1000));
+    let ports = [real.port, ours1.port, ours2.port];
+    wait_discovered(&ports, 3);
+    fail_over_and_check(&mut master, &[&r1, &r2], &ports);
+    assert!(led(&ours1) || led(&ours2), "an rsentinel should have led");
+}
+
+#[test]
+fn no_failover_without_a_majority_and_ckquorum_says_why() {
+    let mut master = redis_server(&[]);
+    let r1 = redis_replica(&master);
+    let r2 = redis_replica(&master);
+    let b = body(&master, 1000);
+    let s: Vec<Proc> = (0..3).map(|_| rsentinel(&b)).collect();
+    let ports: Vec<u16> = s.iter().map(|p| p.port).collect();
+    wait_discovered(&ports, 3);
+    s[1].signal(libc::SIGSTOP);
+    s[2].signal(libc::SIGSTOP);
+    let old = master.port.to_string();
+    master.kill();
+    let expected = "NOQUORUM 1 usable Sentinels. Not enough available Sentinels to reach the specified quorum for this master. Not enough available Sentinels to reach the majority and authorize a failover";
+    assert!(
+        wait_until(Duration::from_secs(10), || query(ports[0], &["SENTINEL", "CKQUORUM", "mymaster"])
+            == Some(Reply::Error(expected.into()))),
+        "{:?}",
+        query(ports[0], &["SENTINEL", "CKQUORUM", "mymaster"])
+    );
+    // Well past down-after: still the old master, no promotion.
+    let flags = || {
+        query(ports[0], &["SENTINEL", "MASTER", "mymaster"])
+            .and_then(|r| field(&r, "flags"))
+            .unwrap_or_default()
+    };
+    assert!(wait_until(Duration::from_secs(5), || flags().contains("s_down")));
+    assert_eq!(master_addr(ports[0]).unwrap().1, old);
+    assert!(!flags().contains("o_down"));
+    assert_eq!(role(r1.port), "slave");
+    assert_eq!(role(r2.port), "slave");
+    s[1].signal(libc::SIGCONT);
+    s[2].signal(libc::SIGCONT);
+}
+
+#[test]
+fn manual_failover_promotes_a_replica() {
+    let master = redis_server(&[]);
+    let r1 = redis_replica(&master);
+    let r2 = redis_replica(&master);
+    let s = rsentinel(&body(&master, 5000));
+    wait_discovered(&[s.port], 1);
+    assert!(wait_until(Duration::from_secs(10), || {
+        query(s.port, &["SENTINEL", "FAILOVER", "mymaster"]) == Some(Reply::Simple("OK".into()))
+    }));
+    let old = master.port.to_string();
+    assert!(wait_until(Duration::from_secs(20), || master_addr(s.port)
+        .is_some_and(|(_, p)| p != old)));
+    let new_port: u16 = master_addr(s.port).unwrap().1.parse().unwrap();
+    assert!([r1.port, r2.port].contains(&new_port));
+    assert!(wait_until(Duration::from_secs(10), || role(new_port) == "master"));
+    // The old master, still alive, is turned into a replica of the new one.
+    assert!(wait_until(Duration::from_secs(30), || info_field(master.port, "master_port")
+        .as_deref()
+        == Some(&new_port.to_string()[..])));
+}
+
+#[test]
+fn replica_priority_decides_the_promoted_replica() {
+    let mut master = redis_server(&[]);
+    let low = redis_server(&["--replicaof", "127.0.0.1", &master.port.to_string(), "--replica-priority", "10"]);
+    let high = redis_server(&["--replicaof", "127.0.0.1", &master.port.to_string(), "--replica-priority", "90"]);
+    let b = body(&master, 1000);
+    let s: Vec<Proc> = (0..3).map(|_| rsentinel(&b)).collect();
+    let ports: Vec<u16> = s.iter().map(|p| p.port).collect();
+    wait_discovered(&ports, 3);
+    let new_port = fail_over_and_check(&mut master, &[&low, &high], &ports);
+    assert_eq!(new_port, low.port, "the replica with the lower priority must win");
+}

@@ -1,0 +1,138 @@
+//! End-to-end: the rsentinel binary on a loopback port, spoken to with raw
+//! bytes — inline commands, wrong input of every kind, and the process
+//! staying up and serving others throughout.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use support::*;
+
+fn raw_exchange(port: u16, bytes: &[u8]) -> (String, bool) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let _ = s.write_all(bytes);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let closed = loop {
+        match s.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break true,
+            Err(_) => break false,
+        }
+    };
+    (String::from_utf8_lossy(&out).into_owned(), closed)
+}
+
+#[test]
+fn inline_ping_gets_pong() {
+    let s = rsentinel("");
+    let mut c = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    c.write_all(b"PING\r\n").unwrap();
+    let mut buf = [0u8; 7];
+    c.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"+PONG\r\n");
+}
+
+#[test]
+fn malformed_input_gets_a_protocol_error_and_a_closed_connection() {
+    let s = rsentinel("");
+    let mut bystander = Client::connect(s.port).unwrap();
+    let mut random = vec![0u8; 1 << 20];
+    let mut prng = rsentinel_core::prng::Prng::new(99);
+    for b in random.iter_mut() {
+        *b = prng.next_u64() as u8;
+    }
+    random[0] = b'*';
+    let nested = b"*1\r\n".repeat(100_000);
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("bad multibulk length", b"*abc\r\n".to_vec()),
+        ("bad bulk length", b"*1\r\n$2147483648\r\n".to_vec()),
+        ("expected $", b"*2\r\n$3\r\nfoo\r\n:1\r\n".to_vec()),
+        ("random bytes", random),
+        ("nested arrays", nested),
+    ];
+    for (what, bytes) in cases {
+        let (reply, closed) = raw_exchange(s.port, &bytes);
+        assert!(
+            reply.starts_with("-ERR Protocol error"),
+            "{what}: got {reply:?}"
+        );
+        assert!(closed, "{what}: connection left open");
+        // Other clients are still served.
+        assert_eq!(bystander.cmd(&["PING"]).unwrap(), Reply::Simple("PONG".into()));
+    }
+}
+
+#[test]
+fn unknown_commands_and_wrong_arity_use_redis_wording() {
+    let s = rsentinel("");
+    let mut c = Client::connect(s.port).unwrap();
+    assert_eq!(
+        c.cmd(&["GET", "k"]).unwrap(),
+        Reply::Error("ERR unknown command 'GET', with args beginning with: 'k' ".into())
+    );
+    assert_eq!(
+        c.cmd(&["SENTINEL", "SET", "m"]).unwrap(),
+        Reply::Error("ERR wrong number of arguments for 'sentinel|set' command".into())
+    );
+    assert_eq!(
+        c.cmd(&["SENTINEL", "NOPE"]).unwrap(),
+        Reply::Error("ERR unknown subcommand 'NOPE'. Try SENTINEL HELP.".into())
+    );
+    // The connection is still usable.
+    assert_eq!(c.cmd(&["PING"]).unwrap(), Reply::Simple("PONG".into()));
+}
+
+#[test]
+fn a_bad_config_line_exits_non_zero_naming_file_line_and_text() {
+    require_binary("redis-server");
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("sentinel.conf");
+    std::fs::write(
+        &conf,
+        "port 0\n# a comment\nsentinel monitor mymaster 127.0.0.1 6379 0\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rsentinel"))
+        .arg(&conf)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("*** FATAL CONFIG FILE ERROR"), "{err}");
+    assert!(err.contains("at line 3"), "{err}");
+    assert!(err.contains(">>> 'sentinel monitor mymaster 127.0.0.1 6379 0'"), "{err}");
+    assert!(err.contains("Quorum must be 1 or greater."), "{err}");
+
+    std::fs::write(&conf, "port 0\nfrobnicate yes\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rsentinel"))
+        .arg(&conf)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("at line 2") && err.contains("frobnicate"), "{err}");
+}
+
+#[test]
+fn sigterm_flushes_the_config_and_exits_within_a_second() {
+    let mut s = rsentinel("sentinel monitor mymaster 127.0.0.1 1 2\n");
+    let mut c = Client::connect(s.port).unwrap();
+    assert_eq!(
+        c.cmd(&["SENTINEL", "SET", "mymaster", "quorum", "3"]).unwrap(),
+        Reply::Simple("OK".into())
+    );
+    s.signal(libc::SIGTERM);
+    let code = s.wait_exit(Duration::from_secs(1));
+    assert_eq!(code, Some(0), "did not exit cleanly within 1 s");
+    let conf = std::fs::read_to_string(s.path("sentinel.conf")).unwrap();
+    assert!(conf.contains("sentinel monitor mymaster 127.0.0.1 1 3"), "{conf}");
+    assert!(conf.contains("sentinel myid "), "{conf}");
+    // The port is released.
+    assert!(std::net::TcpListener::bind(("127.0.0.1", s.port)).is_ok());
+}
