@@ -22,7 +22,8 @@ fn shape(r: &Reply, exact: bool) -> String {
         ),
         Reply::Null => "null".into(),
         Reply::NullArray => "nullarray".into(),
-        Reply::Array(items) | Reply::Push(items) => format!(
+        Reply::Double(d) => format!(",{}", if exact { d.as_str() } else { "" }),
+        Reply::Array(items) | Reply::Push(items) | Reply::Set(items) => format!(
             "[{}]",
             items.iter().map(|i| shape(i, exact)).collect::<Vec<_>>().join(",")
         ),

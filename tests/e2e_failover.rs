@@ -219,3 +219,46 @@ fn replica_priority_decides_the_promoted_replica() {
     let new_port = fail_over_and_check(&mut master, &[&low, &high], &ports);
     assert_eq!(new_port, low.port, "the replica with the lower priority must win");
 }
+
+#[test]
+fn a_redis_rs_sentinel_client_keeps_working_through_a_failover() {
+    use redis::sentinel::{SentinelClient, SentinelServerType};
+    use redis::Commands;
+
+    let mut master = redis_server(&[]);
+    let _r1 = redis_replica(&master);
+    let _r2 = redis_replica(&master);
+    let b = body(&master, 1000);
+    let s: Vec<Proc> = (0..3).map(|_| rsentinel(&b)).collect();
+    let ports: Vec<u16> = s.iter().map(|p| p.port).collect();
+    wait_discovered(&ports, 3);
+    let nodes: Vec<String> = ports
+        .iter()
+        .map(|p| format!("redis://127.0.0.1:{p}/"))
+        .collect();
+    let mut client = SentinelClient::build(
+        nodes,
+        "mymaster".to_string(),
+        None,
+        SentinelServerType::Master,
+    )
+    .expect("sentinel client");
+    let mut write = |key: &str, value: u32| -> bool {
+        let Ok(mut conn) = client.get_connection() else {
+            return false;
+        };
+        let set: redis::RedisResult<()> = conn.set(key, value);
+        let got: redis::RedisResult<u32> = conn.get(key);
+        set.is_ok() && got.ok() == Some(value)
+    };
+    assert!(write("before", 1), "writes through the sentinel client work");
+    let old = master.port;
+    master.kill();
+    // The client retries until the sentinels hand it the new master.
+    assert!(
+        wait_until(Duration::from_secs(30), || write("after", 2)),
+        "the client never reached the new master"
+    );
+    let new_port = master_addr(ports[0]).unwrap().1;
+    assert_ne!(new_port, old.to_string());
+}

@@ -55,7 +55,7 @@ fn three_rsentinels_discover_replicas_and_each_other_and_remember_them() {
 
 #[test]
 fn rsentinel_and_real_sentinels_see_each_other_and_agree_on_odown() {
-    let mut master = redis_server(&[]);
+    let master = redis_server(&[]);
     let body = format!(
         "sentinel monitor mymaster 127.0.0.1 {} 3\nsentinel down-after-milliseconds mymaster 1000\n",
         master.port

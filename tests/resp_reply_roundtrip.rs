@@ -53,7 +53,8 @@ fn as_carried(reply: &Reply, resp3: bool) -> Reply {
         Reply::NullArray if resp3 => Reply::Null,
         Reply::Array(items) => Reply::Array(all(items)),
         Reply::Push(items) if resp3 => Reply::Push(all(items)),
-        Reply::Push(items) => Reply::Array(all(items)),
+        Reply::Push(items) | Reply::Set(items) => Reply::Array(all(items)),
+        Reply::Double(d) => Reply::Bulk(d.clone().into_bytes()),
         Reply::Map(pairs) if resp3 => Reply::Map(
             pairs
                 .iter()

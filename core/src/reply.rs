@@ -18,6 +18,11 @@ pub enum Reply {
     /// `*-1` (RESP3 `_`)
     NullArray,
     Array(Vec<Reply>),
+    /// A RESP3 set (`~`); RESP2 clients get a plain array.
+    Set(Vec<Reply>),
+    /// A RESP3 double (`,`), kept as its text; RESP2 clients get a bulk
+    /// string of the same text, as Redis sends it.
+    Double(String),
     Map(Vec<(Reply, Reply)>),
     /// An out-of-band message (pub/sub); RESP3 `>`, RESP2 a plain array.
     Push(Vec<Reply>),

@@ -110,7 +110,7 @@ impl AclLog {
                         ("username", Reply::bulk(&e.username)),
                         // Redis sends a double; `Reply` has none, so this
                         // is its RESP2 form, a bulk string.
-                        ("age-seconds", Reply::bulk(format_double(age))),
+                        ("age-seconds", Reply::Double(format_double(age))),
                         ("client-info", Reply::bulk(&e.client_info)),
                     ])
                 })

@@ -155,11 +155,10 @@ impl Out {
         )
     }
 
-    /// Redis sends flags, categories, tips and key specs as RESP3 sets.
-    /// `Reply` has no set variant yet, so they go out as arrays, which is
-    /// also exactly what RESP2 clients receive.
+    /// Redis sends flags, categories, tips and key specs as RESP3 sets
+    /// (RESP2 clients receive arrays).
     fn set(&self, items: Vec<Reply>) -> Reply {
-        Reply::Array(items)
+        Reply::Set(items)
     }
 
     fn simple_set(&self, items: impl IntoIterator<Item = String>) -> Reply {

@@ -29,6 +29,16 @@ pub fn encode(reply: &Reply, resp3: bool, out: &mut BytesMut) {
                 header(out, b'*', items.len() as i64);
                 pending.extend(items.iter().rev());
             }
+            Reply::Set(items) => {
+                header(out, if resp3 { b'~' } else { b'*' }, items.len() as i64);
+                pending.extend(items.iter().rev());
+            }
+            Reply::Double(text) if resp3 => line(out, b',', text.as_bytes()),
+            Reply::Double(text) => {
+                header(out, b'$', text.len() as i64);
+                out.put_slice(text.as_bytes());
+                out.put_slice(b"\r\n");
+            }
             Reply::Push(items) => {
                 header(out, if resp3 { b'>' } else { b'*' }, items.len() as i64);
                 pending.extend(items.iter().rev());
