@@ -31,7 +31,7 @@ wait_for() {
 
 start_redis() {
   local port=$1; shift
-  redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
+  redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --repl-diskless-sync-delay 0 \
     --dir "$WORK" --logfile "$WORK/redis-$port.log" "$@" &
   PIDS+=($!)
   wait_for 10 cli "$port" ping

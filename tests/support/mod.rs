@@ -188,11 +188,14 @@ impl Proc {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// Waits until PING answers PONG.
+    /// Waits until PING answers (PONG, or NOAUTH from a server that wants
+    /// a password).
     pub fn wait_ready(&mut self, timeout: Duration) {
         let port = self.port;
-        let ok = wait_until(timeout, || {
-            matches!(query(port, &["PING"]), Some(Reply::Simple(s)) if s == "PONG")
+        let ok = wait_until(timeout, || match query(port, &["PING"]) {
+            Some(Reply::Simple(s)) => s == "PONG",
+            Some(Reply::Error(e)) => e.starts_with("NOAUTH"),
+            _ => false,
         });
         if !ok {
             let tail = self.log_text();
@@ -259,6 +262,10 @@ fn redis_server_with(port: u16, extra: &[&str]) -> Proc {
         "".into(),
         "--appendonly".into(),
         "no".into(),
+        // Redis 7 waits 5 s before a diskless full sync by default; tests
+        // want replicas in sync at once.
+        "--repl-diskless-sync-delay".into(),
+        "0".into(),
         "--dir".into(),
         dir.path().display().to_string(),
         "--logfile".into(),
