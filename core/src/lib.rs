@@ -13,5 +13,6 @@ pub mod kafka;
 pub mod prng;
 pub mod reply;
 pub mod sentinel;
+pub mod sim;
 pub mod time;
 pub mod zab;
