@@ -1,0 +1,236 @@
+//! One client connection: read, decode, dispatch in order, write — with the
+//! output bounded so a client that stops reading only ever stalls itself,
+//! and a subscriber that falls too far behind the event stream is dropped.
+
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::broadcast::{self, error::RecvError};
+
+use super::client_registry::Client;
+use super::dispatch::{dispatch, Flow};
+use super::output::Output;
+use super::session::{Ctx, Session};
+use super::state::Stats;
+use crate::driver::handle::PubMessage;
+use crate::resp::encode::encode;
+use crate::resp::request::RequestDecoder;
+
+/// Initial read buffer, as Redis's 16 KiB query buffer.
+const READ_BUFFER: usize = 16 * 1024;
+/// Pending output above which we stop taking requests and events until it
+/// is written: the per-client memory bound.
+const OUTPUT_HIGH_WATER: usize = 64 * 1024;
+/// Output a subscriber may have pending before it is dropped: Redis's
+/// default pubsub soft limit (8 MiB).
+const PUBSUB_OUTPUT_LIMIT: usize = 8 * 1024 * 1024;
+
+/// Serves `stream` for `client` until it closes, errs, is killed or sends
+/// something undecodable; then forgets the client.
+pub async fn serve(ctx: Ctx, stream: TcpStream, client: Arc<Client>) {
+    let authenticated = !ctx.state.acl().default_user_requires_auth();
+    let mut session = Session::new(client.clone(), authenticated);
+    let mut conn = Connection {
+        stream,
+        input: BytesMut::with_capacity(READ_BUFFER),
+        decoder: RequestDecoder::new(),
+        out: Output::default(),
+        pending_stop: false,
+    };
+    if let Err(e) = conn.run(&ctx, &mut session).await {
+        tracing::debug!("client {} closed: {e}", client.id);
+    }
+    ctx.state.clients.unregister(client.id);
+}
+
+struct Connection {
+    stream: TcpStream,
+    input: BytesMut,
+    decoder: RequestDecoder,
+    out: Output,
+    /// The last processing pass stopped at the output bound.
+    pending_stop: bool,
+}
+
+/// Why the loop ended early; only for the debug log.
+#[derive(Debug, thiserror::Error)]
+enum Closed {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("killed")]
+    Killed,
+    #[error("subscriber fell too far behind the event stream")]
+    Lagged,
+}
+
+/// The next event, or never when not subscribed.
+async fn next_event(
+    events: &mut Option<broadcast::Receiver<PubMessage>>,
+) -> Result<PubMessage, RecvError> {
+    match events {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Connection {
+    async fn run(&mut self, ctx: &Ctx, s: &mut Session) -> Result<(), Closed> {
+        loop {
+            let flow = self.process_input(ctx, s).await;
+            self.flush(ctx, s).await?;
+            if flow == Flow::Close || s.close_after_reply || s.client.is_killed() {
+                return Ok(());
+            }
+            if self.out.buf.is_empty() && self.input_has_work() {
+                // Stopped at the output bound with requests left: go on.
+                continue;
+            }
+            tokio::select! {
+                read = self.stream.read_buf(&mut self.input) => {
+                    let n = read?;
+                    if n == 0 {
+                        return Ok(());
+                    }
+                    let stats = &ctx.state.stats;
+                    Stats::add(&stats.net_input_bytes, n as u64);
+                    Stats::add(&stats.reads_processed, 1);
+                    Stats::raise(&stats.max_input_buffer, self.input.len() as u64);
+                    s.client.meta().last_interaction = std::time::Instant::now();
+                }
+                event = next_event(&mut s.events) => self.deliver(s, event)?,
+                _ = s.client.killed() => return Err(Closed::Killed),
+            }
+        }
+    }
+
+    /// Whether the last processing pass stopped early, leaving bytes that
+    /// may hold complete requests.
+    fn input_has_work(&self) -> bool {
+        !self.input.is_empty() && self.pending_stop
+    }
+
+    /// Decodes and runs requests while the output stays under its bound.
+    async fn process_input(&mut self, ctx: &Ctx, s: &mut Session) -> Flow {
+        self.pending_stop = false;
+        loop {
+            if s.client.is_killed() || s.close_after_reply {
+                return Flow::Close;
+            }
+            if self.out.buf.len() >= OUTPUT_HIGH_WATER {
+                self.pending_stop = true;
+                return Flow::Continue;
+            }
+            let authenticated = s.authenticated || !ctx.state.acl().default_user_requires_auth();
+            match self.decoder.decode(&mut self.input, authenticated) {
+                Ok(Some(args)) => {
+                    {
+                        let mut meta = s.client.meta();
+                        meta.qbuf = self.input.len();
+                        meta.qbuf_free = self.input.capacity() - self.input.len();
+                        meta.argv_mem = args.iter().map(Vec::len).sum();
+                        meta.obl = self.out.buf.len();
+                    }
+                    if dispatch(ctx, s, args, &mut self.out).await == Flow::Close {
+                        return Flow::Close;
+                    }
+                }
+                Ok(None) => return Flow::Continue,
+                Err(e) => {
+                    tracing::debug!("client {}: {e}", s.client.id);
+                    self.out.suppress = false;
+                    if let Some(r) = e.reply() {
+                        self.out.reply(&r);
+                    }
+                    return Flow::Close;
+                }
+            }
+        }
+    }
+
+    /// Turns one event (and any already queued behind it) into frames.
+    fn deliver(
+        &mut self,
+        s: &mut Session,
+        first: Result<PubMessage, RecvError>,
+    ) -> Result<(), Closed> {
+        let mut next = Some(first);
+        while let Some(event) = next.take() {
+            match event {
+                Ok(msg) => {
+                    self.out.resp3 = s.resp3;
+                    self.out.suppress = s.reply_off;
+                    self.out.replies(&s.subs.deliver(&msg));
+                }
+                // Redis's pubsub output limit: a subscriber this far behind
+                // is disconnected rather than buffered without bound.
+                Err(RecvError::Lagged(_)) => return Err(Closed::Lagged),
+                Err(RecvError::Closed) => {
+                    s.events = None;
+                    return Ok(());
+                }
+            }
+            if self.out.buf.len() < OUTPUT_HIGH_WATER {
+                if let Some(rx) = s.events.as_mut() {
+                    next = match rx.try_recv() {
+                        Ok(m) => Some(Ok(m)),
+                        Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                            Some(Err(RecvError::Lagged(n)))
+                        }
+                        Err(_) => None,
+                    };
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes all pending output; a kill interrupts a write the peer is
+    /// not reading. Events that arrive meanwhile are queued behind it, up to
+    /// Redis's pubsub output limit, past which the subscriber is dropped.
+    async fn flush(&mut self, ctx: &Ctx, s: &mut Session) -> Result<(), Closed> {
+        let errors = self.out.take_errors();
+        let stats = &ctx.state.stats;
+        if errors > 0 {
+            Stats::add(&stats.error_replies, errors);
+        }
+        let mut queued = BytesMut::new();
+        while !self.out.buf.is_empty() {
+            let pending = self.out.buf.len() + queued.len();
+            Stats::raise(&stats.max_output_buffer, pending as u64);
+            s.client.meta().obl = pending;
+            tokio::select! {
+                written = self.stream.write_buf(&mut self.out.buf) => {
+                    let n = written?;
+                    if n == 0 {
+                        return Err(std::io::Error::from(std::io::ErrorKind::WriteZero).into());
+                    }
+                    Stats::add(&stats.net_output_bytes, n as u64);
+                    Stats::add(&stats.writes_processed, 1);
+                }
+                event = next_event(&mut s.events) => {
+                    match event {
+                        Ok(msg) if !s.reply_off => {
+                            for frame in s.subs.deliver(&msg) {
+                                encode(&frame, s.resp3, &mut queued);
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(RecvError::Lagged(_)) => return Err(Closed::Lagged),
+                        Err(RecvError::Closed) => s.events = None,
+                    }
+                    if pending > PUBSUB_OUTPUT_LIMIT {
+                        return Err(Closed::Lagged);
+                    }
+                }
+                _ = s.client.killed() => return Err(Closed::Killed),
+            }
+            if self.out.buf.is_empty() && !queued.is_empty() {
+                self.out.buf = std::mem::take(&mut queued);
+            }
+        }
+        s.client.meta().obl = 0;
+        Ok(())
+    }
+}

@@ -1,0 +1,266 @@
+//! Running one request: resolve it in the command table, apply Redis's
+//! gates in Redis's order (NOAUTH, ACL, the RESP2 subscribed context,
+//! CLIENT PAUSE), then hand it to its handler.
+
+use rsentinel_core::reply::Reply;
+
+use super::client_cmd;
+use super::hello_cmd;
+use super::info;
+use super::output::Output;
+use super::session::{Ctx, Session};
+use super::state::Stats;
+use crate::acl;
+use crate::commands::command::command;
+use crate::commands::resolve::{resolve, wrong_arity};
+use crate::commands::table::CommandSpec;
+
+/// The only channel a sentinel accepts PUBLISH on.
+const HELLO_CHANNEL: &[u8] = b"__sentinel__:hello";
+
+/// What the connection does after a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    /// Write what is pending and close (SHUTDOWN, or the client was killed
+    /// while waiting).
+    Close,
+}
+
+/// Commands a RESP2 client may still send once subscribed.
+fn allowed_while_subscribed(cmd: &CommandSpec) -> bool {
+    matches!(
+        cmd.name,
+        "ping" | "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe"
+    )
+}
+
+/// Runs `args` for session `s`, appending every reply to `out`.
+pub async fn dispatch(ctx: &Ctx, s: &mut Session, args: Vec<Vec<u8>>, out: &mut Output) -> Flow {
+    out.resp3 = s.resp3;
+    out.suppress = s.reply_off || std::mem::take(&mut s.skip_next);
+    let (cmd, sub) = match resolve(&args) {
+        Ok(found) => found,
+        Err(e) => {
+            out.reply(&e);
+            return Flow::Continue;
+        }
+    };
+    let full_name = sub.unwrap_or(cmd).full_name;
+    if let Err(e) = gates(ctx, s, cmd, sub, &args) {
+        out.reply(&e);
+        return Flow::Continue;
+    }
+    // A paused server holds the command; a kill still gets through.
+    tokio::select! {
+        _ = ctx.state.pause.wait() => {}
+        _ = s.client.killed() => return Flow::Close,
+    }
+    Stats::add(&ctx.state.stats.commands_processed, 1);
+    s.client.meta().last_cmd = full_name.to_string();
+    let flow = run(ctx, s, cmd, sub, &args, out).await;
+    if full_name != "client|caching" {
+        // CLIENT CACHING covers exactly the one command after it.
+        s.client.meta().tracking.caching = None;
+    }
+    out.resp3 = s.resp3;
+    flow
+}
+
+/// NOAUTH, then the ACL, then the RESP2 subscribed context.
+fn gates(
+    ctx: &Ctx,
+    s: &Session,
+    cmd: &CommandSpec,
+    sub: Option<&CommandSpec>,
+    args: &[Vec<u8>],
+) -> Result<(), Reply> {
+    let user = s.user();
+    {
+        let acl = ctx.state.acl();
+        if !cmd.has_flag("no_auth") && !s.authenticated && acl.default_user_requires_auth() {
+            return Err(acl::noauth());
+        }
+        // Check first without logging: building the client description
+        // for the ACL log is only worth it on a refusal.
+        if acl.check_command(&user, cmd, sub, args).is_err() {
+            drop(acl);
+            let info = s.client.info_line(std::time::Instant::now());
+            let now = ctx.state.now();
+            ctx.state
+                .acl()
+                .check_and_log(&user, cmd, sub, args, &info, now)?;
+        }
+    }
+    if s.in_resp2_pubsub() && !allowed_while_subscribed(cmd) {
+        return Err(Reply::err(format!(
+            "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET \
+             are allowed in this context",
+            sub.unwrap_or(cmd).full_name
+        )));
+    }
+    Ok(())
+}
+
+async fn run(
+    ctx: &Ctx,
+    s: &mut Session,
+    cmd: &CommandSpec,
+    sub: Option<&CommandSpec>,
+    args: &[Vec<u8>],
+    out: &mut Output,
+) -> Flow {
+    let reply = match cmd.name {
+        "ping" => ping(s, args),
+        "auth" => hello_cmd::auth(ctx, s, args),
+        "hello" => {
+            let r = hello_cmd::hello(ctx, s, args);
+            // The reply already speaks the protocol HELLO chose.
+            out.resp3 = s.resp3;
+            r
+        }
+        "client" => {
+            let name = sub.map_or("", |c| c.name);
+            client_cmd::client(ctx, s, name, args, out);
+            return Flow::Continue;
+        }
+        "command" => command(args, s.resp3),
+        "acl" => acl_command(ctx, s, args).await,
+        "info" => info_command(ctx, &args[1..]).await,
+        "role" => ctx.core.role().await,
+        "sentinel" => ctx.core.sentinel(args[1..].to_vec()).await,
+        "publish" => {
+            if args[1] == HELLO_CHANNEL {
+                ctx.core.hello(args[2].clone()).await
+            } else {
+                Reply::err("Only HELLO messages are accepted by Sentinel instances.")
+            }
+        }
+        "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" => {
+            let names = &args[1..];
+            let replies = match cmd.name {
+                "subscribe" => s.subs.subscribe(names),
+                "unsubscribe" => s.subs.unsubscribe(names),
+                "psubscribe" => s.subs.psubscribe(names),
+                _ => s.subs.punsubscribe(names),
+            };
+            s.sync_subscriptions(&ctx.core);
+            out.replies(&replies);
+            return Flow::Continue;
+        }
+        "shutdown" => match shutdown_flags(&args[1..]) {
+            Ok(()) => {
+                ctx.core.shutdown().await;
+                // Like Redis, the client gets no reply: the server is gone.
+                return Flow::Close;
+            }
+            Err(e) => e,
+        },
+        _ => crate::commands::resolve::unknown_command(&args[0], &args[1..]),
+    };
+    out.reply(&reply);
+    Flow::Continue
+}
+
+/// `PING [message]`; in the RESP2 subscribed context a `["pong", msg]`
+/// array, since plain replies would be mistaken for messages.
+fn ping(s: &Session, args: &[Vec<u8>]) -> Reply {
+    if args.len() > 2 {
+        return wrong_arity("ping");
+    }
+    let msg = args.get(1);
+    if s.in_resp2_pubsub() {
+        return Reply::Array(vec![
+            Reply::bulk("pong"),
+            Reply::bulk(msg.map_or(&[][..], |m| m.as_slice())),
+        ]);
+    }
+    match msg {
+        Some(m) => Reply::bulk(m),
+        None => Reply::Simple("PONG".into()),
+    }
+}
+
+/// `ACL ...`: closes the connections of deleted users, and persists user
+/// changes with a config rewrite (sentinel keeps its users in its config
+/// unless an aclfile is used). The reply is the ACL reply either way.
+async fn acl_command(ctx: &Ctx, s: &mut Session, args: &[Vec<u8>]) -> Reply {
+    let user = s.user();
+    let now = ctx.state.now();
+    let (outcome, persist) = {
+        let mut acl = ctx.state.acl();
+        let outcome = acl.acl_command_at(&user, args, now);
+        let persist = outcome.changed && acl.aclfile().is_none();
+        (outcome, persist)
+    };
+    for gone in &outcome.users_to_disconnect {
+        let killed = ctx.state.clients.kill_user(gone, s.client.id);
+        s.close_after_reply |= killed.me;
+    }
+    if persist {
+        if let Err(e) = ctx.core.flush_config().await {
+            tracing::warn!("Failed to rewrite the config after ACL changes: {e}");
+        }
+    }
+    outcome.reply
+}
+
+/// `INFO [section ...]`: always a plain bulk string, even in RESP3.
+async fn info_command(ctx: &Ctx, args: &[Vec<u8>]) -> Reply {
+    let mut sections = Vec::new();
+    for name in info::requested_sections(args) {
+        if name == "sentinel" {
+            sections.push(ctx.core.info_section().await);
+        } else {
+            sections.push(info::section(&ctx.state, name));
+        }
+    }
+    Reply::Bulk(info::join_sections(&sections).into_bytes())
+}
+
+/// SHUTDOWN's flags: NOSAVE/SAVE/NOW/FORCE are accepted (sentinel has no
+/// dataset to save); ABORT is refused since a sentinel's shutdown is
+/// never left pending.
+fn shutdown_flags(args: &[Vec<u8>]) -> Result<(), Reply> {
+    let (mut nosave, mut save, mut other, mut abort) = (false, false, false, false);
+    for a in args {
+        match a.to_ascii_lowercase().as_slice() {
+            b"nosave" => nosave = true,
+            b"save" => save = true,
+            b"now" | b"force" => other = true,
+            b"abort" => abort = true,
+            _ => return Err(Reply::err("syntax error")),
+        }
+    }
+    if (abort && (nosave || save || other)) || (nosave && save) {
+        return Err(Reply::err("syntax error"));
+    }
+    if abort {
+        return Err(Reply::err("No shutdown in progress."));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(words: &[&str]) -> Vec<Vec<u8>> {
+        words.iter().map(|w| w.as_bytes().to_vec()).collect()
+    }
+
+    #[test]
+    fn shutdown_flags_follow_redis() {
+        assert!(shutdown_flags(&v(&[])).is_ok());
+        assert!(shutdown_flags(&v(&["NOSAVE", "now", "force"])).is_ok());
+        assert!(shutdown_flags(&v(&["save", "save"])).is_ok());
+        let syntax = Err(Reply::err("syntax error"));
+        assert_eq!(shutdown_flags(&v(&["foo"])), syntax);
+        assert_eq!(shutdown_flags(&v(&["nosave", "save"])), syntax);
+        assert_eq!(shutdown_flags(&v(&["nosave", "abort"])), syntax);
+        assert_eq!(
+            shutdown_flags(&v(&["abort"])),
+            Err(Reply::err("No shutdown in progress."))
+        );
+    }
+}

@@ -1,0 +1,91 @@
+//! What every connection shares: the ACL users, the client registry, the
+//! process facts INFO reports, the stats counters and the CLIENT PAUSE state.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
+
+use rsentinel_core::time::Millis;
+
+use super::client_registry::ClientRegistry;
+use super::pause::Pause;
+use crate::acl::Acl;
+
+/// Facts about this process, fixed at start-up (INFO server/clients).
+#[derive(Debug, Clone)]
+pub struct ServerInfo {
+    pub port: u16,
+    pub config_file: String,
+    pub executable: String,
+    /// 40 hex characters, new for every process.
+    pub run_id: String,
+    pub started: Instant,
+    pub maxclients: usize,
+    /// Kept for INFO-free bookkeeping; the `Acl` handed to
+    /// [`ServerState::new`] must already have it applied.
+    pub requirepass: Option<String>,
+}
+
+/// Counters for `INFO stats`; relaxed atomics, only ever summed.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub connections_received: AtomicU64,
+    pub commands_processed: AtomicU64,
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub error_replies: AtomicU64,
+    pub reads_processed: AtomicU64,
+    pub writes_processed: AtomicU64,
+    /// Largest query buffer / output buffer seen (INFO clients).
+    pub max_input_buffer: AtomicU64,
+    pub max_output_buffer: AtomicU64,
+}
+
+impl Stats {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+
+    pub fn raise(counter: &AtomicU64, n: u64) {
+        counter.fetch_max(n, Ordering::Relaxed);
+    }
+}
+
+/// Everything the client-facing server shares between connections.
+#[derive(Debug)]
+pub struct ServerState {
+    pub info: ServerInfo,
+    /// Never held across an `.await`: every use is a short synchronous call.
+    pub acl: Mutex<Acl>,
+    pub clients: ClientRegistry,
+    pub stats: Stats,
+    pub(crate) pause: Pause,
+}
+
+impl ServerState {
+    pub fn new(info: ServerInfo, acl: Acl) -> ServerState {
+        ServerState {
+            info,
+            acl: Mutex::new(acl),
+            clients: ClientRegistry::default(),
+            stats: Stats::default(),
+            pause: Pause::default(),
+        }
+    }
+
+    /// The ACL, even if a panicking connection poisoned the lock: the users
+    /// themselves are always left consistent by the ACL code.
+    pub fn acl(&self) -> MutexGuard<'_, Acl> {
+        self.acl.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Milliseconds since start: the clock ACL LOG ages are measured on.
+    pub fn now(&self) -> Millis {
+        Millis(self.info.started.elapsed().as_millis() as u64)
+    }
+}
