@@ -262,3 +262,104 @@ fn a_redis_rs_sentinel_client_keeps_working_through_a_failover() {
     let new_port = master_addr(ports[0]).unwrap().1;
     assert_ne!(new_port, old.to_string());
 }
+
+#[test]
+fn a_hung_master_is_failed_over_and_scripts_run_on_every_sentinel() {
+    let mut master = redis_server(&[]);
+    let r1 = redis_replica(&master);
+    let r2 = redis_replica(&master);
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("reconfig.sh");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$@\" >> {}/reconfig.$PPID.log\nexit 0\n", dir.path().display()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let b = format!(
+        "{}sentinel client-reconfig-script mymaster {}\n",
+        body(&master, 1000),
+        script.display()
+    );
+    let s: Vec<Proc> = (0..3).map(|_| rsentinel(&b)).collect();
+    let ports: Vec<u16> = s.iter().map(|p| p.port).collect();
+    wait_discovered(&ports, 3);
+    let old = master.port.to_string();
+    master.signal(libc::SIGSTOP);
+    for &p in &ports {
+        assert!(
+            wait_until(Duration::from_secs(30), || master_addr(p).is_some_and(|(_, port)| port != old)),
+            "sentinel {p} did not switch away from the hung master"
+        );
+    }
+    let new_port = master_addr(ports[0]).unwrap().1;
+    assert!([r1.port, r2.port].iter().any(|p| p.to_string() == new_port));
+    // Each sentinel ran the client-reconfig script once: one as leader,
+    // the others as observers, with Redis's argument list.
+    let logs = || -> Vec<String> {
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".log"))
+            .flat_map(|e| {
+                std::fs::read_to_string(e.path())
+                    .unwrap_or_default()
+                    .lines()
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    assert!(wait_until(Duration::from_secs(10), || logs().len() == 3), "{:?}", logs());
+    let lines = logs();
+    let leader = format!("mymaster leader start 127.0.0.1 {old} 127.0.0.1 {new_port}");
+    let observer = format!("mymaster observer start 127.0.0.1 {old} 127.0.0.1 {new_port}");
+    assert_eq!(lines.iter().filter(|l| **l == leader).count(), 1, "{lines:?}");
+    assert_eq!(lines.iter().filter(|l| **l == observer).count(), 2, "{lines:?}");
+    master.signal(libc::SIGCONT);
+    // The old master wakes up as a master and is converted.
+    assert!(wait_until(Duration::from_secs(30), || info_field(master.port, "master_port")
+        .as_deref()
+        == Some(new_port.as_str())));
+}
+
+#[test]
+fn parallel_syncs_one_reconfigures_replicas_one_at_a_time() {
+    let mut master = redis_server(&[]);
+    let replicas: Vec<Proc> = (0..3).map(|_| redis_replica(&master)).collect();
+    let b = format!("{}sentinel parallel-syncs mymaster 1\n", body(&master, 1000));
+    let s: Vec<Proc> = (0..3).map(|_| rsentinel(&b)).collect();
+    let ports: Vec<u16> = s.iter().map(|p| p.port).collect();
+    for &p in &ports {
+        assert!(wait_until(Duration::from_secs(15), || {
+            query(p, &["SENTINEL", "MASTER", "mymaster"]).is_some_and(|r| {
+                field(&r, "num-slaves").as_deref() == Some("3")
+                    && field(&r, "num-other-sentinels").as_deref() == Some("2")
+            })
+        }));
+    }
+    let old = master.port.to_string();
+    master.kill();
+    assert!(wait_until(Duration::from_secs(40), || s.iter().any(|p| p.log_text().contains("+failover-end "))));
+    let leader = s.iter().find(|p| p.log_text().contains("+failover-end ")).unwrap();
+    let log = leader.log_text();
+    // With parallel-syncs 1, a replica is sent SLAVEOF only once the
+    // previous one is done.
+    let mut in_flight = 0i32;
+    for line in log.lines() {
+        if line.contains("+slave-reconf-sent ") {
+            in_flight += 1;
+            assert!(in_flight <= 1, "two replicas reconfiguring at once:\n{log}");
+        } else if line.contains("+slave-reconf-done ") || line.contains("-slave-reconf-sent-timeout ") {
+            in_flight -= 1;
+        }
+    }
+    assert_eq!(log.matches("+slave-reconf-sent ").count(), 2, "{log}");
+    let new_port = master_addr(ports[0]).unwrap().1;
+    assert_ne!(new_port, old);
+    for r in replicas.iter().filter(|r| r.port.to_string() != new_port) {
+        assert!(wait_until(Duration::from_secs(20), || info_field(r.port, "master_port").as_deref()
+            == Some(new_port.as_str())));
+    }
+}
