@@ -81,6 +81,8 @@ fn rsentinel_and_real_sentinels_see_each_other_and_agree_on_odown() {
 
     let mut events = Client::connect(ours.port).unwrap();
     events.cmd(&["PSUBSCRIBE", "*"]).unwrap();
+    let mut real_events = Client::connect(real1.port).unwrap();
+    real_events.cmd(&["PSUBSCRIBE", "*"]).unwrap();
 
     master.signal(libc::SIGSTOP);
     let flags = |p: u16| num(p, "flags").unwrap_or_default();
@@ -99,15 +101,16 @@ fn rsentinel_and_real_sentinels_see_each_other_and_agree_on_odown() {
             flags(p)
         );
     }
-    let mut seen = Vec::new();
-    while let Ok(Reply::Array(m) | Reply::Push(m)) = events.read() {
-        if m.len() == 4 {
-            seen.push(format!("{} {}", text(&m[2]), text(&m[3])));
-        }
-        if seen.iter().any(|e| e.starts_with("-odown")) {
-            break;
-        }
-    }
+    let seen = collect_until_odown_cleared(&mut events);
+    let real_seen = collect_until_odown_cleared(&mut real_events);
+    // Same monitoring events, same payload shapes, from both kinds.
+    let monitoring = |evs: &[String]| -> std::collections::BTreeSet<String> {
+        evs.iter()
+            .filter(|e| ["+sdown master", "-sdown master", "+odown", "-odown"].iter().any(|k| e.starts_with(k)))
+            .map(|e| payload_shape(e))
+            .collect()
+    };
+    assert_eq!(monitoring(&seen), monitoring(&real_seen), "ours: {seen:?}\nreal: {real_seen:?}");
     let mp = master.port;
     assert!(seen.contains(&format!("+sdown master mymaster 127.0.0.1 {mp}")), "{seen:?}");
     assert!(seen.iter().any(|e| e.starts_with(&format!("+odown master mymaster 127.0.0.1 {mp} #quorum "))), "{seen:?}");
@@ -148,4 +151,37 @@ fn busy_and_noauth_masters_go_sdown_but_loading_does_not() {
     assert!(wait_until(Duration::from_secs(3), || num(s2.port, "flags")
         .is_some_and(|f| f.contains("s_down"))));
     let _ = script.read();
+}
+
+/// Events (`<channel> <message>`) read from a `PSUBSCRIBE *` connection
+/// until `-odown` arrives (or the read times out).
+fn collect_until_odown_cleared(c: &mut Client) -> Vec<String> {
+    let mut seen = Vec::new();
+    while let Ok(Reply::Array(m) | Reply::Push(m)) = c.read() {
+        if m.len() == 4 {
+            seen.push(format!("{} {}", text(&m[2]), text(&m[3])));
+        }
+        if seen.iter().any(|e| e.starts_with("-odown")) {
+            break;
+        }
+    }
+    seen
+}
+
+/// An event with numbers and run ids blanked: what must match between
+/// implementations.
+fn payload_shape(event: &str) -> String {
+    event
+        .split(' ')
+        .map(|w| {
+            if w.len() == 40 && w.bytes().all(|b| b.is_ascii_hexdigit()) {
+                "RUNID".to_string()
+            } else if w.bytes().any(|b| b.is_ascii_digit()) {
+                w.chars().map(|c| if c.is_ascii_digit() { 'N' } else { c }).collect::<String>()
+            } else {
+                w.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
