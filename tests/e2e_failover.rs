@@ -265,7 +265,7 @@ fn a_redis_rs_sentinel_client_keeps_working_through_a_failover() {
 
 #[test]
 fn a_hung_master_is_failed_over_and_scripts_run_on_every_sentinel() {
-    let mut master = redis_server(&[]);
+    let master = redis_server(&[]);
     let r1 = redis_replica(&master);
     let r2 = redis_replica(&master);
     let dir = tempfile::tempdir().unwrap();

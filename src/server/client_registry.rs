@@ -124,11 +124,10 @@ impl Client {
         };
         let rbs = m.qbuf + m.qbuf_free;
         let tot_mem = rbs + m.obl + m.argv_mem + 1024;
-        let events = if m.obl > 0 { "rw" } else { "r" };
         format!(
             "id={} addr={} laddr={} fd={} name={} age={age} idle={idle} flags={flags} db=0 \
              sub={} psub={} ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem={} multi-mem=0 \
-             rbs={rbs} rbp={rbs} obl={} oll=0 omem=0 tot-mem={tot_mem} events={events} cmd={} \
+             rbs={rbs} rbp={rbs} obl={} oll=0 omem=0 tot-mem={tot_mem} events=r cmd={} \
              user={} redir={redir} resp={}",
             self.id,
             self.addr,

@@ -21,8 +21,9 @@ pub struct ServerInfo {
     pub run_id: String,
     pub started: Instant,
     pub maxclients: usize,
-    /// Kept for INFO-free bookkeeping; the `Acl` handed to
-    /// [`ServerState::new`] must already have it applied.
+    /// The configured `requirepass`, for reference only: the `Acl` handed
+    /// to [`ServerState::new`] must already have it applied (before any
+    /// `user` lines), since the server never changes the users itself.
     pub requirepass: Option<String>,
 }
 
