@@ -14,6 +14,9 @@ use crate::time::Millis;
 /// INFO this often instead of once a second.
 const PROMOTION_POLL: u64 = 100;
 
+/// How long `select_slave` waits for fresh replica INFO before aborting.
+const SELECT_GRACE: u64 = 1500;
+
 impl Sentinel {
     /// Starts a failover when the master is ODOWN, none is running and the
     /// last attempt is old enough. True when one started.
@@ -123,6 +126,17 @@ impl Sentinel {
             return;
         };
         let Some(key) = select_replica(m, &self.timing, now) else {
+            // Elected faster than Redis would be, we may be looking at
+            // replica INFO that is a few seconds old. If a reachable replica
+            // could qualify, give fresh INFO (asked for at SDOWN and every
+            // second since) a moment to arrive before giving up.
+            let reachable = m
+                .replicas
+                .values()
+                .any(|r| r.common.link.cc_connected && !r.common.s_down && r.slave_priority != 0);
+            if reachable && now.since(m.failover_state_change_time).0 < SELECT_GRACE {
+                return;
+            }
             self.master_event(
                 name,
                 Level::Warning,
@@ -286,7 +300,35 @@ impl Sentinel {
                 in_progress += 1;
             }
         }
+        self.poll_reconfiguring(now, name);
         self.detect_failover_end(now, name, &promoted_addr);
+    }
+
+    /// Replicas told to follow the promoted one report their progress only
+    /// through INFO: ask often instead of once a second.
+    fn poll_reconfiguring(&mut self, now: Millis, name: &str) {
+        let Some(m) = self.masters.get(name) else {
+            return;
+        };
+        let due: Vec<Target> = m
+            .replicas
+            .iter()
+            .filter(|(_, r)| {
+                matches!(r.reconf, ReconfState::Sent | ReconfState::InProgress)
+                    && r.common.link.cc_connected
+                    && r.common.link.pending_commands < 2
+                    && r.common
+                        .info_refresh
+                        .is_none_or(|t| now.since(t).0 >= PROMOTION_POLL)
+            })
+            .map(|(k, _)| Target::Replica {
+                master: name.to_string(),
+                key: k.clone(),
+            })
+            .collect();
+        for t in due {
+            self.send(LinkId::cmd(t), Tag::Info, vec![b"INFO".to_vec()]);
+        }
     }
 
     fn detect_failover_end(&mut self, now: Millis, name: &str, promoted_addr: &super::Addr) {

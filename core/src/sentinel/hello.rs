@@ -70,6 +70,15 @@ impl Sentinel {
         };
         if m.config_epoch < h.master_config_epoch {
             m.config_epoch = h.master_config_epoch;
+            if m.failover_in_progress() {
+                // A newer configuration won: whatever we were promoting is
+                // superseded. (Redis keeps advertising its own promoted
+                // replica here, disagreeing with everyone at the same epoch.)
+                self.abort_failover(now, &name);
+            }
+            let Some(m) = self.masters.get(&name) else {
+                return;
+            };
             if !m.common.addr.same_as(&h.master_ip, h.master_port) {
                 let old = m.common.addr.clone();
                 self.instance_event(&name, &sender, Level::Warning, "+config-update-from", "");

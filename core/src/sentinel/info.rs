@@ -154,6 +154,16 @@ impl Sentinel {
         }
         if !self.tilt {
             self.info_acting(now, &master, target, &report);
+            // Fresh replica INFO may be what a waiting failover needs (a
+            // candidate to choose, a reconfiguration to see through).
+            let waiting = matches!(
+                self.masters.get(&master).map(|m| m.failover),
+                Some(super::failover::FailoverState::SelectSlave)
+                    | Some(super::failover::FailoverState::ReconfSlaves)
+            );
+            if waiting {
+                self.failover_step(now, &master);
+            }
         }
     }
 

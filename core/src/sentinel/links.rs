@@ -272,10 +272,17 @@ impl Sentinel {
     }
 
     /// A link closed (or failed to connect). Pending replies are lost.
-    pub fn link_closed(&mut self, _now: Millis, link: LinkId) {
+    pub fn link_closed(&mut self, now: Millis, link: LinkId) {
         let channel = link.channel;
         self.each_common(&link.target, |c| match channel {
             Channel::Cmd => {
+                // A lost connection is the first evidence of failure: count
+                // down-after from now if no PING was already outstanding
+                // (Redis gets the same effect from the PING it queues on
+                // its next reconnect attempt, up to a second later).
+                if c.link.cc_connected && c.link.act_ping_time.is_none() {
+                    c.link.act_ping_time = Some(now);
+                }
                 c.link.cc_connected = false;
                 c.link.cc_connecting = false;
                 c.link.pending_commands = 0;

@@ -78,7 +78,9 @@ impl Sentinel {
         let Some(m) = self.masters.get(master) else {
             return;
         };
-        let master_busy = m.common.o_down || m.failover_in_progress();
+        // Redis polls replicas every second once the master is ODOWN; we start
+        // at SDOWN so that their INFO is fresh when a replica must be chosen.
+        let master_busy = m.common.s_down || m.common.o_down || m.failover_in_progress();
         let Some(c) = self.common(target) else {
             return;
         };
@@ -235,10 +237,31 @@ impl Sentinel {
             self.instance_event(master, target, Level::Warning, kind, "");
             if kind == "+sdown" {
                 if let Target::Master(name) = target {
-                    // Ask the peers at once: ODOWN needs their view.
+                    // Ask the peers at once: ODOWN needs their view. And
+                    // refresh the replicas, one of which may soon be chosen.
                     self.ask_master_state(now, name, true);
+                    self.refresh_replicas(name);
                 }
             }
+        }
+    }
+
+    /// Sends INFO to every connected replica of master `name` now.
+    pub(crate) fn refresh_replicas(&mut self, name: &str) {
+        let Some(m) = self.masters.get(name) else {
+            return;
+        };
+        let targets: Vec<Target> = m
+            .replicas
+            .iter()
+            .filter(|(_, r)| r.common.link.cc_connected)
+            .map(|(k, _)| Target::Replica {
+                master: name.to_string(),
+                key: k.clone(),
+            })
+            .collect();
+        for t in targets {
+            self.send(LinkId::cmd(t), Tag::Info, vec![b"INFO".to_vec()]);
         }
     }
 

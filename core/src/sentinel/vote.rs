@@ -62,10 +62,12 @@ impl Sentinel {
         };
         // The shared keeper decides; this master's vote and the global epoch
         // are its persisted state.
-        let mut keeper = VoteKeeper::restore(
-            Epoch(self.settings.current_epoch),
-            m.leader.clone().map(|l| (Epoch(m.leader_epoch), l)),
-        );
+        // The persisted `leader-epoch` alone says we already voted in that
+        // epoch: the run id we voted for is not persisted (nor kept across a
+        // reset), but the vote must not be granted twice.
+        let previous = (m.leader_epoch > 0 || m.leader.is_some())
+            .then(|| (Epoch(m.leader_epoch), m.leader.clone().unwrap_or_default()));
+        let mut keeper = VoteKeeper::restore(Epoch(self.settings.current_epoch), previous);
         let outcome = keeper.request(Epoch(req_epoch), runid.to_string());
         if outcome.epoch_adopted {
             self.settings.current_epoch = keeper.current_epoch().0;
