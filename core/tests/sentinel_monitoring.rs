@@ -291,3 +291,19 @@ fn no_sdown_is_declared_during_tilt() {
     assert!(ev.contains(&"+tilt #tilt mode entered".to_string()));
     assert!(!ev.iter().any(|e| e.starts_with("+sdown")));
 }
+
+#[test]
+fn poll_timeout_names_the_moment_sdown_becomes_due() {
+    let mut s = basic();
+    connect_master(&mut s, Millis(0));
+    // The PING sent at connect is unanswered: SDOWN is due just after
+    // down-after-milliseconds.
+    assert_eq!(s.poll_timeout(Millis(10)), Some(Millis(1001)));
+    s.handle_reply(
+        Millis(20),
+        LinkId::cmd(master()),
+        Tag::Ping,
+        Reply::Simple("PONG".into()),
+    );
+    assert_eq!(s.poll_timeout(Millis(30)), None);
+}

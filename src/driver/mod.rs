@@ -82,7 +82,17 @@ impl Driver {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            // Wake exactly when the core expects a deadline to pass.
+            let deadline = self
+                .core
+                .poll_timeout(self.now())
+                .map(|t| tokio::time::Instant::from_std(self.started) + Duration::from_millis(t.0))
+                .unwrap_or_else(|| tokio::time::Instant::now() + TICK);
             tokio::select! {
+                _ = tokio::time::sleep_until(deadline) => {
+                    let now = self.now();
+                    self.core.tick(now);
+                }
                 _ = tick.tick() => {
                     let now = self.now();
                     self.core.tick(now);
@@ -298,7 +308,8 @@ impl Driver {
                 .get(master)
                 .and_then(|m| m.notification_script.clone());
             if let Some(path) = script {
-                self.scripts.queue(vec![path, e.kind, e.msg], Instant::now());
+                self.scripts
+                    .queue(vec![path, e.kind, e.msg], Instant::now());
             }
         }
     }
@@ -332,7 +343,9 @@ impl Driver {
         self.flush_pending = false;
         let lines = self.core.config_lines();
         self.sink.flush(lines).map_err(|e| {
-            tracing::warn!("WARNING: Sentinel was not able to save the new configuration on disk!!!: {e}");
+            tracing::warn!(
+                "WARNING: Sentinel was not able to save the new configuration on disk!!!: {e}"
+            );
             e
         })
     }

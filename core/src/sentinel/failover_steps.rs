@@ -32,17 +32,7 @@ impl Sentinel {
                 return false;
             }
         }
-        // All sentinels see a killed master at nearly the same moment; if
-        // they all ran at once the votes would split. Stagger by our rank
-        // among the known sentinels (lowest run id first) so one usually
-        // asks before the others, who then vote for it and stand back.
-        let rank = m
-            .sentinels
-            .keys()
-            .filter(|id| id.as_str() < self.myid())
-            .count() as u64;
-        let since_odown = now.since(m.common.o_down_since).0;
-        if since_odown < rank * 60 {
+        if now.since(m.common.o_down_since).0 < self.stagger(m) {
             return false;
         }
         self.start_failover(now, name);

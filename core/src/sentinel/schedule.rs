@@ -6,6 +6,9 @@ use super::links::{Channel, LinkId, Tag, Target, HELLO_CHANNEL, MAX_PENDING_COMM
 use super::{Action, Level, Sentinel, Subject};
 use crate::time::Millis;
 
+/// Per-rank delay of a failover start after ODOWN (see `stagger`).
+const STAGGER_STEP: u64 = 25;
+
 impl Sentinel {
     /// One tick. The shell calls this every 100 ms or so, and whenever it
     /// wants the core to re-evaluate (after replies, the core also reacts
@@ -32,6 +35,45 @@ impl Sentinel {
             }
         }
         self.after_tick(now);
+    }
+
+    /// The next moment a tick could change something without any input:
+    /// an instance crossing its down-after-milliseconds, or a staggered
+    /// failover start coming due. The shell wakes the core then, so
+    /// failure detection is not rounded up to the tick period.
+    /// Only deadlines after `now` are returned.
+    pub fn poll_timeout(&self, now: Millis) -> Option<Millis> {
+        let mut next: Option<Millis> = None;
+        let mut consider = |t: Millis| {
+            if t > now {
+                next = Some(next.map_or(t, |n| n.min(t)));
+            }
+        };
+        for m in self.masters.values() {
+            let c = &m.common;
+            if !c.s_down {
+                if let Some(t) = c.link.act_ping_time {
+                    consider(t + Millis(c.down_after + 1));
+                }
+            }
+            if c.o_down && !m.failover_in_progress() {
+                consider(c.o_down_since + Millis(self.stagger(m)));
+            }
+        }
+        next
+    }
+
+    /// How long after ODOWN this sentinel waits before starting a failover:
+    /// its rank among the known sentinels (lowest run id first) times a
+    /// short step, so that sentinels seeing the failure at the same moment
+    /// do not all ask for votes at once and split them.
+    pub(crate) fn stagger(&self, m: &super::Master) -> u64 {
+        let rank = m
+            .sentinels
+            .keys()
+            .filter(|id| id.as_str() < self.myid())
+            .count() as u64;
+        rank * STAGGER_STEP
     }
 
     fn handle_instance(&mut self, now: Millis, master: &str, target: &Target) {
