@@ -103,7 +103,10 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(5);
     println!("failover time after down-after-milliseconds (D = {DOWN_AFTER} ms), {runs} runs each");
-    for (name, kind) in [("rsentinel", Kind::RSentinel), ("redis-sentinel", Kind::RedisSentinel)] {
+    for (name, kind) in [
+        ("rsentinel", Kind::RSentinel),
+        ("redis-sentinel", Kind::RedisSentinel),
+    ] {
         let results: Vec<(i64, i64)> = (0..runs).filter_map(|_| one_run(kind)).collect();
         if results.is_empty() {
             println!("{name:>15}: no successful run");

@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
-cargo test --workspace 2>&1
+cargo test --workspace --no-fail-fast 2>&1

@@ -113,13 +113,19 @@ impl Write for SinkWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         match &self.0 {
             Sink::Stdout => std::io::stdout().write(buf),
-            Sink::File(f) => f.lock().map_err(|_| std::io::Error::other("log lock"))?.write(buf),
+            Sink::File(f) => f
+                .lock()
+                .map_err(|_| std::io::Error::other("log lock"))?
+                .write(buf),
         }
     }
     fn flush(&mut self) -> std::io::Result<()> {
         match &self.0 {
             Sink::Stdout => std::io::stdout().flush(),
-            Sink::File(f) => f.lock().map_err(|_| std::io::Error::other("log lock"))?.flush(),
+            Sink::File(f) => f
+                .lock()
+                .map_err(|_| std::io::Error::other("log lock"))?
+                .flush(),
         }
     }
 }

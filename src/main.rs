@@ -30,7 +30,9 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         cli::Invocation::Elect(args) => run_async(async move {
-            rsentinel::elect::run(args).await.map_err(anyhow::Error::from)
+            rsentinel::elect::run(args)
+                .await
+                .map_err(anyhow::Error::from)
         }),
         cli::Invocation::Sentinel(args) => match prepare(&args) {
             Ok(prepared) => {
@@ -52,7 +54,10 @@ fn main() -> ExitCode {
 }
 
 fn run_async(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cannot start the runtime: {e}");
@@ -90,7 +95,11 @@ fn prepare(args: &[String]) -> Result<Prepared, ConfigError> {
     if let Some(f) = &options.aclfile {
         acl.set_aclfile(Some(f.into()));
     }
-    for d in loaded.generic.iter().filter(|d| d.args[0].eq_ignore_ascii_case("user")) {
+    for d in loaded
+        .generic
+        .iter()
+        .filter(|d| d.args[0].eq_ignore_ascii_case("user"))
+    {
         acl.load_user_line(&d.args[1..])
             .map_err(|reason| ConfigError::at(d, reason))?;
     }
@@ -179,8 +188,8 @@ async fn serve(p: Prepared) -> anyhow::Result<()> {
         acl,
         mut core,
     } = p;
-    let level = rsentinel::logging::level_for(options.loglevel.as_str())
-        .unwrap_or(tracing::Level::INFO);
+    let level =
+        rsentinel::logging::level_for(options.loglevel.as_str()).unwrap_or(tracing::Level::INFO);
     rsentinel::logging::init(&options.logfile, level)
         .with_context(|| format!("Can't open the log file: {}", options.logfile))?;
     std::env::set_current_dir(&options.dir)
@@ -209,7 +218,11 @@ async fn serve(p: Prepared) -> anyhow::Result<()> {
             ),
         }
     }
-    anyhow::ensure!(!listeners.is_empty(), "Failed listening on port {}", options.port);
+    anyhow::ensure!(
+        !listeners.is_empty(),
+        "Failed listening on port {}",
+        options.port
+    );
     tracing::info!("Running mode=sentinel, port={}.", options.port);
 
     let myid = core.ensure_myid().to_string();
@@ -289,4 +302,3 @@ async fn wait_for_signal() {
         _ = int.recv() => {}
     }
 }
-

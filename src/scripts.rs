@@ -33,8 +33,15 @@ pub struct Finished {
 /// What the driver should log/publish about a script.
 #[derive(Debug, PartialEq, Eq)]
 pub enum ScriptEvent {
-    Error { path: String, signal: i32, code: i32 },
-    Timeout { path: String, pid: u32 },
+    Error {
+        path: String,
+        signal: i32,
+        code: i32,
+    },
+    Timeout {
+        path: String,
+        pid: u32,
+    },
 }
 
 pub struct Scripts {
@@ -193,9 +200,16 @@ impl Scripts {
                         ),
                         (
                             "flags",
-                            Reply::bulk(if j.running.is_some() { "running" } else { "scheduled" }),
+                            Reply::bulk(if j.running.is_some() {
+                                "running"
+                            } else {
+                                "scheduled"
+                            }),
                         ),
-                        ("pid", Reply::bulk_int(j.running.map_or(0, |(_, p)| p as i64))),
+                        (
+                            "pid",
+                            Reply::bulk_int(j.running.map_or(0, |(_, p)| p as i64)),
+                        ),
                     ];
                     match j.running {
                         Some((since, _)) => pairs.push((

@@ -18,14 +18,22 @@ fn shape(r: &Reply, exact: bool) -> String {
         Reply::Int(i) => format!(":{}", if exact { i.to_string() } else { String::new() }),
         Reply::Bulk(b) => format!(
             "${}",
-            if exact { String::from_utf8_lossy(b).into_owned() } else { String::new() }
+            if exact {
+                String::from_utf8_lossy(b).into_owned()
+            } else {
+                String::new()
+            }
         ),
         Reply::Null => "null".into(),
         Reply::NullArray => "nullarray".into(),
         Reply::Double(d) => format!(",{}", if exact { d.as_str() } else { "" }),
         Reply::Array(items) | Reply::Push(items) | Reply::Set(items) => format!(
             "[{}]",
-            items.iter().map(|i| shape(i, exact)).collect::<Vec<_>>().join(",")
+            items
+                .iter()
+                .map(|i| shape(i, exact))
+                .collect::<Vec<_>>()
+                .join(",")
         ),
         Reply::Map(pairs) => format!(
             "{{{}}}",
@@ -94,7 +102,13 @@ fn replies_match_redis_sentinel() {
         &["SENTINEL", "CONFIG", "GET", "*"],
         &["SENTINEL", "DEBUG"],
         &["SENTINEL", "SET", "mymaster", "quorum", "0"],
-        &["SENTINEL", "SET", "mymaster", "down-after-milliseconds", "abc"],
+        &[
+            "SENTINEL",
+            "SET",
+            "mymaster",
+            "down-after-milliseconds",
+            "abc",
+        ],
         &["SENTINEL", "SET", "mymaster", "frobnicate", "1"],
         &["SENTINEL", "SET", "nope", "quorum", "1"],
         &["SENTINEL", "MONITOR", "mymaster", "127.0.0.1", "1", "2"],
@@ -114,7 +128,14 @@ fn replies_match_redis_sentinel() {
         &["SENTINEL", "CONFIG", "SET", "bogus", "1"],
         &["SENTINEL", "DEBUG", "info-period", "0"],
         &["SENTINEL", "DEBUG", "bogus", "1"],
-        &["SENTINEL", "IS-MASTER-DOWN-BY-ADDR", "127.0.0.1", "x", "0", "*"],
+        &[
+            "SENTINEL",
+            "IS-MASTER-DOWN-BY-ADDR",
+            "127.0.0.1",
+            "x",
+            "0",
+            "*",
+        ],
         &["SENTINEL"],
         &["SENTINEL", "SET", "m"],
         &["SENTINEL", "BOGUS"],
@@ -136,7 +157,14 @@ fn replies_match_redis_sentinel() {
         &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster"],
         &["SENTINEL", "REPLICAS", "mymaster"],
         &["SENTINEL", "MYID"],
-        &["SENTINEL", "IS-MASTER-DOWN-BY-ADDR", "127.0.0.1", "1", "0", "*"],
+        &[
+            "SENTINEL",
+            "IS-MASTER-DOWN-BY-ADDR",
+            "127.0.0.1",
+            "1",
+            "0",
+            "*",
+        ],
         &["SENTINEL", "FLUSHCONFIG"],
         &["HELLO", "2"],
     ];
@@ -154,7 +182,10 @@ fn instance_map_fields_come_in_redis_order() {
     let (a, b) = both(&p, &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster"]);
     assert_eq!(
         b,
-        Reply::Array(vec![Reply::bulk("127.0.0.1"), Reply::bulk(p._masters.1.port.to_string())])
+        Reply::Array(vec![
+            Reply::bulk("127.0.0.1"),
+            Reply::bulk(p._masters.1.port.to_string())
+        ])
     );
     assert_eq!(shape(&a, false), shape(&b, false), "port as a bulk string");
 }
@@ -187,7 +218,13 @@ fn info_sentinel_has_the_same_fields() {
 fn set_applies_options_one_by_one_like_redis() {
     let p = pair();
     let args = [
-        "SENTINEL", "SET", "mymaster", "quorum", "3", "parallel-syncs", "0",
+        "SENTINEL",
+        "SET",
+        "mymaster",
+        "quorum",
+        "3",
+        "parallel-syncs",
+        "0",
     ];
     let (a, b) = both(&p, &args);
     assert_eq!(b, a);

@@ -18,11 +18,26 @@ fn a_config_rsentinel_wrote_starts_the_real_redis_sentinel_with_the_same_setting
     let mut ours = rsentinel("# my hand-written comment\n");
     let mut c = Client::connect(ours.port).unwrap();
     let mp = master.port.to_string();
-    assert_eq!(c.cmd(&["SENTINEL", "MONITOR", "m2", "127.0.0.1", &mp, "2"]).unwrap(), ok());
+    assert_eq!(
+        c.cmd(&["SENTINEL", "MONITOR", "m2", "127.0.0.1", &mp, "2"])
+            .unwrap(),
+        ok()
+    );
     assert_eq!(
         c.cmd(&[
-            "SENTINEL", "SET", "m2", "down-after-milliseconds", "1234", "quorum", "1",
-            "failover-timeout", "4321", "parallel-syncs", "3", "auth-pass", "s3cret",
+            "SENTINEL",
+            "SET",
+            "m2",
+            "down-after-milliseconds",
+            "1234",
+            "quorum",
+            "1",
+            "failover-timeout",
+            "4321",
+            "parallel-syncs",
+            "3",
+            "auth-pass",
+            "s3cret",
         ])
         .unwrap(),
         ok()
@@ -33,7 +48,10 @@ fn a_config_rsentinel_wrote_starts_the_real_redis_sentinel_with_the_same_setting
 
     let conf = std::fs::read_to_string(ours.path("sentinel.conf")).unwrap();
     assert!(conf.starts_with(&format!("port {}", ours.port)), "{conf}");
-    assert!(conf.contains("# my hand-written comment"), "comments are kept: {conf}");
+    assert!(
+        conf.contains("# my hand-written comment"),
+        "comments are kept: {conf}"
+    );
 
     // Start the real redis-sentinel on exactly that file (same port: ours
     // is gone).
@@ -47,16 +65,23 @@ fn a_config_rsentinel_wrote_starts_the_real_redis_sentinel_with_the_same_setting
         .spawn()
         .unwrap();
     let port = ours.port;
-    let up = wait_until(Duration::from_secs(10), || {
-        matches!(query(port, &["PING"]), Some(Reply::Simple(s)) if s == "PONG")
-    });
+    let up = wait_until(
+        Duration::from_secs(10),
+        || matches!(query(port, &["PING"]), Some(Reply::Simple(s)) if s == "PONG"),
+    );
     let master_reply = query(port, &["SENTINEL", "MASTER", "m2"]);
     let real_id = query(port, &["SENTINEL", "MYID"]).map(|r| text(&r));
     let _ = child.kill();
     let _ = child.wait();
-    assert!(up, "redis-sentinel did not start on rsentinel's file:\n{conf}");
+    assert!(
+        up,
+        "redis-sentinel did not start on rsentinel's file:\n{conf}"
+    );
     let m = master_reply.expect("redis-sentinel monitors m2");
-    assert_eq!(field(&m, "down-after-milliseconds").as_deref(), Some("1234"));
+    assert_eq!(
+        field(&m, "down-after-milliseconds").as_deref(),
+        Some("1234")
+    );
     assert_eq!(field(&m, "quorum").as_deref(), Some("1"));
     assert_eq!(field(&m, "failover-timeout").as_deref(), Some("4321"));
     assert_eq!(field(&m, "parallel-syncs").as_deref(), Some("3"));
@@ -77,7 +102,9 @@ fn kill_9_during_a_stream_of_rewrites_never_leaves_a_broken_file() {
             // (the process was killed).
             for i in 0..5000u64 {
                 let v = (1000 + i).to_string();
-                if c.cmd(&["SENTINEL", "SET", "mymaster", "down-after-milliseconds", &v]).is_err() {
+                if c.cmd(&["SENTINEL", "SET", "mymaster", "down-after-milliseconds", &v])
+                    .is_err()
+                {
                     return;
                 }
             }
@@ -87,8 +114,15 @@ fn kill_9_during_a_stream_of_rewrites_never_leaves_a_broken_file() {
         let _ = writer.join();
         let conf = std::fs::read_to_string(s.path("sentinel.conf")).unwrap();
         assert!(conf.ends_with('\n'), "truncated file:\n{conf}");
-        assert!(conf.contains("sentinel monitor mymaster 127.0.0.1 1 2"), "{conf}");
-        assert_eq!(conf.matches("sentinel down-after-milliseconds").count(), 1, "{conf}");
+        assert!(
+            conf.contains("sentinel monitor mymaster 127.0.0.1 1 2"),
+            "{conf}"
+        );
+        assert_eq!(
+            conf.matches("sentinel down-after-milliseconds").count(),
+            1,
+            "{conf}"
+        );
         // No temp files left to confuse anyone, and the file loads again.
         s.restart_rsentinel();
         assert!(query(s.port, &["SENTINEL", "MASTER", "mymaster"]).is_some());

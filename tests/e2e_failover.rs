@@ -24,8 +24,10 @@ fn role(port: u16) -> String {
 
 fn info_field(port: u16, name: &str) -> Option<String> {
     let info = text(&query(port, &["INFO", "replication"])?);
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")).map(|v| v.trim().to_string()))
+    info.lines().find_map(|l| {
+        l.strip_prefix(&format!("{name}:"))
+            .map(|v| v.trim().to_string())
+    })
 }
 
 fn body(master: &Proc, down_after: u64) -> String {
@@ -91,8 +93,11 @@ fn fail_over_and_check(master: &mut Proc, replicas: &[&Proc], sentinels: &[u16])
     // The old master comes back (same port, as a master) and is demoted.
     let restarted = redis_server_on(master.port);
     assert!(
-        wait_until(Duration::from_secs(30), || info_field(restarted.port, "master_port")
-            .as_deref()
+        wait_until(Duration::from_secs(30), || info_field(
+            restarted.port,
+            "master_port"
+        )
+        .as_deref()
             == Some(&new_port.to_string()[..])),
         "old master was not converted to a replica"
     );
@@ -132,7 +137,10 @@ fn mixed_quorum_where_redis_sentinel_leads() {
     let ports = [real1.port, real2.port, ours.port];
     wait_discovered(&ports, 3);
     fail_over_and_check(&mut master, &[&r1, &r2], &ports);
-    assert!(led(&real1) || led(&real2), "a redis-sentinel should have led");
+    assert!(
+        led(&real1) || led(&real2),
+        "a redis-sentinel should have led"
+    );
 }
 
 #[test]
@@ -165,8 +173,12 @@ fn no_failover_without_a_majority_and_ckquorum_says_why() {
     master.kill();
     let expected = "NOQUORUM 1 usable Sentinels. Not enough available Sentinels to reach the specified quorum for this master. Not enough available Sentinels to reach the majority and authorize a failover";
     assert!(
-        wait_until(Duration::from_secs(10), || query(ports[0], &["SENTINEL", "CKQUORUM", "mymaster"])
-            == Some(Reply::Error(expected.into()))),
+        wait_until(Duration::from_secs(10), || query(
+            ports[0],
+            &["SENTINEL", "CKQUORUM", "mymaster"]
+        ) == Some(Reply::Error(
+            expected.into()
+        ))),
         "{:?}",
         query(ports[0], &["SENTINEL", "CKQUORUM", "mymaster"])
     );
@@ -202,22 +214,40 @@ fn manual_failover_promotes_a_replica() {
     assert!([r1.port, r2.port].contains(&new_port));
     assert!(wait_until(Duration::from_secs(10), || role(new_port) == "master"));
     // The old master, still alive, is turned into a replica of the new one.
-    assert!(wait_until(Duration::from_secs(30), || info_field(master.port, "master_port")
-        .as_deref()
+    assert!(wait_until(Duration::from_secs(30), || info_field(
+        master.port,
+        "master_port"
+    )
+    .as_deref()
         == Some(&new_port.to_string()[..])));
 }
 
 #[test]
 fn replica_priority_decides_the_promoted_replica() {
     let mut master = redis_server(&[]);
-    let low = redis_server(&["--replicaof", "127.0.0.1", &master.port.to_string(), "--replica-priority", "10"]);
-    let high = redis_server(&["--replicaof", "127.0.0.1", &master.port.to_string(), "--replica-priority", "90"]);
+    let low = redis_server(&[
+        "--replicaof",
+        "127.0.0.1",
+        &master.port.to_string(),
+        "--replica-priority",
+        "10",
+    ]);
+    let high = redis_server(&[
+        "--replicaof",
+        "127.0.0.1",
+        &master.port.to_string(),
+        "--replica-priority",
+        "90",
+    ]);
     let b = body(&master, 1000);
     let s: Vec<Proc> = (0..3).map(|_| rsentinel(&b)).collect();
     let ports: Vec<u16> = s.iter().map(|p| p.port).collect();
     wait_discovered(&ports, 3);
     let new_port = fail_over_and_check(&mut master, &[&low, &high], &ports);
-    assert_eq!(new_port, low.port, "the replica with the lower priority must win");
+    assert_eq!(
+        new_port, low.port,
+        "the replica with the lower priority must win"
+    );
 }
 
 #[test]
@@ -251,7 +281,10 @@ fn a_redis_rs_sentinel_client_keeps_working_through_a_failover() {
         let got: redis::RedisResult<u32> = conn.get(key);
         set.is_ok() && got.ok() == Some(value)
     };
-    assert!(write("before", 1), "writes through the sentinel client work");
+    assert!(
+        write("before", 1),
+        "writes through the sentinel client work"
+    );
     let old = master.port;
     master.kill();
     // The client retries until the sentinels hand it the new master.
@@ -272,7 +305,10 @@ fn a_hung_master_is_failed_over_and_scripts_run_on_every_sentinel() {
     let script = dir.path().join("reconfig.sh");
     std::fs::write(
         &script,
-        format!("#!/bin/sh\necho \"$@\" >> {}/reconfig.$PPID.log\nexit 0\n", dir.path().display()),
+        format!(
+            "#!/bin/sh\necho \"$@\" >> {}/reconfig.$PPID.log\nexit 0\n",
+            dir.path().display()
+        ),
     )
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
@@ -289,7 +325,8 @@ fn a_hung_master_is_failed_over_and_scripts_run_on_every_sentinel() {
     master.signal(libc::SIGSTOP);
     for &p in &ports {
         assert!(
-            wait_until(Duration::from_secs(30), || master_addr(p).is_some_and(|(_, port)| port != old)),
+            wait_until(Duration::from_secs(30), || master_addr(p)
+                .is_some_and(|(_, port)| port != old)),
             "sentinel {p} did not switch away from the hung master"
         );
     }
@@ -311,16 +348,31 @@ fn a_hung_master_is_failed_over_and_scripts_run_on_every_sentinel() {
             })
             .collect()
     };
-    assert!(wait_until(Duration::from_secs(10), || logs().len() == 3), "{:?}", logs());
+    assert!(
+        wait_until(Duration::from_secs(10), || logs().len() == 3),
+        "{:?}",
+        logs()
+    );
     let lines = logs();
     let leader = format!("mymaster leader start 127.0.0.1 {old} 127.0.0.1 {new_port}");
     let observer = format!("mymaster observer start 127.0.0.1 {old} 127.0.0.1 {new_port}");
-    assert_eq!(lines.iter().filter(|l| **l == leader).count(), 1, "{lines:?}");
-    assert_eq!(lines.iter().filter(|l| **l == observer).count(), 2, "{lines:?}");
+    assert_eq!(
+        lines.iter().filter(|l| **l == leader).count(),
+        1,
+        "{lines:?}"
+    );
+    assert_eq!(
+        lines.iter().filter(|l| **l == observer).count(),
+        2,
+        "{lines:?}"
+    );
     master.signal(libc::SIGCONT);
     // The old master wakes up as a master and is converted.
-    assert!(wait_until(Duration::from_secs(30), || info_field(master.port, "master_port")
-        .as_deref()
+    assert!(wait_until(Duration::from_secs(30), || info_field(
+        master.port,
+        "master_port"
+    )
+    .as_deref()
         == Some(new_port.as_str())));
 }
 
@@ -328,7 +380,10 @@ fn a_hung_master_is_failed_over_and_scripts_run_on_every_sentinel() {
 fn parallel_syncs_one_reconfigures_replicas_one_at_a_time() {
     let mut master = redis_server(&[]);
     let replicas: Vec<Proc> = (0..3).map(|_| redis_replica(&master)).collect();
-    let b = format!("{}sentinel parallel-syncs mymaster 1\n", body(&master, 1000));
+    let b = format!(
+        "{}sentinel parallel-syncs mymaster 1\n",
+        body(&master, 1000)
+    );
     let s: Vec<Proc> = (0..3).map(|_| rsentinel(&b)).collect();
     let ports: Vec<u16> = s.iter().map(|p| p.port).collect();
     for &p in &ports {
@@ -341,8 +396,13 @@ fn parallel_syncs_one_reconfigures_replicas_one_at_a_time() {
     }
     let old = master.port.to_string();
     master.kill();
-    assert!(wait_until(Duration::from_secs(40), || s.iter().any(|p| p.log_text().contains("+failover-end "))));
-    let leader = s.iter().find(|p| p.log_text().contains("+failover-end ")).unwrap();
+    assert!(wait_until(Duration::from_secs(40), || s
+        .iter()
+        .any(|p| p.log_text().contains("+failover-end "))));
+    let leader = s
+        .iter()
+        .find(|p| p.log_text().contains("+failover-end "))
+        .unwrap();
     let log = leader.log_text();
     // With parallel-syncs 1, a replica is sent SLAVEOF only once the
     // previous one is done.
@@ -351,7 +411,9 @@ fn parallel_syncs_one_reconfigures_replicas_one_at_a_time() {
         if line.contains("+slave-reconf-sent ") {
             in_flight += 1;
             assert!(in_flight <= 1, "two replicas reconfiguring at once:\n{log}");
-        } else if line.contains("+slave-reconf-done ") || line.contains("-slave-reconf-sent-timeout ") {
+        } else if line.contains("+slave-reconf-done ")
+            || line.contains("-slave-reconf-sent-timeout ")
+        {
             in_flight -= 1;
         }
     }
@@ -359,7 +421,11 @@ fn parallel_syncs_one_reconfigures_replicas_one_at_a_time() {
     let new_port = master_addr(ports[0]).unwrap().1;
     assert_ne!(new_port, old);
     for r in replicas.iter().filter(|r| r.port.to_string() != new_port) {
-        assert!(wait_until(Duration::from_secs(20), || info_field(r.port, "master_port").as_deref()
+        assert!(wait_until(Duration::from_secs(20), || info_field(
+            r.port,
+            "master_port"
+        )
+        .as_deref()
             == Some(new_port.as_str())));
     }
 }

@@ -49,8 +49,13 @@ fn three_rsentinels_discover_replicas_and_each_other_and_remember_them() {
     let port = s[0].port;
     let master_reply = query(port, &["SENTINEL", "MASTER", "mymaster"]).unwrap();
     assert_eq!(field(&master_reply, "num-slaves").as_deref(), Some("2"));
-    assert_eq!(field(&master_reply, "num-other-sentinels").as_deref(), Some("2"));
-    assert!(wait_until(Duration::from_secs(3), || knows_everything(port)));
+    assert_eq!(
+        field(&master_reply, "num-other-sentinels").as_deref(),
+        Some("2")
+    );
+    assert!(wait_until(Duration::from_secs(3), || knows_everything(
+        port
+    )));
 }
 
 #[test]
@@ -68,13 +73,17 @@ fn rsentinel_and_real_sentinels_see_each_other_and_agree_on_odown() {
     let ports = [real1.port, real2.port, ours.port];
     for p in ports {
         assert!(
-            wait_until(Duration::from_secs(10), || num(p, "num-other-sentinels").as_deref() == Some("2")),
+            wait_until(Duration::from_secs(10), || num(p, "num-other-sentinels")
+                .as_deref()
+                == Some("2")),
             "sentinel {p} does not list both peers"
         );
     }
     let my_id = text(&query(ours.port, &["SENTINEL", "MYID"]).unwrap());
     let listed = |p: u16| match query(p, &["SENTINEL", "SENTINELS", "mymaster"]) {
-        Some(Reply::Array(items)) => items.iter().any(|r| field(r, "runid").as_deref() == Some(my_id.as_str())),
+        Some(Reply::Array(items)) => items
+            .iter()
+            .any(|r| field(r, "runid").as_deref() == Some(my_id.as_str())),
         _ => false,
     };
     assert!(listed(real1.port) && listed(real2.port));
@@ -96,7 +105,8 @@ fn rsentinel_and_real_sentinels_see_each_other_and_agree_on_odown() {
     master.signal(libc::SIGCONT);
     for p in ports {
         assert!(
-            wait_until(Duration::from_secs(15), || !flags(p).contains("s_down") && !flags(p).contains("o_down")),
+            wait_until(Duration::from_secs(15), || !flags(p).contains("s_down")
+                && !flags(p).contains("o_down")),
             "sentinel {p} kept its down flags: {}",
             flags(p)
         );
@@ -106,15 +116,33 @@ fn rsentinel_and_real_sentinels_see_each_other_and_agree_on_odown() {
     // Same monitoring events, same payload shapes, from both kinds.
     let monitoring = |evs: &[String]| -> std::collections::BTreeSet<String> {
         evs.iter()
-            .filter(|e| ["+sdown master", "-sdown master", "+odown", "-odown"].iter().any(|k| e.starts_with(k)))
+            .filter(|e| {
+                ["+sdown master", "-sdown master", "+odown", "-odown"]
+                    .iter()
+                    .any(|k| e.starts_with(k))
+            })
             .map(|e| payload_shape(e))
             .collect()
     };
-    assert_eq!(monitoring(&seen), monitoring(&real_seen), "ours: {seen:?}\nreal: {real_seen:?}");
+    assert_eq!(
+        monitoring(&seen),
+        monitoring(&real_seen),
+        "ours: {seen:?}\nreal: {real_seen:?}"
+    );
     let mp = master.port;
-    assert!(seen.contains(&format!("+sdown master mymaster 127.0.0.1 {mp}")), "{seen:?}");
-    assert!(seen.iter().any(|e| e.starts_with(&format!("+odown master mymaster 127.0.0.1 {mp} #quorum "))), "{seen:?}");
-    assert!(seen.contains(&format!("-odown master mymaster 127.0.0.1 {mp}")), "{seen:?}");
+    assert!(
+        seen.contains(&format!("+sdown master mymaster 127.0.0.1 {mp}")),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|e| e.starts_with(&format!("+odown master mymaster 127.0.0.1 {mp} #quorum "))),
+        "{seen:?}"
+    );
+    assert!(
+        seen.contains(&format!("-odown master mymaster 127.0.0.1 {mp}")),
+        "{seen:?}"
+    );
 }
 
 #[test]
@@ -130,7 +158,8 @@ fn busy_and_noauth_masters_go_sdown_but_loading_does_not() {
     // With the password it recovers.
     let mut c = Client::connect(s.port).unwrap();
     assert_eq!(
-        c.cmd(&["SENTINEL", "SET", "mymaster", "auth-pass", "secret"]).unwrap(),
+        c.cmd(&["SENTINEL", "SET", "mymaster", "auth-pass", "secret"])
+            .unwrap(),
         Reply::Simple("OK".into())
     );
     assert!(wait_until(Duration::from_secs(5), || num(s.port, "flags")
@@ -142,11 +171,18 @@ fn busy_and_noauth_masters_go_sdown_but_loading_does_not() {
         "sentinel monitor mymaster 127.0.0.1 {} 1\nsentinel down-after-milliseconds mymaster 500\n",
         busy.port
     ));
-    assert!(wait_until(Duration::from_secs(5), || num(s2.port, "info-refresh")
-        .is_some_and(|v| v != "0")));
+    assert!(wait_until(Duration::from_secs(5), || num(
+        s2.port,
+        "info-refresh"
+    )
+    .is_some_and(|v| v != "0")));
     let mut script = Client::connect(busy.port).unwrap();
     script
-        .send(&["EVAL", "local t = redis.call('TIME')[1] while redis.call('TIME')[1] - t < 3 do end return 1", "0"])
+        .send(&[
+            "EVAL",
+            "local t = redis.call('TIME')[1] while redis.call('TIME')[1] - t < 3 do end return 1",
+            "0",
+        ])
         .unwrap();
     assert!(wait_until(Duration::from_secs(3), || num(s2.port, "flags")
         .is_some_and(|f| f.contains("s_down"))));
@@ -177,7 +213,9 @@ fn payload_shape(event: &str) -> String {
             if w.len() == 40 && w.bytes().all(|b| b.is_ascii_hexdigit()) {
                 "RUNID".to_string()
             } else if w.bytes().any(|b| b.is_ascii_digit()) {
-                w.chars().map(|c| if c.is_ascii_digit() { 'N' } else { c }).collect::<String>()
+                w.chars()
+                    .map(|c| if c.is_ascii_digit() { 'N' } else { c })
+                    .collect::<String>()
             } else {
                 w.to_string()
             }

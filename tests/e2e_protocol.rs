@@ -64,7 +64,10 @@ fn malformed_input_gets_a_protocol_error_and_a_closed_connection() {
         );
         assert!(closed, "{what}: connection left open");
         // Other clients are still served.
-        assert_eq!(bystander.cmd(&["PING"]).unwrap(), Reply::Simple("PONG".into()));
+        assert_eq!(
+            bystander.cmd(&["PING"]).unwrap(),
+            Reply::Simple("PONG".into())
+        );
     }
 }
 
@@ -106,7 +109,10 @@ fn a_bad_config_line_exits_non_zero_naming_file_line_and_text() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("*** FATAL CONFIG FILE ERROR"), "{err}");
     assert!(err.contains("at line 3"), "{err}");
-    assert!(err.contains(">>> 'sentinel monitor mymaster 127.0.0.1 6379 0'"), "{err}");
+    assert!(
+        err.contains(">>> 'sentinel monitor mymaster 127.0.0.1 6379 0'"),
+        "{err}"
+    );
     assert!(err.contains("Quorum must be 1 or greater."), "{err}");
 
     std::fs::write(&conf, "port 0\nfrobnicate yes\n").unwrap();
@@ -116,7 +122,10 @@ fn a_bad_config_line_exits_non_zero_naming_file_line_and_text() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("at line 2") && err.contains("frobnicate"), "{err}");
+    assert!(
+        err.contains("at line 2") && err.contains("frobnicate"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -124,14 +133,18 @@ fn sigterm_flushes_the_config_and_exits_within_a_second() {
     let mut s = rsentinel("sentinel monitor mymaster 127.0.0.1 1 2\n");
     let mut c = Client::connect(s.port).unwrap();
     assert_eq!(
-        c.cmd(&["SENTINEL", "SET", "mymaster", "quorum", "3"]).unwrap(),
+        c.cmd(&["SENTINEL", "SET", "mymaster", "quorum", "3"])
+            .unwrap(),
         Reply::Simple("OK".into())
     );
     s.signal(libc::SIGTERM);
     let code = s.wait_exit(Duration::from_secs(1));
     assert_eq!(code, Some(0), "did not exit cleanly within 1 s");
     let conf = std::fs::read_to_string(s.path("sentinel.conf")).unwrap();
-    assert!(conf.contains("sentinel monitor mymaster 127.0.0.1 1 3"), "{conf}");
+    assert!(
+        conf.contains("sentinel monitor mymaster 127.0.0.1 1 3"),
+        "{conf}"
+    );
     assert!(conf.contains("sentinel myid "), "{conf}");
     // The port is released.
     assert!(std::net::TcpListener::bind(("127.0.0.1", s.port)).is_ok());

@@ -30,7 +30,6 @@ fn elect(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-
 /// Child processes killed (SIGKILL) and reaped on drop.
 struct Procs(BTreeMap<u64, Child>);
 

@@ -220,6 +220,6 @@ mod tests {
             ]
         );
         assert_eq!(fields[3].1, Reply::bulk("role"));
-        assert_eq!(fields[5].1, Reply::bulk("1"));
+        assert_eq!(fields[5].1, Reply::Double("1".into()));
     }
 }

@@ -50,7 +50,8 @@ pub(super) struct LinkTask {
 }
 
 pub(super) async fn run(mut t: LinkTask) {
-    let error = match tokio::time::timeout(t.connect_timeout, connect(&t.addr, t.bind_source)).await {
+    let error = match tokio::time::timeout(t.connect_timeout, connect(&t.addr, t.bind_source)).await
+    {
         Ok(Ok(stream)) => serve(&mut t, stream).await,
         Ok(Err(e)) => e.to_string(),
         Err(_) => "connection timed out".to_string(),
@@ -100,8 +101,7 @@ async fn serve(t: &mut LinkTask, stream: TcpStream) -> String {
         encode_command(&[b"AUTH", pass.as_bytes()], &mut out);
         tags.push_back(Tag::Ignore);
     }
-    if t
-        .events
+    if t.events
         .send(LinkEvent::Connected {
             link: t.link.clone(),
             generation: t.generation,

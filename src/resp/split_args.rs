@@ -187,7 +187,14 @@ mod tests {
 
     #[test]
     fn repr_round_trips() {
-        for s in ["", "plain", "with space", "quo\"te", "back\\slash", "\x01\n"] {
+        for s in [
+            "",
+            "plain",
+            "with space",
+            "quo\"te",
+            "back\\slash",
+            "\x01\n",
+        ] {
             let quoted = quote_arg(s.as_bytes());
             let back = split_args(quoted.as_bytes()).unwrap();
             assert_eq!(back, vec![s.as_bytes().to_vec()], "{quoted}");

@@ -74,13 +74,15 @@ pub fn from_reply(r: &Reply, resp3: bool) -> Value {
                 .flat_map(|(k, v)| [from_reply(k, resp3), from_reply(v, resp3)])
                 .collect(),
         ),
-        #[allow(unreachable_patterns)]
-        other => panic!("unexpected reply variant {other:?}"),
+        Reply::Set(v) if resp3 => Value::Set(v.iter().map(|x| from_reply(x, resp3)).collect()),
+        Reply::Set(v) => Value::Array(v.iter().map(|x| from_reply(x, resp3)).collect()),
+        // Doubles are compared by their text, however they were framed.
+        Reply::Double(d) => Value::Bulk(d.as_bytes().to_vec()),
     }
 }
 
-/// `Reply` has no set variant yet, so our sets go out as arrays: compare
-/// Redis's sets as arrays (same elements, same order).
+/// Compares sets as arrays (same elements, same order), for replies where
+/// only the elements matter.
 pub fn sets_as_arrays(v: &Value) -> Value {
     match v {
         Value::Array(x) | Value::Set(x) => Value::Array(x.iter().map(sets_as_arrays).collect()),

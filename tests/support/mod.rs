@@ -124,7 +124,10 @@ pub fn fields(r: &Reply) -> Vec<(String, String)> {
 }
 
 pub fn field(r: &Reply, name: &str) -> Option<String> {
-    fields(r).into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    fields(r)
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
 }
 
 /// A process we started, killed (only it) on drop.
@@ -200,7 +203,10 @@ impl Proc {
         if !ok {
             let tail = self.log_text();
             self.kill();
-            panic!("{} on port {port} did not become ready; log:\n{tail}", self.name);
+            panic!(
+                "{} on port {port} did not become ready; log:\n{tail}",
+                self.name
+            );
         }
     }
 }
@@ -219,7 +225,14 @@ impl Drop for Proc {
     }
 }
 
-fn spawn(name: &str, program: &Path, args: &[String], dir: tempfile::TempDir, port: u16, log: PathBuf) -> Proc {
+fn spawn(
+    name: &str,
+    program: &Path,
+    args: &[String],
+    dir: tempfile::TempDir,
+    port: u16,
+    log: PathBuf,
+) -> Proc {
     let child = Command::new(program)
         .args(args)
         .current_dir(dir.path())
@@ -301,7 +314,14 @@ fn sentinel_dir(body: &str) -> (tempfile::TempDir, u16, PathBuf, PathBuf) {
 pub fn rsentinel(body: &str) -> Proc {
     let (dir, port, log, conf) = sentinel_dir(body);
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_rsentinel"));
-    let mut p = spawn("rsentinel", &bin, &[conf.display().to_string()], dir, port, log);
+    let mut p = spawn(
+        "rsentinel",
+        &bin,
+        &[conf.display().to_string()],
+        dir,
+        port,
+        log,
+    );
     p.wait_ready(Duration::from_secs(10));
     p
 }
@@ -330,7 +350,14 @@ impl Proc {
 pub fn redis_sentinel(body: &str) -> Proc {
     let bin = require_binary("redis-sentinel");
     let (dir, port, log, conf) = sentinel_dir(body);
-    let mut p = spawn("redis-sentinel", &bin, &[conf.display().to_string()], dir, port, log);
+    let mut p = spawn(
+        "redis-sentinel",
+        &bin,
+        &[conf.display().to_string()],
+        dir,
+        port,
+        log,
+    );
     p.wait_ready(Duration::from_secs(10));
     p
 }
