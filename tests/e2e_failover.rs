@@ -125,37 +125,51 @@ fn led(p: &Proc) -> bool {
     p.log_text().contains("+elected-leader")
 }
 
-#[test]
-fn mixed_quorum_where_redis_sentinel_leads() {
+/// Two sentinels of one kind and one of the other on the same master;
+/// `down_after` per sentinel decides who notices first and so who leads.
+/// Returns, per sentinel, (is rsentinel, led a failover).
+fn mixed_failover(kinds: [(bool, u64); 3]) -> Vec<(bool, bool)> {
     let mut master = redis_server(&[]);
     let r1 = redis_replica(&master);
     let r2 = redis_replica(&master);
-    // The real sentinels notice first; rsentinel votes for them.
-    let real1 = redis_sentinel(&body(&master, 1000));
-    let real2 = redis_sentinel(&body(&master, 1000));
-    let ours = rsentinel(&body(&master, 4000));
-    let ports = [real1.port, real2.port, ours.port];
+    let sentinels: Vec<(bool, Proc)> = kinds
+        .iter()
+        .map(|&(ours, down_after)| {
+            let b = body(&master, down_after);
+            (
+                ours,
+                if ours {
+                    rsentinel(&b)
+                } else {
+                    redis_sentinel(&b)
+                },
+            )
+        })
+        .collect();
+    let ports: Vec<u16> = sentinels.iter().map(|(_, p)| p.port).collect();
     wait_discovered(&ports, 3);
     fail_over_and_check(&mut master, &[&r1, &r2], &ports);
+    sentinels.iter().map(|(ours, p)| (*ours, led(p))).collect()
+}
+
+#[test]
+fn mixed_quorum_where_redis_sentinel_leads() {
+    // The real sentinels notice first; rsentinel votes for them.
+    let led = mixed_failover([(false, 1000), (false, 1000), (true, 4000)]);
     assert!(
-        led(&real1) || led(&real2),
-        "a redis-sentinel should have led"
+        led.iter().any(|&(ours, l)| !ours && l),
+        "a redis-sentinel should have led: {led:?}"
     );
 }
 
 #[test]
 fn mixed_quorum_where_rsentinel_leads() {
-    let mut master = redis_server(&[]);
-    let r1 = redis_replica(&master);
-    let r2 = redis_replica(&master);
     // rsentinel notices first and asks for votes as soon as a peer agrees.
-    let real = redis_sentinel(&body(&master, 3000));
-    let ours1 = rsentinel(&body(&master, 1000));
-    let ours2 = rsentinel(&body(&master, 1000));
-    let ports = [real.port, ours1.port, ours2.port];
-    wait_discovered(&ports, 3);
-    fail_over_and_check(&mut master, &[&r1, &r2], &ports);
-    assert!(led(&ours1) || led(&ours2), "an rsentinel should have led");
+    let led = mixed_failover([(false, 3000), (true, 1000), (true, 1000)]);
+    assert!(
+        led.iter().any(|&(ours, l)| ours && l),
+        "an rsentinel should have led: {led:?}"
+    );
 }
 
 #[test]

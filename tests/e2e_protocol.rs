@@ -91,22 +91,22 @@ fn unknown_commands_and_wrong_arity_use_redis_wording() {
     assert_eq!(c.cmd(&["PING"]).unwrap(), Reply::Simple("PONG".into()));
 }
 
-#[test]
-fn a_bad_config_line_exits_non_zero_naming_file_line_and_text() {
-    require_binary("redis-server");
+/// Starts rsentinel on a config holding `text`: it must fail; its stderr.
+fn start_failure(text: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("sentinel.conf");
-    std::fs::write(
-        &conf,
-        "port 0\n# a comment\nsentinel monitor mymaster 127.0.0.1 6379 0\n",
-    )
-    .unwrap();
+    std::fs::write(&conf, text).unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_rsentinel"))
         .arg(&conf)
         .output()
         .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "started on a bad config: {text}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn a_bad_config_line_exits_non_zero_naming_file_line_and_text() {
+    let err = start_failure("port 0\n# a comment\nsentinel monitor mymaster 127.0.0.1 6379 0\n");
     assert!(err.contains("*** FATAL CONFIG FILE ERROR"), "{err}");
     assert!(err.contains("at line 3"), "{err}");
     assert!(
@@ -115,17 +115,22 @@ fn a_bad_config_line_exits_non_zero_naming_file_line_and_text() {
     );
     assert!(err.contains("Quorum must be 1 or greater."), "{err}");
 
-    std::fs::write(&conf, "port 0\nfrobnicate yes\n").unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rsentinel"))
-        .arg(&conf)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = start_failure("port 0\nfrobnicate yes\n");
     assert!(
         err.contains("at line 2") && err.contains("frobnicate"),
         "{err}"
     );
+}
+
+#[test]
+fn a_missing_config_file_is_fatal() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rsentinel"))
+        .arg("/nonexistent/dir/sentinel.conf")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/dir/sentinel.conf"), "{err}");
 }
 
 #[test]

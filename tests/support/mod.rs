@@ -225,6 +225,21 @@ impl Drop for Proc {
     }
 }
 
+/// Starts `program` in `dir`; stderr goes to `dir/stderr.txt` (a fatal
+/// start-up error is the only thing that may appear there).
+fn spawn_child(program: &Path, args: &[String], dir: &Path) -> Child {
+    Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(
+            std::fs::File::create(dir.join("stderr.txt")).expect("stderr file"),
+        ))
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {}: {e}", program.display()))
+}
+
 fn spawn(
     name: &str,
     program: &Path,
@@ -233,16 +248,7 @@ fn spawn(
     port: u16,
     log: PathBuf,
 ) -> Proc {
-    let child = Command::new(program)
-        .args(args)
-        .current_dir(dir.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(
-            std::fs::File::create(dir.path().join("stderr.txt")).expect("stderr file"),
-        ))
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {name}: {e}"));
+    let child = spawn_child(program, args, dir.path());
     Proc {
         name: name.to_string(),
         port,
@@ -310,20 +316,21 @@ fn sentinel_dir(body: &str) -> (tempfile::TempDir, u16, PathBuf, PathBuf) {
     (dir, port, log, conf)
 }
 
-/// The rsentinel binary under test, with `body` appended to its config.
-pub fn rsentinel(body: &str) -> Proc {
+fn rsentinel_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_rsentinel"))
+}
+
+/// A sentinel (`bin`) on a free port with `body` appended to its config.
+fn sentinel(name: &str, bin: &Path, body: &str) -> Proc {
     let (dir, port, log, conf) = sentinel_dir(body);
-    let bin = PathBuf::from(env!("CARGO_BIN_EXE_rsentinel"));
-    let mut p = spawn(
-        "rsentinel",
-        &bin,
-        &[conf.display().to_string()],
-        dir,
-        port,
-        log,
-    );
+    let mut p = spawn(name, bin, &[conf.display().to_string()], dir, port, log);
     p.wait_ready(Duration::from_secs(10));
     p
+}
+
+/// The rsentinel binary under test, with `body` appended to its config.
+pub fn rsentinel(body: &str) -> Proc {
+    sentinel("rsentinel", &rsentinel_bin(), body)
 }
 
 impl Proc {
@@ -331,33 +338,13 @@ impl Proc {
     /// config, same dir and port.
     pub fn restart_rsentinel(&mut self) {
         self.kill();
-        let bin = PathBuf::from(env!("CARGO_BIN_EXE_rsentinel"));
-        let conf = self.path("sentinel.conf");
-        let child = Command::new(bin)
-            .arg(&conf)
-            .current_dir(self.dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("respawn rsentinel");
-        self.child = Some(child);
+        let conf = self.path("sentinel.conf").display().to_string();
+        self.child = Some(spawn_child(&rsentinel_bin(), &[conf], self.dir.path()));
         self.wait_ready(Duration::from_secs(10));
     }
 }
 
 /// The real `redis-sentinel` with `body` appended to its config.
 pub fn redis_sentinel(body: &str) -> Proc {
-    let bin = require_binary("redis-sentinel");
-    let (dir, port, log, conf) = sentinel_dir(body);
-    let mut p = spawn(
-        "redis-sentinel",
-        &bin,
-        &[conf.display().to_string()],
-        dir,
-        port,
-        log,
-    );
-    p.wait_ready(Duration::from_secs(10));
-    p
+    sentinel("redis-sentinel", &require_binary("redis-sentinel"), body)
 }

@@ -167,16 +167,7 @@ impl Sentinel {
             return;
         };
         if !self.send_slaveof(&target, None) {
-            let m = &self.masters[name];
-            if now.since(m.failover_state_change_time).0 > m.failover_timeout {
-                self.master_event(
-                    name,
-                    Level::Warning,
-                    "-failover-abort-slave-timeout",
-                    |_| String::new(),
-                );
-                self.abort_failover(now, name);
-            }
+            self.abort_if_state_timed_out(now, name);
             return;
         }
         self.instance_event(
@@ -191,18 +182,27 @@ impl Sentinel {
         self.send(LinkId::cmd(target), Tag::Info, vec![b"INFO".to_vec()]);
     }
 
-    fn wait_promotion(&mut self, now: Millis, name: &str) {
+    /// The promoted replica has had failover-timeout to be reachable and
+    /// to report the promotion: abort when that time is up. True if so.
+    fn abort_if_state_timed_out(&mut self, now: Millis, name: &str) -> bool {
         let Some(m) = self.masters.get(name) else {
-            return;
+            return false;
         };
-        if now.since(m.failover_state_change_time).0 > m.failover_timeout {
-            self.master_event(
-                name,
-                Level::Warning,
-                "-failover-abort-slave-timeout",
-                |_| String::new(),
-            );
-            self.abort_failover(now, name);
+        if now.since(m.failover_state_change_time).0 <= m.failover_timeout {
+            return false;
+        }
+        self.master_event(
+            name,
+            Level::Warning,
+            "-failover-abort-slave-timeout",
+            |_| String::new(),
+        );
+        self.abort_failover(now, name);
+        true
+    }
+
+    fn wait_promotion(&mut self, now: Millis, name: &str) {
+        if self.abort_if_state_timed_out(now, name) {
             return;
         }
         let Some(target) = self.promoted_target(name) else {
