@@ -4,7 +4,9 @@
 //! down-after-milliseconds D = 1000. The master is killed with SIGKILL;
 //! we poll every sentinel's `get-master-addr-by-name` every 5 ms and record
 //! when a majority (2 of 3) advertises the new master, and when all 3 do.
-//! Reported as time after D (kill + D), median over the runs.
+//! Reported as time after D (kill + D), median over the runs. Then the old
+//! master is restarted on its port and we time how long it stays a master
+//! (accepting writes that will be lost) before a sentinel demotes it.
 //!
 //! Run: `cargo bench --bench failover` (RSENTINEL_BENCH_RUNS=N, default 5).
 
@@ -30,8 +32,16 @@ fn advertised_port(port: u16) -> Option<String> {
     }
 }
 
-/// One failover; (majority, all) in ms after kill + D.
-fn one_run(kind: Kind) -> Option<(i64, i64)> {
+fn role(port: u16) -> String {
+    match query(port, &["ROLE"]) {
+        Some(Reply::Array(v)) if !v.is_empty() => text(&v[0]),
+        _ => String::new(),
+    }
+}
+
+/// One failover: (majority, all) in ms after kill + D, and how long the
+/// old master, restarted afterwards, stayed a writable master.
+fn one_run(kind: Kind) -> Option<(i64, i64, i64)> {
     let mut master = redis_server(&[]);
     let _r1 = redis_replica(&master);
     let _r2 = redis_replica(&master);
@@ -83,7 +93,18 @@ fn one_run(kind: Kind) -> Option<(i64, i64)> {
     }
     times.sort();
     let all = if times.len() == 3 { times[2] } else { i64::MAX };
-    Some((times[1], all))
+    // Let every sentinel settle on the new config, then bring the old
+    // master back and time how long it accepts writes as a master.
+    std::thread::sleep(Duration::from_millis(2500));
+    let back = redis_server_at(master.port);
+    let restarted = Instant::now();
+    let demoted = wait_until(Duration::from_secs(30), || role(back.port) == "slave");
+    let writable = if demoted {
+        restarted.elapsed().as_millis() as i64
+    } else {
+        i64::MAX
+    };
+    Some((times[1], all, writable))
 }
 
 fn median(mut v: Vec<i64>) -> i64 {
@@ -107,16 +128,17 @@ fn main() {
         ("rsentinel", Kind::RSentinel),
         ("redis-sentinel", Kind::RedisSentinel),
     ] {
-        let results: Vec<(i64, i64)> = (0..runs).filter_map(|_| one_run(kind)).collect();
+        let results: Vec<(i64, i64, i64)> = (0..runs).filter_map(|_| one_run(kind)).collect();
         if results.is_empty() {
             println!("{name:>15}: no successful run");
             continue;
         }
         let majority = median(results.iter().map(|r| r.0).collect());
         let all = median(results.iter().map(|r| r.1).collect());
+        let writable = median(results.iter().map(|r| r.2).collect());
         println!(
-            "{name:>15}: majority advertises new master at D + {majority} ms (median), all at D + {all} ms; runs: {:?}",
-            results
+            "{name:>15}: majority advertises new master at D + {majority} ms (median), all at D + {all} ms; \
+             returning old master writable for {writable} ms (median); runs (majority, all, writable): {results:?}"
         );
     }
 }

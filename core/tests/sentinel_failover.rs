@@ -337,3 +337,64 @@ fn forced_failover_needs_no_votes() {
         w.events()
     );
 }
+
+fn old_master_reports_master(w: &mut World, now: u64) {
+    let old = Target::Replica {
+        master: "mymaster".into(),
+        key: "127.0.0.1:6379".into(),
+    };
+    w.s.link_connected(Millis(now), LinkId::cmd(old.clone()), "127.0.0.1".into());
+    w.s.handle_reply(
+        Millis(now),
+        LinkId::cmd(old),
+        Tag::Info,
+        Reply::bulk("run_id:9999999999999999999999999999999999999999\r\nrole:master\r\n"),
+    );
+    w.drain();
+}
+
+fn converted(w: &World) -> bool {
+    w.events()
+        .iter()
+        .any(|e| e.starts_with("+convert-to-slave slave 127.0.0.1:6379"))
+}
+
+#[test]
+fn a_returning_old_master_is_demoted_at_once_when_a_majority_shares_our_config() {
+    let mut w = World::new(&[]);
+    let t = run_until_switch(&mut w);
+    // The new master's INFO makes it look sane; both peers' hellos carry
+    // our config epoch.
+    let old = Target::Replica {
+        master: "mymaster".into(),
+        key: "127.0.0.1:6379".into(),
+    };
+    for tt in (t..t + 500).step_by(50) {
+        w.step(tt, std::slice::from_ref(&old));
+    }
+    let now = t + 500;
+    for (peer, port) in [(PEER_A, 26380), (PEER_B, 26381)] {
+        w.s.process_hello(
+            Millis(now),
+            &format!("127.0.0.1,{port},{peer},1,mymaster,127.0.0.1,6380,1"),
+        );
+    }
+    old_master_reports_master(&mut w, now);
+    assert!(converted(&w), "{:#?}", w.events());
+}
+
+#[test]
+fn without_confirmation_the_old_master_waits_like_redis() {
+    let mut w = World::new(&[]);
+    let t = run_until_switch(&mut w);
+    let old = Target::Replica {
+        master: "mymaster".into(),
+        key: "127.0.0.1:6379".into(),
+    };
+    for tt in (t..t + 500).step_by(50) {
+        w.step(tt, std::slice::from_ref(&old));
+    }
+    // No hellos from the peers: hold back for 8 s as Redis does.
+    old_master_reports_master(&mut w, t + 500);
+    assert!(!converted(&w));
+}

@@ -86,12 +86,16 @@ impl Sentinel {
             } else {
                 // A replica claims to be master (e.g. the old master came
                 // back): after a grace period, make it replicate again.
+                // Redis waits 8 s for newer configs to arrive first; when a
+                // majority of the sentinels just told us they share our
+                // config, there is none to wait for, and every second the
+                // old master stays writable loses writes.
                 let wait = 4 * self.timing.publish_period;
                 let no_down = no_down_for(now, r.common.s_down_since, r.common.o_down_since, wait);
+                let waited = no_down && now.since(r.common.role_reported_time).0 > wait;
                 if !is_promoted
                     && self.master_looks_sane(now, master)
-                    && no_down
-                    && now.since(r.common.role_reported_time).0 > wait
+                    && (waited || self.config_confirmed_by_majority(now, master))
                 {
                     let to = m.common.addr.clone();
                     if self.send_slaveof(target, Some(&to)) {
@@ -121,6 +125,30 @@ impl Sentinel {
             }
         }
         self.reconf_progress(master, key, target);
+    }
+
+    /// A majority of the sentinels (us included) sent hellos recently that
+    /// carry exactly our config epoch for `master` and no newer epoch: our
+    /// view of who is master is the agreed one.
+    fn config_confirmed_by_majority(&self, now: Millis, master: &str) -> bool {
+        let Some(m) = self.masters.get(master) else {
+            return false;
+        };
+        if m.failover_in_progress() {
+            return false;
+        }
+        let fresh = 3 * self.timing.publish_period;
+        let current = self.settings.current_epoch;
+        let agreeing = 1 + m
+            .sentinels
+            .values()
+            .filter(|s| {
+                now.since(s.last_hello_time).0 <= fresh
+                    && s.hello_epochs
+                        .is_some_and(|(cur, cfg)| cfg == m.config_epoch && cur <= current)
+            })
+            .count();
+        agreeing > (m.sentinels.len() + 1) / 2
     }
 
     fn promotion_seen(&mut self, now: Millis, master: &str, target: &Target) {

@@ -70,6 +70,12 @@ impl Sentinel {
         };
         if m.config_epoch < h.master_config_epoch {
             m.config_epoch = h.master_config_epoch;
+            // Persist it even when the address stays the same: a restart
+            // must never see an older config epoch than we acted on.
+            self.push(Action::FlushConfig);
+            let Some(m) = self.masters.get_mut(&name) else {
+                return;
+            };
             if m.failover_in_progress() {
                 // A newer configuration won: whatever we were promoting is
                 // superseded. (Redis keeps advertising its own promoted
@@ -103,6 +109,7 @@ impl Sentinel {
             .and_then(|m| m.sentinels.get_mut(&h.runid))
         {
             s.last_hello_time = now;
+            s.hello_epochs = Some((h.current_epoch, h.master_config_epoch));
         }
     }
 

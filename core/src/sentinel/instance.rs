@@ -142,6 +142,9 @@ pub enum ReconfState {
 pub struct PeerSentinel {
     pub common: Common,
     pub last_hello_time: Millis,
+    /// (current epoch, this master's config epoch) its last hello carried;
+    /// `None` until one arrives.
+    pub hello_epochs: Option<(u64, u64)>,
     /// Its last answer to `is-master-down-by-addr` said "down".
     pub master_down: bool,
     pub last_master_down_reply_time: Millis,

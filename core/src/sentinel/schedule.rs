@@ -6,6 +6,9 @@ use super::links::{Channel, LinkId, Tag, Target, HELLO_CHANNEL, MAX_PENDING_COMM
 use super::{Action, Level, Sentinel, Subject};
 use crate::time::Millis;
 
+/// Reconnect period for instances that are SDOWN.
+const DOWN_RECONNECT_PERIOD: u64 = 200;
+
 /// Per-rank delay of a failover start after ODOWN (see `stagger`).
 const STAGGER_STEP: u64 = 25;
 
@@ -98,9 +101,16 @@ impl Sentinel {
         if !c.disconnected(needs_pubsub) || c.addr.port == 0 {
             return;
         }
+        // An instance already judged down is retried more often, so that a
+        // returning old master is noticed (and demoted) quickly.
+        let period = if c.s_down {
+            ping_period.min(DOWN_RECONNECT_PERIOD)
+        } else {
+            ping_period
+        };
         if c.link
             .last_reconn_time
-            .is_some_and(|t| now.since(t).0 < ping_period)
+            .is_some_and(|t| now.since(t).0 < period)
         {
             return;
         }
