@@ -148,7 +148,8 @@ impl Sentinel {
                         .is_some_and(|(cur, cfg)| cfg == m.config_epoch && cur <= current)
             })
             .count();
-        agreeing > (m.sentinels.len() + 1) / 2
+        // A strict majority of the voters (all known sentinels and us).
+        2 * agreeing > m.sentinels.len() + 1
     }
 
     fn promotion_seen(&mut self, now: Millis, master: &str, target: &Target) {
