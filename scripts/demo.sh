@@ -15,11 +15,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A loopback port nobody answers on.
+# Sets variable $1 to a loopback port nobody answers on (no subshell, so
+# the next call moves on).
 next_port=$((20000 + RANDOM % 20000))
-free_port() {
+alloc_port() {
   while (exec 3<>"/dev/tcp/127.0.0.1/$next_port") 2>/dev/null; do next_port=$((next_port + 1)); done
-  echo "$next_port"; next_port=$((next_port + 1))
+  printf -v "$1" '%s' "$next_port"
+  next_port=$((next_port + 1))
 }
 cli() { redis-cli -h 127.0.0.1 -p "$@"; }
 # Polls "$@" until it succeeds, at most $1 seconds.
@@ -33,11 +35,11 @@ start_redis() {
   local port=$1; shift
   redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --repl-diskless-sync-delay 0 \
     --dir "$WORK" --logfile "$WORK/redis-$port.log" "$@" &
-  PIDS+=($!)
+  PIDS+=($!); disown $!
   wait_for 10 cli "$port" ping
 }
 
-M=$(free_port); R1=$(free_port); R2=$(free_port)
+alloc_port M; alloc_port R1; alloc_port R2
 echo "== starting master :$M and replicas :$R1 :$R2"
 start_redis "$M"; MASTER_PID=${PIDS[-1]}
 start_redis "$R1" --replicaof 127.0.0.1 "$M"
@@ -45,7 +47,7 @@ start_redis "$R2" --replicaof 127.0.0.1 "$M"
 
 S=()
 for i in 1 2 3; do
-  p=$(free_port); S+=("$p")
+  alloc_port p; S+=("$p")
   cat > "$WORK/sentinel-$p.conf" <<CONF
 port $p
 bind 127.0.0.1
@@ -55,7 +57,7 @@ sentinel down-after-milliseconds mymaster 1000
 sentinel failover-timeout mymaster 10000
 CONF
   "$BIN" "$WORK/sentinel-$p.conf" &
-  PIDS+=($!)
+  PIDS+=($!); disown $!
 done
 echo "== starting three rsentinels :${S[*]}"
 for p in "${S[@]}"; do wait_for 10 cli "$p" ping; done
@@ -91,9 +93,13 @@ if wait_for 60 moved; then
   cli "$NEW" role | head -1
   cli "$NEW" set demo-key hello
   echo "== restarting the old master; it must become a replica of :$NEW"
+  back=$(date +%s%N)
   start_redis "$M"
-  if wait_for 40 sh -c "redis-cli -p $M info replication | grep -q 'master_port:$NEW'"; then
-    echo "old master now replicates from :$NEW"
+  if wait_for 40 sh -c "redis-cli -p $M role | head -1 | grep -q slave"; then
+    demoted=$(date +%s%N)
+    echo "old master demoted $(( (demoted - back) / 1000000 )) ms after it came back"
+    wait_for 20 sh -c "redis-cli -p $M info replication | grep -q 'master_port:$NEW'" &&
+      echo "old master now replicates from :$NEW"
   else
     echo "old master not yet converted"
   fi
