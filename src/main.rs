@@ -240,6 +240,7 @@ async fn serve(p: Prepared) -> anyhow::Result<()> {
             started: std::time::Instant::now(),
             maxclients: options.maxclients as usize,
             requirepass: options.requirepass.clone(),
+            renamed_commands: options.renamed_commands.clone(),
         },
         acl,
     ));

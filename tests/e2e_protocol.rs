@@ -154,3 +154,19 @@ fn sigterm_flushes_the_config_and_exits_within_a_second() {
     // The port is released.
     assert!(std::net::TcpListener::bind(("127.0.0.1", s.port)).is_ok());
 }
+
+#[test]
+fn rename_command_applies_to_the_sentinels_own_commands() {
+    let s = rsentinel("rename-command ROLE myrole\nrename-command INFO \"\"\n");
+    let mut c = Client::connect(s.port).unwrap();
+    assert_eq!(
+        c.cmd(&["ROLE"]).unwrap(),
+        Reply::Error("ERR unknown command 'ROLE', with args beginning with: ".into())
+    );
+    assert_eq!(
+        c.cmd(&["MYROLE"]).unwrap(),
+        Reply::Array(vec![Reply::bulk("sentinel"), Reply::Array(vec![])])
+    );
+    assert!(c.cmd(&["INFO"]).unwrap().is_error());
+    assert_eq!(c.cmd(&["PING"]).unwrap(), Reply::Simple("PONG".into()));
+}

@@ -9,10 +9,10 @@ use super::hello_cmd;
 use super::info;
 use super::output::Output;
 use super::session::{Ctx, Session};
-use super::state::Stats;
+use super::state::{Renamed, Stats};
 use crate::acl;
 use crate::commands::command::command;
-use crate::commands::resolve::{resolve, wrong_arity};
+use crate::commands::resolve::{resolve, unknown_command, wrong_arity};
 use crate::commands::table::CommandSpec;
 
 /// The only channel a sentinel accepts PUBLISH on.
@@ -39,6 +39,17 @@ fn allowed_while_subscribed(cmd: &CommandSpec) -> bool {
 pub async fn dispatch(ctx: &Ctx, s: &mut Session, args: Vec<Vec<u8>>, out: &mut Output) -> Flow {
     out.resp3 = s.resp3;
     out.suppress = s.reply_off || std::mem::take(&mut s.skip_next);
+    let mut args = args;
+    if let Some(name) = args.first() {
+        match ctx.state.info.unrename(name) {
+            Renamed::Keep => {}
+            Renamed::Original(original) => args[0] = original,
+            Renamed::Hidden => {
+                out.reply(&unknown_command(name, &args[1..]));
+                return Flow::Continue;
+            }
+        }
+    }
     let (cmd, sub) = match resolve(&args) {
         Ok(found) => found,
         Err(e) => {

@@ -25,6 +25,41 @@ pub struct ServerInfo {
     /// to [`ServerState::new`] must already have it applied (before any
     /// `user` lines), since the server never changes the users itself.
     pub requirepass: Option<String>,
+    /// `rename-command old new` for the sentinel's own commands, lower-case
+    /// (`new` empty = disabled).
+    pub renamed_commands: std::collections::BTreeMap<String, String>,
+}
+
+/// What `rename-command` makes of a requested command name.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Renamed {
+    /// Not affected.
+    Keep,
+    /// A new name: the command the table knows under this original name.
+    Original(Vec<u8>),
+    /// An old name of a renamed command, or a disabled one: unknown.
+    Hidden,
+}
+
+impl ServerInfo {
+    /// Applies `rename-command` to a requested command name.
+    pub fn unrename(&self, name: &[u8]) -> Renamed {
+        if self.renamed_commands.is_empty() {
+            return Renamed::Keep;
+        }
+        let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
+        if let Some((old, _)) = self
+            .renamed_commands
+            .iter()
+            .find(|(_, new)| !new.is_empty() && **new == lower)
+        {
+            return Renamed::Original(old.as_bytes().to_vec());
+        }
+        if self.renamed_commands.contains_key(&lower) {
+            return Renamed::Hidden;
+        }
+        Renamed::Keep
+    }
 }
 
 /// Counters for `INFO stats`; relaxed atomics, only ever summed.

@@ -93,6 +93,7 @@ impl Harness {
             started: Instant::now(),
             maxclients,
             requirepass: None,
+            renamed_commands: Default::default(),
         };
         let state = Arc::new(ServerState::new(info, acl));
         let (req_tx, req_rx) = mpsc::channel(64);
