@@ -230,3 +230,102 @@ impl Scripts {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn script(dir: &std::path::Path, body: &str) -> String {
+        let path = dir.join("s.sh");
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path.display().to_string()
+    }
+
+    /// Runs the queue until it is empty or `limit` passes; the events.
+    async fn drive(s: &mut Scripts, limit: Duration) -> Vec<ScriptEvent> {
+        let deadline = Instant::now() + limit;
+        let mut events = Vec::new();
+        while s.queued() > 0 && Instant::now() < deadline {
+            events.extend(s.run_pending(Instant::now()));
+            if let Ok(Some(done)) =
+                tokio::time::timeout(Duration::from_millis(50), s.done_rx.recv()).await
+            {
+                events.extend(s.finished(done, Instant::now()));
+            }
+        }
+        events
+    }
+
+    #[tokio::test]
+    async fn a_script_gets_its_arguments_and_leaves_the_queue() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let path = script(dir.path(), &format!("echo \"$@\" > {}", out.display()));
+        let mut s = Scripts::new();
+        s.queue(
+            vec![path, "+sdown".into(), "master m 127.0.0.1 1".into()],
+            Instant::now(),
+        );
+        assert_eq!(drive(&mut s, Duration::from_secs(5)).await, vec![]);
+        assert_eq!(s.queued(), 0);
+        assert_eq!(
+            std::fs::read_to_string(out).unwrap(),
+            "+sdown master m 127.0.0.1 1\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn exit_two_is_a_script_error_and_exit_one_is_retried() {
+        let dir = tempfile::tempdir().unwrap();
+        let fails = script(dir.path(), "exit 2");
+        let mut s = Scripts::new();
+        s.queue(vec![fails.clone()], Instant::now());
+        let events = drive(&mut s, Duration::from_secs(5)).await;
+        assert_eq!(
+            events,
+            vec![ScriptEvent::Error {
+                path: fails,
+                signal: 0,
+                code: 2
+            }]
+        );
+
+        let counter = dir.path().join("runs");
+        let retried = dir.path().join("r.sh");
+        std::fs::write(
+            &retried,
+            format!(
+                "#!/bin/sh\necho x >> {c}\n[ $(wc -l < {c}) -ge 3 ] && exit 0\nexit 1\n",
+                c = counter.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&retried, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut s = Scripts::new();
+        s.set_limits(60_000, 10);
+        s.queue(vec![retried.display().to_string()], Instant::now());
+        assert_eq!(drive(&mut s, Duration::from_secs(10)).await, vec![]);
+        assert_eq!(std::fs::read_to_string(counter).unwrap().lines().count(), 3);
+    }
+
+    #[tokio::test]
+    async fn pending_scripts_lists_argv_flags_and_retry_count() {
+        let mut s = Scripts::new();
+        let later = Instant::now() + Duration::from_secs(60);
+        s.queue(vec!["/bin/true".into(), "a".into()], later);
+        let Reply::Array(items) = s.pending_reply(Instant::now()) else {
+            panic!("an array");
+        };
+        let Reply::Map(fields) = &items[0] else {
+            panic!("a map");
+        };
+        let names: Vec<String> = fields
+            .iter()
+            .map(|(k, _)| k.as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(names, ["argv", "flags", "pid", "run-delay", "retry-num"]);
+        assert_eq!(fields[1].1, Reply::bulk("scheduled"));
+    }
+}

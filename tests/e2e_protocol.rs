@@ -170,3 +170,69 @@ fn rename_command_applies_to_the_sentinels_own_commands() {
     assert!(c.cmd(&["INFO"]).unwrap().is_error());
     assert_eq!(c.cmd(&["PING"]).unwrap(), Reply::Simple("PONG".into()));
 }
+
+#[test]
+fn log_lines_have_redis_shape() {
+    let s = rsentinel("sentinel monitor mymaster 127.0.0.1 1 2\n");
+    assert!(wait_until(Duration::from_secs(5), || s
+        .log_text()
+        .contains("+monitor master mymaster 127.0.0.1 1 quorum 2")));
+    let log = s.log_text();
+    for line in log.lines().filter(|l| !l.is_empty()) {
+        // <pid>:X <dd Mon yyyy HH:MM:SS.mmm> <level-char> <message>
+        let (pid, rest) = line.split_once(":X ").unwrap_or_else(|| panic!("{line}"));
+        assert!(pid.bytes().all(|b| b.is_ascii_digit()), "{line}");
+        let parts: Vec<&str> = rest.splitn(6, ' ').collect();
+        assert_eq!(parts[0].len(), 2, "{line}");
+        assert_eq!(parts[1].len(), 3, "{line}");
+        assert_eq!(parts[2].len(), 4, "{line}");
+        assert_eq!(parts[3].len(), 12, "{line}");
+        assert!(["#", "*", "-", "."].contains(&parts[4]), "{line}");
+    }
+    assert!(log.contains(" # +monitor master mymaster 127.0.0.1 1 quorum 2"));
+    // Nothing but a fatal start-up error may go to stderr.
+    let stderr = std::fs::read_to_string(s.path("stderr.txt")).unwrap();
+    assert!(stderr.is_empty(), "{stderr}");
+}
+
+#[test]
+fn daemonize_forks_writes_the_pidfile_and_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let pidfile = dir.path().join("rsentinel.pid");
+    let conf = dir.path().join("sentinel.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "port {port}\nbind 127.0.0.1\ndaemonize yes\npidfile \"{}\"\nlogfile \"{}\"\n",
+            pidfile.display(),
+            dir.path().join("log").display()
+        ),
+    )
+    .unwrap();
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_rsentinel"))
+        .arg(&conf)
+        .status()
+        .unwrap();
+    assert!(status.success(), "the foreground parent exits 0");
+    assert!(wait_until(Duration::from_secs(10), || {
+        matches!(query(port, &["PING"]), Some(Reply::Simple(s)) if s == "PONG")
+    }));
+    let pid: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // The daemon is ours (we started it): stop it with SIGTERM and check it
+    // removes its pidfile on the way out.
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    unsafe {
+        libc::kill(pid, libc::SIGTERM);
+    }
+    assert!(wait_until(Duration::from_secs(5), || !pidfile.exists()));
+    assert!(wait_until(Duration::from_secs(5), || query(
+        port,
+        &["PING"]
+    )
+    .is_none()));
+}
