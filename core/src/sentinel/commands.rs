@@ -110,7 +110,10 @@ impl Sentinel {
                     return reply(Reply::err(NO_SUCH_MASTER));
                 }
                 self.master_event(&name, Level::Warning, "-monitor", |_| String::new());
+                let peers: Vec<String> = self.masters[&name].sentinels.keys().cloned().collect();
                 self.masters.remove(&name);
+                self.push(super::Action::DropLinks { master: name });
+                self.close_orphan_sentinel_links(peers);
                 CommandOutput::flushed(Reply::ok())
             }
             "set" => self.set_cmd(now, args),

@@ -3,6 +3,7 @@
 
 use super::failover::FailoverState;
 use super::instance::{Common, Role};
+use super::links::{LinkId, Target};
 use super::{Action, Level, Sentinel};
 use crate::time::Millis;
 
@@ -16,8 +17,9 @@ impl Sentinel {
             return;
         };
         m.replicas.clear();
+        let mut forgotten = Vec::new();
         if event {
-            m.sentinels.clear();
+            forgotten = std::mem::take(&mut m.sentinels).into_keys().collect();
         }
         let addr = m.common.addr.clone();
         let down_after = m.common.down_after;
@@ -33,8 +35,72 @@ impl Sentinel {
         self.push(Action::DropLinks {
             master: name.to_string(),
         });
+        self.close_orphan_sentinel_links(forgotten);
         if event {
             self.master_event(name, Level::Warning, "+reset-master", |_| String::new());
         }
+    }
+}
+
+impl Sentinel {
+    /// Closes the shared links of peers no master knows any more (after a
+    /// reset or a removal), instead of leaving them open forever.
+    pub(crate) fn close_orphan_sentinel_links(&mut self, runids: Vec<String>) {
+        for runid in runids {
+            if !self
+                .masters
+                .values()
+                .any(|m| m.sentinels.contains_key(&runid))
+            {
+                self.push(Action::Close(LinkId::cmd(Target::Sentinel(runid))));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PEER: &str = "1111111111111111111111111111111111111111";
+
+    fn sentinel_with_peer() -> Sentinel {
+        let mut s = Sentinel::new(1, 26379);
+        for line in [
+            "monitor m 127.0.0.1 6379 2".to_string(),
+            format!("known-sentinel m 127.0.0.1 26380 {PEER}"),
+        ] {
+            let args: Vec<String> = line.split_whitespace().map(String::from).collect();
+            s.apply_directive(Millis(0), &args).unwrap();
+        }
+        s.ensure_myid();
+        while s.poll_action().is_some() {}
+        s
+    }
+
+    fn actions(s: &mut Sentinel) -> Vec<Action> {
+        std::iter::from_fn(|| s.poll_action()).collect()
+    }
+
+    #[test]
+    fn reset_forgets_peers_and_closes_their_links() {
+        let mut s = sentinel_with_peer();
+        let out = s.command(Millis(5), &[b"reset".to_vec(), b"*".to_vec()]);
+        assert_eq!(out.reply, crate::reply::Reply::Int(1));
+        let acts = actions(&mut s);
+        assert!(acts.contains(&Action::Close(LinkId::cmd(Target::Sentinel(PEER.into())))));
+        assert!(acts.contains(&Action::DropLinks { master: "m".into() }));
+        assert!(s.masters["m"].sentinels.is_empty());
+    }
+
+    #[test]
+    fn remove_drops_the_masters_links_and_orphaned_peers() {
+        let mut s = sentinel_with_peer();
+        let out = s.command(Millis(5), &[b"remove".to_vec(), b"m".to_vec()]);
+        assert!(out.flush);
+        let acts = actions(&mut s);
+        assert!(acts.contains(&Action::DropLinks { master: "m".into() }));
+        assert!(acts.contains(&Action::Close(LinkId::cmd(Target::Sentinel(PEER.into())))));
+        assert!(s.masters.is_empty());
     }
 }
