@@ -43,7 +43,8 @@ impl Sentinel {
         let Some(h) = parse_hello(payload) else {
             return;
         };
-        if !self.masters.contains_key(&h.master) || h.runid.is_empty() {
+        // Never learn ourselves as a peer, whatever path the hello took.
+        if !self.masters.contains_key(&h.master) || h.runid.is_empty() || h.runid == self.myid() {
             return;
         }
         let name = h.master.clone();
@@ -266,6 +267,22 @@ impl Sentinel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn our_own_hello_is_ignored() {
+        let mut s = Sentinel::new(1, 26379);
+        let args: Vec<String> = "monitor m 127.0.0.1 6379 2"
+            .split_whitespace()
+            .map(String::from)
+            .collect();
+        s.apply_directive(Millis(0), &args).unwrap();
+        let me = s.ensure_myid().to_string();
+        s.process_hello(
+            Millis(1),
+            &format!("127.0.0.1,26379,{me},0,m,127.0.0.1,6379,0"),
+        );
+        assert!(s.masters["m"].sentinels.is_empty());
+    }
 
     #[test]
     fn hello_has_exactly_eight_fields() {
