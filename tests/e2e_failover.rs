@@ -39,12 +39,14 @@ fn body(master: &Proc, down_after: u64) -> String {
     )
 }
 
-fn wait_discovered(ports: &[u16], sentinels: usize) {
+/// Waits until every sentinel in `ports` knows `replicas` replicas and the
+/// other `sentinels - 1` sentinels.
+fn wait_discovered_with(ports: &[u16], replicas: usize, sentinels: usize) {
     for &p in ports {
         assert!(
             wait_until(Duration::from_secs(15), || {
                 query(p, &["SENTINEL", "MASTER", "mymaster"]).is_some_and(|r| {
-                    field(&r, "num-slaves").as_deref() == Some("2")
+                    field(&r, "num-slaves").as_deref() == Some(&replicas.to_string()[..])
                         && field(&r, "num-other-sentinels").as_deref()
                             == Some(&(sentinels - 1).to_string()[..])
                 })
@@ -54,23 +56,54 @@ fn wait_discovered(ports: &[u16], sentinels: usize) {
     }
 }
 
+/// The usual topology: two replicas.
+fn wait_discovered(ports: &[u16], sentinels: usize) {
+    wait_discovered_with(ports, 2, sentinels);
+}
+
+/// A master with two replicas.
+fn master_and_two_replicas() -> (Proc, Proc, Proc) {
+    let master = redis_server(&[]);
+    let r1 = redis_replica(&master);
+    let r2 = redis_replica(&master);
+    (master, r1, r2)
+}
+
+/// Three rsentinels on `body`, and their ports.
+fn three_rsentinels(body: &str) -> (Vec<Proc>, Vec<u16>) {
+    let s: Vec<Proc> = (0..3).map(|_| rsentinel(body)).collect();
+    let ports = s.iter().map(|p| p.port).collect();
+    (s, ports)
+}
+
+/// Waits until every sentinel advertises a master other than `old_port`;
+/// the port the first one advertises.
+fn wait_switched_away(sentinels: &[u16], old_port: &str, why: &str) -> String {
+    for &p in sentinels {
+        assert!(
+            wait_until(Duration::from_secs(30), || master_addr(p)
+                .is_some_and(|(_, port)| port != old_port)),
+            "sentinel {p} {why}"
+        );
+    }
+    master_addr(sentinels[0]).unwrap().1
+}
+
+/// Waits (up to `secs`) until the redis on `port` replicates `master_port`.
+fn follows(port: u16, master_port: &str, secs: u64) -> bool {
+    wait_until(Duration::from_secs(secs), || {
+        info_field(port, "master_port").as_deref() == Some(master_port)
+    })
+}
+
 /// Kills the master, waits until every sentinel advertises the same new
 /// master, checks it is writable, that the other replica follows it, and
 /// that the old master, restarted, becomes its replica.
 fn fail_over_and_check(master: &mut Proc, replicas: &[&Proc], sentinels: &[u16]) -> u16 {
     let old_port = master.port.to_string();
     master.kill();
-    let mut new_port = String::new();
+    let new_port = wait_switched_away(sentinels, &old_port, "still advertises the old master");
     for &p in sentinels {
-        assert!(
-            wait_until(Duration::from_secs(30), || master_addr(p)
-                .is_some_and(|(_, port)| port != old_port)),
-            "sentinel {p} still advertises the old master"
-        );
-        let (_, port) = master_addr(p).unwrap();
-        if new_port.is_empty() {
-            new_port = port;
-        }
         assert_eq!(master_addr(p).unwrap().1, new_port, "sentinels disagree");
     }
     let new_port: u16 = new_port.parse().unwrap();
@@ -91,32 +124,18 @@ fn fail_over_and_check(master: &mut Proc, replicas: &[&Proc], sentinels: &[u16])
         );
     }
     // The old master comes back (same port, as a master) and is demoted.
-    let restarted = redis_server_on(master.port);
+    let restarted = redis_server_at(master.port);
     assert!(
-        wait_until(Duration::from_secs(30), || info_field(
-            restarted.port,
-            "master_port"
-        )
-        .as_deref()
-            == Some(&new_port.to_string()[..])),
+        follows(restarted.port, &new_port.to_string(), 30),
         "old master was not converted to a replica"
     );
     new_port
 }
 
-/// A redis-server on a given (previously used) port.
-fn redis_server_on(port: u16) -> Proc {
-    redis_server_at(port)
-}
-
 #[test]
 fn three_rsentinels_fail_over_a_killed_master() {
-    let mut master = redis_server(&[]);
-    let r1 = redis_replica(&master);
-    let r2 = redis_replica(&master);
-    let b = body(&master, 1000);
-    let s: Vec<Proc> = (0..3).map(|_| rsentinel(&b)).collect();
-    let ports: Vec<u16> = s.iter().map(|p| p.port).collect();
+    let (mut master, r1, r2) = master_and_two_replicas();
+    let (_s, ports) = three_rsentinels(&body(&master, 1000));
     wait_discovered(&ports, 3);
     fail_over_and_check(&mut master, &[&r1, &r2], &ports);
 }
@@ -129,9 +148,7 @@ fn led(p: &Proc) -> bool {
 /// `down_after` per sentinel decides who notices first and so who leads.
 /// Returns, per sentinel, (is rsentinel, led a failover).
 fn mixed_failover(kinds: [(bool, u64); 3]) -> Vec<(bool, bool)> {
-    let mut master = redis_server(&[]);
-    let r1 = redis_replica(&master);
-    let r2 = redis_replica(&master);
+    let (mut master, r1, r2) = master_and_two_replicas();
     let sentinels: Vec<(bool, Proc)> = kinds
         .iter()
         .map(|&(ours, down_after)| {
@@ -174,12 +191,8 @@ fn mixed_quorum_where_rsentinel_leads() {
 
 #[test]
 fn no_failover_without_a_majority_and_ckquorum_says_why() {
-    let mut master = redis_server(&[]);
-    let r1 = redis_replica(&master);
-    let r2 = redis_replica(&master);
-    let b = body(&master, 1000);
-    let s: Vec<Proc> = (0..3).map(|_| rsentinel(&b)).collect();
-    let ports: Vec<u16> = s.iter().map(|p| p.port).collect();
+    let (mut master, r1, r2) = master_and_two_replicas();
+    let (s, ports) = three_rsentinels(&body(&master, 1000));
     wait_discovered(&ports, 3);
     s[1].signal(libc::SIGSTOP);
     s[2].signal(libc::SIGSTOP);
@@ -213,9 +226,7 @@ fn no_failover_without_a_majority_and_ckquorum_says_why() {
 
 #[test]
 fn manual_failover_promotes_a_replica() {
-    let master = redis_server(&[]);
-    let r1 = redis_replica(&master);
-    let r2 = redis_replica(&master);
+    let (master, r1, r2) = master_and_two_replicas();
     let s = rsentinel(&body(&master, 5000));
     wait_discovered(&[s.port], 1);
     assert!(wait_until(Duration::from_secs(10), || {
@@ -228,12 +239,7 @@ fn manual_failover_promotes_a_replica() {
     assert!([r1.port, r2.port].contains(&new_port));
     assert!(wait_until(Duration::from_secs(10), || role(new_port) == "master"));
     // The old master, still alive, is turned into a replica of the new one.
-    assert!(wait_until(Duration::from_secs(30), || info_field(
-        master.port,
-        "master_port"
-    )
-    .as_deref()
-        == Some(&new_port.to_string()[..])));
+    assert!(follows(master.port, &new_port.to_string(), 30));
 }
 
 #[test]
@@ -253,9 +259,7 @@ fn replica_priority_decides_the_promoted_replica() {
         "--replica-priority",
         "90",
     ]);
-    let b = body(&master, 1000);
-    let s: Vec<Proc> = (0..3).map(|_| rsentinel(&b)).collect();
-    let ports: Vec<u16> = s.iter().map(|p| p.port).collect();
+    let (_s, ports) = three_rsentinels(&body(&master, 1000));
     wait_discovered(&ports, 3);
     let new_port = fail_over_and_check(&mut master, &[&low, &high], &ports);
     assert_eq!(
@@ -269,12 +273,8 @@ fn a_redis_rs_sentinel_client_keeps_working_through_a_failover() {
     use redis::sentinel::{SentinelClient, SentinelServerType};
     use redis::Commands;
 
-    let mut master = redis_server(&[]);
-    let _r1 = redis_replica(&master);
-    let _r2 = redis_replica(&master);
-    let b = body(&master, 1000);
-    let s: Vec<Proc> = (0..3).map(|_| rsentinel(&b)).collect();
-    let ports: Vec<u16> = s.iter().map(|p| p.port).collect();
+    let (mut master, _r1, _r2) = master_and_two_replicas();
+    let (_s, ports) = three_rsentinels(&body(&master, 1000));
     wait_discovered(&ports, 3);
     let nodes: Vec<String> = ports
         .iter()
@@ -312,9 +312,7 @@ fn a_redis_rs_sentinel_client_keeps_working_through_a_failover() {
 
 #[test]
 fn a_hung_master_is_failed_over_and_scripts_run_on_every_sentinel() {
-    let master = redis_server(&[]);
-    let r1 = redis_replica(&master);
-    let r2 = redis_replica(&master);
+    let (master, r1, r2) = master_and_two_replicas();
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("reconfig.sh");
     std::fs::write(
@@ -332,19 +330,11 @@ fn a_hung_master_is_failed_over_and_scripts_run_on_every_sentinel() {
         body(&master, 1000),
         script.display()
     );
-    let s: Vec<Proc> = (0..3).map(|_| rsentinel(&b)).collect();
-    let ports: Vec<u16> = s.iter().map(|p| p.port).collect();
+    let (_s, ports) = three_rsentinels(&b);
     wait_discovered(&ports, 3);
     let old = master.port.to_string();
     master.signal(libc::SIGSTOP);
-    for &p in &ports {
-        assert!(
-            wait_until(Duration::from_secs(30), || master_addr(p)
-                .is_some_and(|(_, port)| port != old)),
-            "sentinel {p} did not switch away from the hung master"
-        );
-    }
-    let new_port = master_addr(ports[0]).unwrap().1;
+    let new_port = wait_switched_away(&ports, &old, "did not switch away from the hung master");
     assert!([r1.port, r2.port].iter().any(|p| p.to_string() == new_port));
     // Each sentinel ran the client-reconfig script once: one as leader,
     // the others as observers, with Redis's argument list.
@@ -382,12 +372,7 @@ fn a_hung_master_is_failed_over_and_scripts_run_on_every_sentinel() {
     );
     master.signal(libc::SIGCONT);
     // The old master wakes up as a master and is converted.
-    assert!(wait_until(Duration::from_secs(30), || info_field(
-        master.port,
-        "master_port"
-    )
-    .as_deref()
-        == Some(new_port.as_str())));
+    assert!(follows(master.port, &new_port, 30));
 }
 
 #[test]
@@ -398,16 +383,8 @@ fn parallel_syncs_one_reconfigures_replicas_one_at_a_time() {
         "{}sentinel parallel-syncs mymaster 1\n",
         body(&master, 1000)
     );
-    let s: Vec<Proc> = (0..3).map(|_| rsentinel(&b)).collect();
-    let ports: Vec<u16> = s.iter().map(|p| p.port).collect();
-    for &p in &ports {
-        assert!(wait_until(Duration::from_secs(15), || {
-            query(p, &["SENTINEL", "MASTER", "mymaster"]).is_some_and(|r| {
-                field(&r, "num-slaves").as_deref() == Some("3")
-                    && field(&r, "num-other-sentinels").as_deref() == Some("2")
-            })
-        }));
-    }
+    let (s, ports) = three_rsentinels(&b);
+    wait_discovered_with(&ports, 3, 3);
     let old = master.port.to_string();
     master.kill();
     assert!(wait_until(Duration::from_secs(40), || s
@@ -435,11 +412,6 @@ fn parallel_syncs_one_reconfigures_replicas_one_at_a_time() {
     let new_port = master_addr(ports[0]).unwrap().1;
     assert_ne!(new_port, old);
     for r in replicas.iter().filter(|r| r.port.to_string() != new_port) {
-        assert!(wait_until(Duration::from_secs(20), || info_field(
-            r.port,
-            "master_port"
-        )
-        .as_deref()
-            == Some(new_port.as_str())));
+        assert!(follows(r.port, &new_port, 20));
     }
 }

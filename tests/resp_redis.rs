@@ -2,85 +2,21 @@
 //! error texts match Redis byte for byte, and the outbound client reads
 //! PING, INFO, large bulks, pub/sub messages and RESP3 maps.
 
+mod support;
+
+use std::future::Future;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use rsentinel::resp::request::{ProtocolError, RequestDecoder};
 use rsentinel::resp::RespConnection;
-use rsentinel_core::reply::Reply;
+use support::{free_port, redis_server, Proc, Reply};
 
-/// A redis-server on a free loopback port, killed (only it) on drop.
-struct RedisServer {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl RedisServer {
-    fn start(extra: &[&str]) -> RedisServer {
-        // A freed port can be taken again before redis binds it: retry.
-        for _ in 0..5 {
-            let port = TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let dir = tempfile::tempdir().unwrap();
-            let mut child = Command::new("redis-server")
-                .args([
-                    "--port",
-                    &port.to_string(),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ])
-                .arg("--dir")
-                .arg(dir.path())
-                .args(extra)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("redis-server must be installed");
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if child.try_wait().unwrap().is_some() {
-                    break;
-                }
-                if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
-                    let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
-                    let mut b = [0u8; 64];
-                    if s.write_all(b"PING\r\n").is_ok() && s.read(&mut b).is_ok_and(|n| n > 0) {
-                        return RedisServer {
-                            child,
-                            port,
-                            _dir: dir,
-                        };
-                    }
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        panic!("redis-server did not start");
-    }
-
-    fn addr(&self) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.port))
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Where a shared-fixture redis-server listens.
+fn addr(server: &Proc) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], server.port))
 }
 
 /// What Redis sends back for raw `input`, then `<EOF>` if it closed the
@@ -145,8 +81,8 @@ fn our_answer(input: &[u8], authenticated: bool) -> Vec<u8> {
     }
 }
 
-fn compare_with_redis(server: &RedisServer, authenticated: bool, cases: Vec<Vec<u8>>) {
-    let addr = server.addr();
+fn compare_with_redis(server: &Proc, authenticated: bool, cases: Vec<Vec<u8>>) {
+    let addr = addr(server);
     // The cases that wait cost a quiet period each; ask them in parallel.
     let handles: Vec<_> = cases
         .into_iter()
@@ -172,7 +108,7 @@ fn long(prefix: &[u8], fill: u8, n: usize) -> Vec<u8> {
 
 #[test]
 fn decoder_matches_redis_for_authenticated_clients() {
-    let server = RedisServer::start(&[]);
+    let server = redis_server(&[]);
     let cases: Vec<Vec<u8>> = vec![
         b"PING\r\n".to_vec(),
         b"PING\n".to_vec(),
@@ -216,7 +152,7 @@ fn decoder_matches_redis_for_authenticated_clients() {
 
 #[test]
 fn decoder_matches_redis_for_unauthenticated_clients() {
-    let server = RedisServer::start(&["--requirepass", "sekret"]);
+    let server = redis_server(&["--requirepass", "sekret"]);
     let cases: Vec<Vec<u8>> = vec![
         b"*10\r\n".to_vec(),
         b"*11\r\n".to_vec(),
@@ -241,9 +177,9 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 
 #[test]
 fn client_pings_and_reads_info_and_large_bulks() {
-    let server = RedisServer::start(&[]);
+    let server = redis_server(&[]);
     runtime().block_on(async {
-        let mut conn = RespConnection::connect(server.addr(), TIMEOUT)
+        let mut conn = RespConnection::connect(addr(&server), TIMEOUT)
             .await
             .unwrap();
         assert_eq!(
@@ -279,9 +215,9 @@ fn client_pings_and_reads_info_and_large_bulks() {
 
 #[test]
 fn client_pipelines_commands() {
-    let server = RedisServer::start(&[]);
+    let server = redis_server(&[]);
     runtime().block_on(async {
-        let mut conn = RespConnection::connect(server.addr(), TIMEOUT)
+        let mut conn = RespConnection::connect(addr(&server), TIMEOUT)
             .await
             .unwrap();
         for i in 0..200 {
@@ -301,9 +237,9 @@ fn client_pipelines_commands() {
 
 #[test]
 fn local_addr_is_what_redis_sees() {
-    let server = RedisServer::start(&[]);
+    let server = redis_server(&[]);
     runtime().block_on(async {
-        let mut conn = RespConnection::connect(server.addr(), TIMEOUT)
+        let mut conn = RespConnection::connect(addr(&server), TIMEOUT)
             .await
             .unwrap();
         let info = conn.request(&[b"CLIENT", b"INFO"]).await.unwrap();
@@ -312,7 +248,7 @@ fn local_addr_is_what_redis_sees() {
             info.as_str().unwrap().contains(&expected),
             "{info:?} lacks {expected}"
         );
-        assert_eq!(conn.peer_addr().unwrap(), server.addr());
+        assert_eq!(conn.peer_addr().unwrap(), addr(&server));
     });
 }
 
@@ -320,10 +256,10 @@ fn local_addr_is_what_redis_sees() {
 fn connect_from_binds_the_local_address() {
     // Protected mode only trusts 127.0.0.1; the server still listens on
     // loopback alone.
-    let server = RedisServer::start(&["--protected-mode", "no"]);
+    let server = redis_server(&["--protected-mode", "no"]);
     runtime().block_on(async {
         let source: std::net::IpAddr = [127, 0, 0, 2].into();
-        let mut conn = RespConnection::connect_from(server.addr(), Some(source), TIMEOUT)
+        let mut conn = RespConnection::connect_from(addr(&server), Some(source), TIMEOUT)
             .await
             .unwrap();
         assert_eq!(conn.local_addr().unwrap().ip(), source);
@@ -339,11 +275,43 @@ fn bulks(items: &[&str]) -> Vec<Reply> {
     items.iter().map(Reply::bulk).collect()
 }
 
+/// Publishes `payload` on `channel` from a fresh connection; exactly one
+/// subscriber must receive it.
+async fn publish_to_one(server: &Proc, channel: &[u8], payload: &[u8]) {
+    let mut publisher = RespConnection::connect(addr(server), TIMEOUT)
+        .await
+        .unwrap();
+    assert_eq!(
+        publisher
+            .request(&[b"PUBLISH", channel, payload])
+            .await
+            .unwrap(),
+        Reply::Int(1)
+    );
+}
+
+/// A fake peer on a loopback port: `serve` gets the one connection it
+/// accepts; its result comes back through the handle.
+async fn fake_peer<F, Fut, T>(serve: F) -> (SocketAddr, tokio::task::JoinHandle<T>)
+where
+    F: FnOnce(tokio::net::TcpStream) -> Fut + Send + 'static,
+    Fut: Future<Output = T> + Send,
+    T: Send + 'static,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let peer = tokio::spawn(async move {
+        let (s, _) = listener.accept().await.unwrap();
+        serve(s).await
+    });
+    (addr, peer)
+}
+
 #[test]
 fn resp2_subscriber_receives_published_message_as_array() {
-    let server = RedisServer::start(&[]);
+    let server = redis_server(&[]);
     runtime().block_on(async {
-        let sub = RespConnection::connect(server.addr(), TIMEOUT)
+        let sub = RespConnection::connect(addr(&server), TIMEOUT)
             .await
             .unwrap();
         let (mut reader, mut writer) = sub.split();
@@ -360,16 +328,7 @@ fn resp2_subscriber_receives_published_message_as_array() {
                 Reply::Int(1)
             ])
         );
-        let mut publisher = RespConnection::connect(server.addr(), TIMEOUT)
-            .await
-            .unwrap();
-        assert_eq!(
-            publisher
-                .request(&[b"PUBLISH", b"__sentinel__:hello", b"hi there"])
-                .await
-                .unwrap(),
-            Reply::Int(1)
-        );
+        publish_to_one(&server, b"__sentinel__:hello", b"hi there").await;
         let msg = tokio::time::timeout(TIMEOUT, reader.next_reply())
             .await
             .unwrap()
@@ -387,9 +346,9 @@ fn resp2_subscriber_receives_published_message_as_array() {
 
 #[test]
 fn resp3_hello_is_a_map_and_messages_are_pushes() {
-    let server = RedisServer::start(&[]);
+    let server = redis_server(&[]);
     runtime().block_on(async {
-        let mut conn = RespConnection::connect(server.addr(), TIMEOUT)
+        let mut conn = RespConnection::connect(addr(&server), TIMEOUT)
             .await
             .unwrap();
         let Reply::Map(pairs) = conn.request(&[b"HELLO", b"3"]).await.unwrap() else {
@@ -417,16 +376,7 @@ fn resp3_hello_is_a_map_and_messages_are_pushes() {
                 Reply::Int(1)
             ]))
         );
-        let mut publisher = RespConnection::connect(server.addr(), TIMEOUT)
-            .await
-            .unwrap();
-        assert_eq!(
-            publisher
-                .request(&[b"PUBLISH", b"ch", b"payload"])
-                .await
-                .unwrap(),
-            Reply::Int(1)
-        );
+        publish_to_one(&server, b"ch", b"payload").await;
         let msg = tokio::time::timeout(TIMEOUT, conn.next_reply())
             .await
             .unwrap()
@@ -439,18 +389,16 @@ fn resp3_hello_is_a_map_and_messages_are_pushes() {
 fn next_reply_survives_cancellation_mid_reply() {
     runtime().block_on(async {
         // A peer that dribbles one reply a few bytes at a time.
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let reply: &'static [u8] =
             b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$11\r\nhello world\r\n+after\r\n";
-        let peer = tokio::spawn(async move {
+        let (addr, peer) = fake_peer(move |mut s| async move {
             use tokio::io::AsyncWriteExt;
-            let (mut s, _) = listener.accept().await.unwrap();
             for chunk in reply.chunks(3) {
                 s.write_all(chunk).await.unwrap();
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }
-        });
+        })
+        .await;
         let mut conn = RespConnection::connect(addr, TIMEOUT).await.unwrap();
         let deadline = tokio::time::Instant::now() + TIMEOUT;
         let mut got = Vec::new();
@@ -481,13 +429,11 @@ fn next_reply_survives_cancellation_mid_reply() {
 #[test]
 fn close_in_the_middle_of_a_reply_is_unexpected_eof() {
     runtime().block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let peer = tokio::spawn(async move {
+        let (addr, peer) = fake_peer(|mut s| async move {
             use tokio::io::AsyncWriteExt;
-            let (mut s, _) = listener.accept().await.unwrap();
             s.write_all(b"$10\r\nhalf").await.unwrap();
-        });
+        })
+        .await;
         let mut conn = RespConnection::connect(addr, TIMEOUT).await.unwrap();
         peer.await.unwrap();
         let err = conn.next_reply().await.unwrap_err();
@@ -498,14 +444,12 @@ fn close_in_the_middle_of_a_reply_is_unexpected_eof() {
 #[test]
 fn garbage_from_a_peer_is_invalid_data() {
     runtime().block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let peer = tokio::spawn(async move {
+        let (addr, peer) = fake_peer(|mut s| async move {
             use tokio::io::AsyncWriteExt;
-            let (mut s, _) = listener.accept().await.unwrap();
             s.write_all(&b"*1\r\n".repeat(100)).await.unwrap();
             s
-        });
+        })
+        .await;
         let mut conn = RespConnection::connect(addr, TIMEOUT).await.unwrap();
         let err = conn.next_reply().await.unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
@@ -516,11 +460,7 @@ fn garbage_from_a_peer_is_invalid_data() {
 #[test]
 fn connecting_to_a_closed_port_fails() {
     runtime().block_on(async {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         assert!(RespConnection::connect(("127.0.0.1", port), TIMEOUT)
             .await
             .is_err());

@@ -11,15 +11,17 @@ use server_support::{text, Harness};
 async fn requirepass_gates_every_command_but_auth_and_hello() {
     let h = Harness::with_requirepass("foo").await;
     let mut c = h.connect().await;
-    c.send_raw(b"ping\r\nsubscribe x\r\nhello 3\r\nauth bad\r\nauth default bad\r\n")
-        .await;
-    c.expect(b"-NOAUTH Authentication required.\r\n").await;
-    c.expect(b"-NOAUTH Authentication required.\r\n").await;
-    c.expect(b"-NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time\r\n").await;
-    c.expect(b"-WRONGPASS invalid username-password pair or user is disabled.\r\n")
-        .await;
-    c.expect(b"-WRONGPASS invalid username-password pair or user is disabled.\r\n")
-        .await;
+    c.exchange(
+        b"ping\r\nsubscribe x\r\nhello 3\r\nauth bad\r\nauth default bad\r\n",
+        &[
+            b"-NOAUTH Authentication required.\r\n",
+            b"-NOAUTH Authentication required.\r\n",
+            b"-NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time\r\n",
+            b"-WRONGPASS invalid username-password pair or user is disabled.\r\n",
+            b"-WRONGPASS invalid username-password pair or user is disabled.\r\n",
+        ],
+    )
+    .await;
     // Unauthenticated clients get the small multibulk limit.
     let mut big = h.connect().await;
     big.send_raw(b"*11\r\n").await;
@@ -107,15 +109,18 @@ async fn client_kill_user_closes_that_users_connections_only() {
 async fn client_kill_filters_are_validated_like_redis() {
     let h = Harness::start().await;
     let mut c = h.connect().await;
-    c.send_raw(b"client kill id x\r\nclient kill type foo\r\nclient kill skipme maybe\r\nclient kill maxage 1\r\nclient kill id 1 type\r\nclient kill type normal\r\n")
-        .await;
-    c.expect(b"-ERR client-id should be greater than 0\r\n")
-        .await;
-    c.expect(b"-ERR Unknown client type 'foo'\r\n").await;
-    c.expect(b"-ERR syntax error\r\n").await;
-    c.expect(b"-ERR syntax error\r\n").await;
-    c.expect(b"-ERR syntax error\r\n").await;
-    c.expect(b":0\r\n").await;
+    c.exchange(
+        b"client kill id x\r\nclient kill type foo\r\nclient kill skipme maybe\r\nclient kill maxage 1\r\nclient kill id 1 type\r\nclient kill type normal\r\n",
+        &[
+            b"-ERR client-id should be greater than 0\r\n",
+            b"-ERR Unknown client type 'foo'\r\n",
+            b"-ERR syntax error\r\n",
+            b"-ERR syntax error\r\n",
+            b"-ERR syntax error\r\n",
+            b":0\r\n",
+        ],
+    )
+    .await;
     h.stop().await;
 }
 

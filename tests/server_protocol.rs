@@ -25,18 +25,17 @@ async fn inline_ping_gets_pong_and_ping_echoes_its_argument() {
 async fn unknown_commands_and_wrong_arity_use_redis_wording() {
     let h = Harness::start().await;
     let mut c = h.connect().await;
-    c.send_raw(b"get x y\r\nquit\r\nrole x\r\nsentinel nosuch\r\nclient\r\n")
-        .await;
-    c.expect(b"-ERR unknown command 'get', with args beginning with: 'x' 'y' \r\n")
-        .await;
-    c.expect(b"-ERR unknown command 'quit', with args beginning with: \r\n")
-        .await;
-    c.expect(b"-ERR wrong number of arguments for 'role' command\r\n")
-        .await;
-    c.expect(b"-ERR unknown subcommand 'nosuch'. Try SENTINEL HELP.\r\n")
-        .await;
-    c.expect(b"-ERR wrong number of arguments for 'client' command\r\n")
-        .await;
+    c.exchange(
+        b"get x y\r\nquit\r\nrole x\r\nsentinel nosuch\r\nclient\r\n",
+        &[
+            b"-ERR unknown command 'get', with args beginning with: 'x' 'y' \r\n",
+            b"-ERR unknown command 'quit', with args beginning with: \r\n",
+            b"-ERR wrong number of arguments for 'role' command\r\n",
+            b"-ERR unknown subcommand 'nosuch'. Try SENTINEL HELP.\r\n",
+            b"-ERR wrong number of arguments for 'client' command\r\n",
+        ],
+    )
+    .await;
     h.stop().await;
 }
 

@@ -58,19 +58,20 @@ async fn subscribe_confirms_each_channel_and_delivers_events_in_order() {
 async fn resp2_subscribed_context_refuses_other_commands() {
     let h = Harness::start().await;
     let mut c = h.connect().await;
-    c.send_raw(b"subscribe a\r\ninfo\r\nclient list\r\nping x\r\nunsubscribe\r\nunsubscribe\r\npunsubscribe\r\nping\r\n")
-        .await;
-    c.expect(b"*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n")
-        .await;
-    c.expect(b"-ERR Can't execute 'info': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n").await;
-    c.expect(b"-ERR Can't execute 'client|list': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n").await;
-    c.expect(b"*2\r\n$4\r\npong\r\n$1\r\nx\r\n").await;
-    c.expect(b"*3\r\n$11\r\nunsubscribe\r\n$1\r\na\r\n:0\r\n")
-        .await;
-    c.expect(b"*3\r\n$11\r\nunsubscribe\r\n$-1\r\n:0\r\n").await;
-    c.expect(b"*3\r\n$12\r\npunsubscribe\r\n$-1\r\n:0\r\n")
-        .await;
-    c.expect(b"+PONG\r\n").await;
+    c.exchange(
+        b"subscribe a\r\ninfo\r\nclient list\r\nping x\r\nunsubscribe\r\nunsubscribe\r\npunsubscribe\r\nping\r\n",
+        &[
+            b"*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n",
+            b"-ERR Can't execute 'info': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n",
+            b"-ERR Can't execute 'client|list': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n",
+            b"*2\r\n$4\r\npong\r\n$1\r\nx\r\n",
+            b"*3\r\n$11\r\nunsubscribe\r\n$1\r\na\r\n:0\r\n",
+            b"*3\r\n$11\r\nunsubscribe\r\n$-1\r\n:0\r\n",
+            b"*3\r\n$12\r\npunsubscribe\r\n$-1\r\n:0\r\n",
+            b"+PONG\r\n",
+        ],
+    )
+    .await;
     h.stop().await;
 }
 

@@ -3,46 +3,20 @@
 //! after healing. `RSENTINEL_SIM_SEEDS` sets the seed count (default 1000);
 //! `RSENTINEL_SIM_SEED` replays one seed.
 
-use rsentinel_core::sim::kafka_sim::{run_kafka, KafkaSimConfig};
+mod sim_support;
 
-fn seeds() -> Vec<u64> {
-    if let Ok(one) = std::env::var("RSENTINEL_SIM_SEED") {
-        return vec![one.parse().expect("RSENTINEL_SIM_SEED must be a u64")];
-    }
-    let n: u64 = std::env::var("RSENTINEL_SIM_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1000);
-    (0..n).collect()
-}
+use rsentinel_core::sim::kafka_sim::{run_kafka, KafkaSimConfig};
+use sim_support::{assert_no_failures, seeds, sweep};
 
 #[test]
 fn every_seed_keeps_one_controller_per_epoch_and_restores_preferred_leaders() {
     let seeds = seeds();
-    let failures: Vec<String> = std::thread::scope(|s| {
-        let handles: Vec<_> = [0usize, 1]
-            .into_iter()
-            .map(|offset| {
-                let part: Vec<u64> = seeds.iter().copied().skip(offset).step_by(2).collect();
-                s.spawn(move || {
-                    part.into_iter()
-                        .filter_map(|seed| run_kafka(&KafkaSimConfig::chaos(seed)).err())
-                        .map(|f| f.to_string())
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap())
-            .collect()
+    let failures = sweep(&seeds, |seed| {
+        run_kafka(&KafkaSimConfig::chaos(seed))
+            .err()
+            .map(|f| f.to_string())
     });
-    assert!(
-        failures.is_empty(),
-        "{} failing seeds:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert_no_failures(&failures, seeds.len());
 }
 
 #[test]

@@ -353,6 +353,20 @@ fn old_master_reports_master(w: &mut World, now: u64) {
     w.drain();
 }
 
+/// Runs a failover until the switch, then steps the old master (now known
+/// as a replica) for 500 ms; the time reached.
+fn switch_and_watch_the_old_master(w: &mut World) -> u64 {
+    let t = run_until_switch(w);
+    let old = Target::Replica {
+        master: "mymaster".into(),
+        key: "127.0.0.1:6379".into(),
+    };
+    for tt in (t..t + 500).step_by(50) {
+        w.step(tt, std::slice::from_ref(&old));
+    }
+    t + 500
+}
+
 fn converted(w: &World) -> bool {
     w.events()
         .iter()
@@ -362,17 +376,9 @@ fn converted(w: &World) -> bool {
 #[test]
 fn a_returning_old_master_is_demoted_at_once_when_a_majority_shares_our_config() {
     let mut w = World::new(&[]);
-    let t = run_until_switch(&mut w);
     // The new master's INFO makes it look sane; both peers' hellos carry
     // our config epoch.
-    let old = Target::Replica {
-        master: "mymaster".into(),
-        key: "127.0.0.1:6379".into(),
-    };
-    for tt in (t..t + 500).step_by(50) {
-        w.step(tt, std::slice::from_ref(&old));
-    }
-    let now = t + 500;
+    let now = switch_and_watch_the_old_master(&mut w);
     for (peer, port) in [(PEER_A, 26380), (PEER_B, 26381)] {
         w.s.process_hello(
             Millis(now),
@@ -386,15 +392,8 @@ fn a_returning_old_master_is_demoted_at_once_when_a_majority_shares_our_config()
 #[test]
 fn without_confirmation_the_old_master_waits_like_redis() {
     let mut w = World::new(&[]);
-    let t = run_until_switch(&mut w);
-    let old = Target::Replica {
-        master: "mymaster".into(),
-        key: "127.0.0.1:6379".into(),
-    };
-    for tt in (t..t + 500).step_by(50) {
-        w.step(tt, std::slice::from_ref(&old));
-    }
+    let now = switch_and_watch_the_old_master(&mut w);
     // No hellos from the peers: hold back for 8 s as Redis does.
-    old_master_reports_master(&mut w, t + 500);
+    old_master_reports_master(&mut w, now);
     assert!(!converted(&w));
 }

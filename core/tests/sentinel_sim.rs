@@ -7,6 +7,8 @@
 //! `RSENTINEL_SIM_SEEDS=N` sets how many seeds the sweep runs (default
 //! 1000); `RSENTINEL_SIM_SEED=N` replays one seed and prints its timeline.
 
+mod sim_support;
+
 mod sentinel_sim {
     pub mod invariants;
     pub mod network;
@@ -18,47 +20,13 @@ mod sentinel_sim {
 
 use sentinel_sim::scenario::{Fault, Pick, SimConfig};
 use sentinel_sim::world::run;
+use sim_support::{assert_no_failures, replay_seed, sweep, sweep_seeds};
 
 use rsentinel_core::time::Millis;
 
-fn sweep_seeds() -> Vec<u64> {
-    let n: u64 = std::env::var("RSENTINEL_SIM_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1000);
-    (0..n).collect()
-}
-
-/// Runs `seeds` on two threads (the machines this runs on have two cores)
-/// and returns the failures, in seed order.
-fn sweep(seeds: &[u64]) -> Vec<String> {
-    let mut failures: Vec<(u64, String)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..2)
-            .map(|part| {
-                s.spawn(move || {
-                    seeds
-                        .iter()
-                        .skip(part)
-                        .step_by(2)
-                        .filter_map(|&seed| run(&SimConfig::chaos(seed)).err())
-                        .map(|f| (f.seed, f.to_string()))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("sweep thread"))
-            .collect()
-    });
-    failures.sort();
-    failures.into_iter().map(|(_, f)| f).collect()
-}
-
 #[test]
 fn every_seed_is_safe_and_converges_after_healing() {
-    if let Ok(one) = std::env::var("RSENTINEL_SIM_SEED") {
-        let seed: u64 = one.parse().expect("RSENTINEL_SIM_SEED must be a u64");
+    if let Some(seed) = replay_seed() {
         let mut cfg = SimConfig::chaos(seed);
         cfg.trace = true;
         println!(
@@ -94,14 +62,10 @@ fn every_seed_is_safe_and_converges_after_healing() {
         return;
     }
     let seeds = sweep_seeds();
-    let failures = sweep(&seeds);
-    assert!(
-        failures.is_empty(),
-        "{} of {} seeds failed:\n{}",
-        failures.len(),
-        seeds.len(),
-        failures.join("\n")
-    );
+    let failures = sweep(&seeds, |seed| {
+        run(&SimConfig::chaos(seed)).err().map(|f| f.to_string())
+    });
+    assert_no_failures(&failures, seeds.len());
 }
 
 #[test]

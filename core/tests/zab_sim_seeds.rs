@@ -2,50 +2,20 @@
 //! invariants under chaos and converge once healed. `RSENTINEL_SIM_SEEDS`
 //! sets how many seeds (default 1000); `RSENTINEL_SIM_SEED` replays one.
 
-use rsentinel_core::sim::zab_sim::{run_zab, ZabSimConfig};
+mod sim_support;
 
-fn seeds() -> Vec<u64> {
-    if let Ok(one) = std::env::var("RSENTINEL_SIM_SEED") {
-        return vec![one.parse().expect("RSENTINEL_SIM_SEED must be a u64")];
-    }
-    let n: u64 = std::env::var("RSENTINEL_SIM_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1000);
-    (0..n).collect()
-}
+use rsentinel_core::sim::zab_sim::{run_zab, ZabSimConfig};
+use sim_support::{assert_no_failures, seeds, sweep};
 
 #[test]
 fn every_seed_keeps_one_leader_per_epoch_and_converges() {
     let seeds = seeds();
-    // Two workers: the machines this runs on have two cores.
-    let failures: Vec<String> = std::thread::scope(|s| {
-        let halves: Vec<Vec<u64>> = vec![
-            seeds.iter().copied().step_by(2).collect(),
-            seeds.iter().copied().skip(1).step_by(2).collect(),
-        ];
-        let handles: Vec<_> = halves
-            .into_iter()
-            .map(|part| {
-                s.spawn(move || {
-                    part.into_iter()
-                        .filter_map(|seed| run_zab(&ZabSimConfig::chaos(seed)).err())
-                        .map(|f| f.to_string())
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap())
-            .collect()
+    let failures = sweep(&seeds, |seed| {
+        run_zab(&ZabSimConfig::chaos(seed))
+            .err()
+            .map(|f| f.to_string())
     });
-    assert!(
-        failures.is_empty(),
-        "{} failing seeds:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert_no_failures(&failures, seeds.len());
 }
 
 #[test]

@@ -10,12 +10,12 @@ use std::time::Duration;
 use rsentinel_core::kafka::{
     AgentStep, BrokerId, ControllerAgent, ControllerView, CONTROLLER_EPOCH_PATH, CONTROLLER_PATH,
 };
-use tokio::io::{AsyncWriteExt, BufReader};
+use rsentinel_core::reply::Reply;
 use tokio::net::TcpStream;
 
 use super::error::ElectError;
 use super::output::LineSink;
-use super::wire::{encode, read_value, Value};
+use crate::resp::{ReplyLimits, RespConnection};
 
 /// Creates the claim if absent and, atomically with it, takes the next
 /// controller epoch. Returns the epoch, or 0 when someone holds the claim.
@@ -25,9 +25,20 @@ return redis.call('INCR', KEYS[2]) end return 0";
 const REFRESH: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
 return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0";
 
+/// The store only ever answers small integers, a short key and a two-item
+/// `MGET`: a peer sending more than this is not the store we want, and
+/// must not make us allocate much.
+const STORE_LIMITS: ReplyLimits = ReplyLimits {
+    max_depth: 2,
+    max_elements: 1024,
+    max_bulk: 1 << 20,
+    max_line: 1 << 20,
+    max_reply_bytes: 2 << 20,
+};
+
 /// A tiny Redis connection: one command at a time.
 pub struct RedisConn {
-    stream: BufReader<TcpStream>,
+    conn: RespConnection,
 }
 
 impl RedisConn {
@@ -39,26 +50,40 @@ impl RedisConn {
         })?;
         let addr = addr.split('/').next().unwrap_or(addr);
         let stream = TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
         Ok(RedisConn {
-            stream: BufReader::new(stream),
+            conn: RespConnection::from_stream(stream, STORE_LIMITS)?,
         })
     }
 
-    pub async fn cmd<S: AsRef<str>>(&mut self, args: &[S]) -> Result<Value, ElectError> {
-        self.stream.get_mut().write_all(&encode(args)).await?;
-        match read_value(&mut self.stream).await? {
-            Some(Value::Error(e)) => Err(ElectError::Store(e)),
-            Some(v) => Ok(v),
-            None => Err(ElectError::Store("connection closed".into())),
+    pub async fn cmd<S: AsRef<str>>(&mut self, args: &[S]) -> Result<Reply, ElectError> {
+        let args: Vec<&[u8]> = args.iter().map(|a| a.as_ref().as_bytes()).collect();
+        self.conn.send(&args).await?;
+        match self.conn.next_reply().await {
+            Ok(Some(Reply::Error(e))) => Err(ElectError::Store(e)),
+            Ok(Some(v)) => Ok(v),
+            Ok(None) => Err(ElectError::Store("connection closed".into())),
+            // Bytes that are not RESP within our limits: not a store.
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                Err(ElectError::Protocol(e.to_string()))
+            }
+            Err(e) => Err(e.into()),
         }
     }
 }
 
-fn as_int(v: &Value) -> Option<i64> {
+/// A simple or bulk string's text (what the store sends for a key).
+fn text(v: &Reply) -> Option<String> {
     match v {
-        Value::Int(i) => Some(*i),
-        other => other.text()?.parse().ok(),
+        Reply::Simple(s) => Some(s.clone()),
+        Reply::Bulk(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        _ => None,
+    }
+}
+
+fn as_int(v: &Reply) -> Option<i64> {
+    match v {
+        Reply::Int(i) => Some(*i),
+        other => text(other)?.parse().ok(),
     }
 }
 
@@ -132,16 +157,89 @@ async fn read_view(conn: &mut RedisConn) -> Result<ControllerView, ElectError> {
     let v = conn
         .cmd(&["MGET", CONTROLLER_PATH, CONTROLLER_EPOCH_PATH])
         .await?;
-    let Value::Array(Some(items)) = v else {
+    let Reply::Array(items) = v else {
         return Err(ElectError::Store("MGET did not return an array".into()));
     };
-    let holder = items
-        .first()
-        .and_then(Value::text)
-        .and_then(|t| t.parse().ok());
+    let holder = items.first().and_then(text).and_then(|t| t.parse().ok());
     let epoch = items.get(1).and_then(as_int).unwrap_or(0) as u64;
     Ok(match holder {
         Some(controller) => ControllerView::Held { controller, epoch },
         None => ControllerView::Vacant,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// A fake store that reads one command, answers `reply` and then
+    /// closes; what it read comes back through the handle.
+    async fn fake_store(reply: &'static [u8]) -> (String, tokio::task::JoinHandle<Vec<u8>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("redis://{}", listener.local_addr().unwrap());
+        let peer = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut got = vec![0u8; 64];
+            let n = s.read(&mut got).await.unwrap();
+            got.truncate(n);
+            s.write_all(reply).await.unwrap();
+            got
+        });
+        (url, peer)
+    }
+
+    #[tokio::test]
+    async fn commands_go_out_as_arrays_of_bulks_and_replies_come_back() {
+        let (url, peer) = fake_store(b"*2\r\n$1\r\n7\r\n$-1\r\n").await;
+        let mut conn = RedisConn::connect(&url).await.unwrap();
+        let v = conn.cmd(&["SET", "/controller", "1"]).await.unwrap();
+        assert_eq!(v, Reply::Array(vec![Reply::bulk("7"), Reply::Null]));
+        assert_eq!(
+            peer.await.unwrap(),
+            b"*3\r\n$3\r\nSET\r\n$11\r\n/controller\r\n$1\r\n1\r\n"
+        );
+        // The store closed between replies.
+        let closed = conn.cmd(&["PING"]).await.unwrap_err();
+        assert!(
+            matches!(&closed, ElectError::Store(m) if m == "connection closed"),
+            "{closed:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn error_replies_are_store_errors_and_garbage_is_a_protocol_error() {
+        let (url, _peer) = fake_store(b"-ERR no\r\n").await;
+        let mut conn = RedisConn::connect(&url).await.unwrap();
+        let err = conn.cmd(&["GET", "x"]).await.unwrap_err();
+        assert!(
+            matches!(&err, ElectError::Store(m) if m == "ERR no"),
+            "{err:?}"
+        );
+
+        let (url, _peer) = fake_store(b"?what\r\n").await;
+        let mut conn = RedisConn::connect(&url).await.unwrap();
+        let err = conn.cmd(&["GET", "x"]).await.unwrap_err();
+        assert!(matches!(err, ElectError::Protocol(_)), "{err:?}");
+    }
+
+    #[test]
+    fn integers_are_read_from_ints_and_numeric_strings() {
+        assert_eq!(as_int(&Reply::Int(42)), Some(42));
+        assert_eq!(as_int(&Reply::bulk("7")), Some(7));
+        assert_eq!(as_int(&Reply::Simple("3".into())), Some(3));
+        assert_eq!(as_int(&Reply::Null), None);
+        assert_eq!(as_int(&Reply::bulk("x")), None);
+    }
+
+    #[test]
+    fn a_url_without_the_redis_scheme_is_a_usage_error() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let err = rt.block_on(RedisConn::connect("127.0.0.1:1")).err();
+        assert!(matches!(err, Some(ElectError::Usage(_))), "{err:?}");
+    }
 }

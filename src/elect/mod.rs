@@ -7,7 +7,6 @@ mod error;
 mod kafka_redis;
 mod output;
 mod simulate;
-mod wire;
 mod zab_tcp;
 
 pub use error::ElectError;

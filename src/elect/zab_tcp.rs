@@ -7,21 +7,25 @@
 
 use std::time::{Duration, Instant};
 
+use bytes::BytesMut;
 use rsentinel_core::time::Millis;
 use rsentinel_core::zab::{Persistent, ServerId, ZabConfig, ZabEvent, ZabMessage, ZabNode};
-use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::error::ElectError;
 use super::output::LineSink;
-use super::wire::{encode, read_value, Value};
+use crate::resp::{encode_command, RequestDecoder};
 
 const TICK: Duration = Duration::from_millis(50);
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 const RECONNECT_DELAY: Duration = Duration::from_millis(200);
 const PEER_QUEUE: usize = 256;
+/// A ZAB frame is a few short fields: a peer buffering more than this is
+/// misbehaving and is dropped.
+const MAX_FRAME_BYTES: usize = 1 << 20;
 
 /// The timing used for real processes: ZooKeeper's finalize wait, a short
 /// re-broadcast cap, and a 2 s failure timeout so followers notice a dead
@@ -78,10 +82,8 @@ pub async fn run_zab_node(
         }
         while let Some((to, msg)) = node.poll_output() {
             if let Some(tx) = outboxes.get(&to) {
-                let mut frame = vec!["ZAB".to_string(), id.to_string()];
-                frame.extend(msg.to_fields());
                 // A full queue means the peer is unreachable: drop.
-                let _ = tx.try_send(encode(&frame));
+                let _ = tx.try_send(encode_frame(id, &msg));
             }
         }
         while let Some(ev) = node.poll_event() {
@@ -141,11 +143,33 @@ async fn accept_loop(listener: TcpListener, inbox: mpsc::Sender<(ServerId, ZabMe
     }
 }
 
+/// `["ZAB", <from-id>, <fields>...]` as a RESP array of bulk strings.
+fn encode_frame(from: ServerId, msg: &ZabMessage) -> Vec<u8> {
+    let mut words = vec!["ZAB".to_string(), from.to_string()];
+    words.extend(msg.to_fields());
+    let args: Vec<&[u8]> = words.iter().map(|w| w.as_bytes()).collect();
+    let mut out = BytesMut::new();
+    encode_command(&args, &mut out);
+    out.to_vec()
+}
+
 /// Reads frames from one inbound connection until it closes or misbehaves.
-async fn read_peer(stream: TcpStream, inbox: mpsc::Sender<(ServerId, ZabMessage)>, n: u64) {
-    let mut r = BufReader::new(stream);
-    while let Ok(Some(v)) = read_value(&mut r).await {
-        let Some((from, msg)) = parse_frame(&v, n) else {
+async fn read_peer(mut stream: TcpStream, inbox: mpsc::Sender<(ServerId, ZabMessage)>, n: u64) {
+    let mut decoder = RequestDecoder::with_query_buffer_limit(MAX_FRAME_BYTES);
+    let mut buf = BytesMut::new();
+    loop {
+        let args = match decoder.decode(&mut buf, true) {
+            Ok(Some(args)) => args,
+            Ok(None) => match stream.read_buf(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => continue,
+            },
+            Err(e) => {
+                tracing::warn!("dropping a ZAB peer that sent a bad frame: {e}");
+                return;
+            }
+        };
+        let Some((from, msg)) = parse_frame(&args, n) else {
             tracing::warn!("dropping a malformed ZAB frame");
             return;
         };
@@ -155,11 +179,11 @@ async fn read_peer(stream: TcpStream, inbox: mpsc::Sender<(ServerId, ZabMessage)
     }
 }
 
-fn parse_frame(v: &Value, n: u64) -> Option<(ServerId, ZabMessage)> {
-    let Value::Array(Some(items)) = v else {
-        return None;
-    };
-    let texts: Vec<String> = items.iter().map(Value::text).collect::<Option<_>>()?;
+fn parse_frame(args: &[Vec<u8>], n: u64) -> Option<(ServerId, ZabMessage)> {
+    let texts: Vec<String> = args
+        .iter()
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
     let (tag, rest) = texts.split_first()?;
     let (from, fields) = rest.split_first()?;
     let from: ServerId = from.parse().ok()?;
@@ -198,22 +222,44 @@ async fn peer_writer(addr: String, mut rx: mpsc::Receiver<Vec<u8>>) {
 mod tests {
     use super::*;
 
+    /// Decodes every frame in `bytes` the way `read_peer` does.
+    fn decode_all(bytes: &[u8]) -> Vec<Vec<Vec<u8>>> {
+        let mut decoder = RequestDecoder::with_query_buffer_limit(MAX_FRAME_BYTES);
+        let mut buf = BytesMut::from(bytes);
+        let mut frames = Vec::new();
+        while let Some(args) = decoder.decode(&mut buf, true).unwrap() {
+            frames.push(args);
+        }
+        assert!(buf.is_empty(), "undecoded bytes left");
+        frames
+    }
+
     #[test]
     fn frames_parse_back_and_bad_senders_are_refused() {
         let msg = ZabMessage::Ping { epoch: 3 };
-        let mut fields = vec!["ZAB".to_string(), "2".to_string()];
-        fields.extend(msg.to_fields());
-        let as_value = |f: &[String]| {
-            Value::Array(Some(
-                f.iter()
-                    .map(|s| Value::Bulk(Some(s.as_bytes().to_vec())))
-                    .collect(),
-            ))
-        };
-        assert_eq!(parse_frame(&as_value(&fields), 3), Some((2, msg)));
-        assert_eq!(parse_frame(&as_value(&fields), 1), None);
-        fields[0] = "XYZ".into();
-        assert_eq!(parse_frame(&as_value(&fields), 3), None);
-        assert_eq!(parse_frame(&Value::Int(1), 3), None);
+        let bytes = encode_frame(2, &msg);
+        let mut expected = format!("*{}\r\n$3\r\nZAB\r\n$1\r\n2\r\n", 2 + msg.to_fields().len());
+        for f in msg.to_fields() {
+            expected.push_str(&format!("${}\r\n{f}\r\n", f.len()));
+        }
+        assert_eq!(String::from_utf8_lossy(&bytes), expected);
+        let mut frames = decode_all(&[bytes.clone(), bytes].concat());
+        assert_eq!(frames.len(), 2);
+        assert_eq!(parse_frame(&frames[0], 3), Some((2, msg)));
+        assert_eq!(parse_frame(&frames[0], 1), None);
+        frames[0][0] = b"XYZ".to_vec();
+        assert_eq!(parse_frame(&frames[0], 3), None);
+        assert_eq!(parse_frame(&[b"1".to_vec()], 3), None);
+        assert_eq!(parse_frame(&[], 3), None);
+    }
+
+    #[test]
+    fn a_peer_sending_garbage_or_too_much_is_an_error() {
+        let mut decoder = RequestDecoder::with_query_buffer_limit(MAX_FRAME_BYTES);
+        let mut buf = BytesMut::from(&b"*1\r\n$abc\r\n"[..]);
+        assert!(decoder.decode(&mut buf, true).is_err());
+        let mut decoder = RequestDecoder::with_query_buffer_limit(MAX_FRAME_BYTES);
+        let mut buf = BytesMut::from(&vec![b'A'; MAX_FRAME_BYTES + 1][..]);
+        assert!(decoder.decode(&mut buf, true).is_err());
     }
 }

@@ -1,15 +1,13 @@
-//! Test support shared by the oracle tests: start a real `redis-sentinel`
-//! on a free loopback port, talk RESP2/RESP3 to it, and turn our `Reply`
-//! into the same parsed shape so the two can be compared.
+//! Test support shared by the oracle tests: a real `redis-sentinel` (from
+//! the shared fixtures in `tests/support`), spoken to in RESP2/RESP3 and
+//! parsed into a [`Value`] that keeps RESP3 sets apart, and our `Reply` turned
+//! into the same shape so the two can be compared.
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use rsentinel_core::reply::Reply;
+
+use crate::support::{redis_sentinel, Client, Proc};
 
 /// A parsed RESP value, keeping RESP3's set/map distinctions.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -95,60 +93,28 @@ pub fn sets_as_arrays(v: &Value) -> Value {
     }
 }
 
-/// A real redis-sentinel, stopped (by its own pid) when dropped.
+/// A real redis-sentinel (the shared fixture: only its own pid is killed,
+/// a missing binary fails loudly, readiness is polled with a deadline).
 pub struct Oracle {
-    child: Child,
+    proc: Proc,
     pub port: u16,
-    pub dir: tempfile::TempDir,
 }
 
-const BINARY: &str = "redis-sentinel";
-
-/// Start redis-sentinel with `extra` config lines. A missing binary fails
-/// the test loudly: a comparison that silently skips proves nothing. (The
-/// `Option` is kept so callers read naturally; it is always `Some`.)
-pub fn start_oracle(extra: &str) -> Option<Oracle> {
-    let found = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(BINARY).is_file()))
-        .unwrap_or(false);
-    assert!(
-        found,
-        "redis-sentinel is not installed; run scripts/install-deps.sh (the README's test command does)"
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let conf = dir.path().join("sentinel.conf");
-    std::fs::write(&conf, format!("port {port}\nbind 127.0.0.1\n{extra}")).unwrap();
-    let child = Command::new(BINARY)
-        .arg(&conf)
-        .current_dir(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let oracle = Oracle { child, port, dir };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "redis-sentinel did not start");
-        std::thread::sleep(Duration::from_millis(20));
+/// Starts redis-sentinel with `extra` config lines.
+pub fn start_oracle(extra: &str) -> Oracle {
+    let proc = redis_sentinel(extra);
+    Oracle {
+        port: proc.port,
+        proc,
     }
-    Some(oracle)
 }
 
 impl Oracle {
+    /// A connection in RESP2, or in RESP3 after a `HELLO 3` that must
+    /// answer a map.
     pub fn connect(&self, resp3: bool) -> Conn {
-        let stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        let mut c = Conn {
-            reader: BufReader::new(stream.try_clone().unwrap()),
-            stream,
-        };
+        let client = Client::connect(self.port).expect("connect to redis-sentinel");
+        let mut c = Conn { client };
         if resp3 {
             let hello = c.cmd(&["HELLO", "3"]);
             assert!(matches!(hello, Value::Map(_)), "{hello:?}");
@@ -157,38 +123,25 @@ impl Oracle {
     }
 
     pub fn config_path(&self) -> std::path::PathBuf {
-        self.dir.path().join("sentinel.conf")
+        self.proc.path("sentinel.conf")
     }
 }
 
-impl Drop for Oracle {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
+/// A connection that parses replies into [`Value`] (the shared client's
+/// parser folds sets into arrays, which these comparisons must not).
 pub struct Conn {
-    stream: TcpStream,
-    reader: BufReader<TcpStream>,
+    client: Client,
 }
 
 impl Conn {
     pub fn cmd(&mut self, args: &[&str]) -> Value {
-        let mut out = format!("*{}\r\n", args.len()).into_bytes();
-        for a in args {
-            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-            out.extend_from_slice(a.as_bytes());
-            out.extend_from_slice(b"\r\n");
-        }
-        self.stream.write_all(&out).unwrap();
+        self.client.send(args).expect("send to redis-sentinel");
         self.read()
     }
 
     fn read(&mut self) -> Value {
-        let mut line = String::new();
-        self.reader.read_line(&mut line).unwrap();
-        let line = line.trim_end_matches("\r\n");
+        let line = self.client.read_line().expect("reply line");
+        let line = String::from_utf8_lossy(&line).into_owned();
         let (t, rest) = line.split_at(1);
         let n = || rest.parse::<i64>().unwrap();
         match t {
@@ -197,8 +150,10 @@ impl Conn {
             ":" => Value::Int(n()),
             "$" if n() < 0 => Value::Null,
             "$" | "=" => {
-                let mut buf = vec![0; n() as usize + 2];
-                self.reader.read_exact(&mut buf).unwrap();
+                let mut buf = self
+                    .client
+                    .read_exact_bytes(n() as usize + 2)
+                    .expect("bulk payload");
                 buf.truncate(buf.len() - 2);
                 Value::Bulk(buf)
             }

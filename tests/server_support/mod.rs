@@ -188,6 +188,14 @@ impl Conn {
         );
     }
 
+    /// Sends `raw` and then expects each of `replies`, in order.
+    pub async fn exchange(&mut self, raw: &[u8], replies: &[&[u8]]) {
+        self.send_raw(raw).await;
+        for r in replies {
+            self.expect(r).await;
+        }
+    }
+
     /// Reads one reply (RESP2 or RESP3).
     pub async fn read(&mut self) -> Reply {
         loop {

@@ -15,12 +15,28 @@ use rsentinel::resp::encode::encode_command;
 use rsentinel::resp::reply_parse::ReplyParser;
 pub use rsentinel_core::reply::Reply;
 
+pub mod agreement;
+
 /// A port nobody listens on right now (the OS picks it).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("bind an ephemeral loopback port")
+}
+
+/// `n` distinct free ports: every listener is held until all are bound.
+pub fn free_ports(n: usize) -> Vec<u16> {
+    let held: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral loopback port"))
+        .collect();
+    held.iter()
+        .map(|l| {
+            l.local_addr()
+                .expect("bound listener has an address")
+                .port()
+        })
+        .collect()
 }
 
 /// Polls `cond` every 20 ms until it holds or `timeout` passes.
@@ -67,6 +83,17 @@ impl Client {
         })
     }
 
+    /// Connects and switches to RESP3; fails unless `HELLO 3` answers a map.
+    pub fn connect_resp3(port: u16) -> std::io::Result<Client> {
+        let mut c = Client::connect(port)?;
+        match c.cmd(&["HELLO", "3"])? {
+            Reply::Map(_) => Ok(c),
+            other => Err(std::io::Error::other(format!(
+                "HELLO 3 answered {other:?}, not a map"
+            ))),
+        }
+    }
+
     pub fn send_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         self.stream.write_all(bytes)
     }
@@ -86,13 +113,40 @@ impl Client {
                 Ok(None) => {}
                 Err(e) => return Err(std::io::Error::other(e.to_string())),
             }
-            let mut chunk = [0u8; 16 * 1024];
-            let n = self.stream.read(&mut chunk)?;
-            if n == 0 {
-                return Err(std::io::ErrorKind::UnexpectedEof.into());
-            }
-            self.buf.extend_from_slice(&chunk[..n]);
+            self.fill()?;
         }
+    }
+
+    /// Reads one raw line and drops its CRLF, for callers that parse RESP
+    /// themselves (e.g. to keep RESP3 sets apart from arrays).
+    pub fn read_line(&mut self) -> std::io::Result<Vec<u8>> {
+        loop {
+            if let Some(i) = self.buf.windows(2).position(|w| w == b"\r\n") {
+                let line = self.buf.split_to(i + 2);
+                return Ok(line[..i].to_vec());
+            }
+            self.fill()?;
+        }
+    }
+
+    /// Reads exactly `n` raw bytes.
+    pub fn read_exact_bytes(&mut self, n: usize) -> std::io::Result<Vec<u8>> {
+        while self.buf.len() < n {
+            self.fill()?;
+        }
+        Ok(self.buf.split_to(n).to_vec())
+    }
+
+    /// One socket read appended to the buffer; EOF is an error because
+    /// every caller is waiting for more bytes.
+    fn fill(&mut self) -> std::io::Result<()> {
+        let mut chunk = [0u8; 16 * 1024];
+        let n = self.stream.read(&mut chunk)?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        self.buf.extend_from_slice(&chunk[..n]);
+        Ok(())
     }
 
     pub fn cmd(&mut self, args: &[&str]) -> std::io::Result<Reply> {

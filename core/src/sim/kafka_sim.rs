@@ -15,8 +15,8 @@ use crate::kafka::{
 use crate::prng::Prng;
 use crate::time::Millis;
 
-use super::network::{NetFaults, SimNet};
-use super::{stamp, SimFailure};
+use super::network::{random_halves, NetFaults, SimNet};
+use super::{SimFailure, Timeline};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KafkaSimConfig {
@@ -109,7 +109,7 @@ struct Sim {
     /// Controller epoch → the one broker whose orders took effect in it.
     acted: BTreeMap<u64, BrokerId>,
     controllers: Vec<(Millis, BrokerId, u64)>,
-    timeline: Vec<String>,
+    timeline: Timeline,
 }
 
 pub fn run_kafka(cfg: &KafkaSimConfig) -> Result<KafkaSimReport, SimFailure> {
@@ -122,7 +122,7 @@ pub fn run_kafka(cfg: &KafkaSimConfig) -> Result<KafkaSimReport, SimFailure> {
         .map(|p| sim.partition(p).leader)
         .collect();
     Ok(KafkaSimReport {
-        timeline: sim.timeline,
+        timeline: sim.timeline.lines,
         controllers: sim.controllers,
         final_controller: (c, e),
         final_leaders,
@@ -137,12 +137,7 @@ impl Sim {
     fn new(cfg: KafkaSimConfig) -> Sim {
         let mut rng = Prng::new(cfg.seed);
         let faults = if cfg.chaos {
-            NetFaults {
-                loss_pct: rng.below(20),
-                dup_pct: rng.below(10),
-                min_delay: 1,
-                max_delay: 1 + rng.below(100),
-            }
+            NetFaults::chaotic(&mut rng, 20, 100)
         } else {
             NetFaults::reliable()
         };
@@ -162,6 +157,7 @@ impl Sim {
                 )
             })
             .collect();
+        let timeline = Timeline::new(cfg.seed, cfg.trace);
         Sim {
             cfg,
             rng,
@@ -171,23 +167,16 @@ impl Sim {
             brokers,
             acted: BTreeMap::new(),
             controllers: Vec::new(),
-            timeline: Vec::new(),
+            timeline,
         }
     }
 
     fn fail(&self, what: impl Into<String>) -> SimFailure {
-        SimFailure {
-            seed: self.cfg.seed,
-            at: self.now,
-            what: what.into(),
-            timeline: self.timeline.clone(),
-        }
+        self.timeline.fail(self.now, what)
     }
 
     fn log(&mut self, text: String) {
-        if self.cfg.trace {
-            self.timeline.push(stamp(self.now, &text));
-        }
+        self.timeline.log(self.now, &text);
     }
 
     /// Replicas of partition `p`: `rf` brokers starting at `p mod n`.
@@ -358,16 +347,8 @@ impl Sim {
                 }
             }
             13..=14 => {
-                let mut a = Vec::new();
-                let mut c = Vec::new();
-                for i in 1..=self.cfg.brokers {
-                    if self.rng.chance(1, 2) {
-                        a.push(i)
-                    } else {
-                        c.push(i)
-                    }
-                }
-                self.net.set_partition(Some(vec![a, c]));
+                let groups = random_halves(&mut self.rng, self.cfg.brokers);
+                self.net.set_partition(Some(groups));
             }
             15..=20 => self.net.set_partition(None),
             _ => {}
@@ -375,8 +356,7 @@ impl Sim {
     }
 
     fn heal_all(&mut self) {
-        self.net.set_partition(None);
-        self.net.faults = NetFaults::reliable();
+        self.net.heal();
         for id in 1..=self.cfg.brokers {
             if !self.brokers[&id].alive {
                 self.start(id);

@@ -38,3 +38,37 @@ impl std::error::Error for SimFailure {}
 pub fn stamp(at: Millis, text: &str) -> String {
     format!("[{:>8}ms] {}", at.as_u64(), text)
 }
+
+/// What one seeded run records: its timeline (only when traced, as it is
+/// costly) and, on a broken invariant, the failure carrying that timeline.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Timeline {
+    seed: u64,
+    trace: bool,
+    pub(crate) lines: Vec<String>,
+}
+
+impl Timeline {
+    pub(crate) fn new(seed: u64, trace: bool) -> Timeline {
+        Timeline {
+            seed,
+            trace,
+            lines: Vec::new(),
+        }
+    }
+
+    pub(crate) fn log(&mut self, at: Millis, text: &str) {
+        if self.trace {
+            self.lines.push(stamp(at, text));
+        }
+    }
+
+    pub(crate) fn fail(&self, at: Millis, what: impl Into<String>) -> SimFailure {
+        SimFailure {
+            seed: self.seed,
+            at,
+            what: what.into(),
+            timeline: self.lines.clone(),
+        }
+    }
+}

@@ -27,6 +27,33 @@ impl NetFaults {
             max_delay: 5,
         }
     }
+
+    /// Seeded chaos: a loss rate below `max_loss_pct`, a duplication rate
+    /// below 10 percent, delays from 1 ms to at most `max_delay` ms. The draws are made in
+    /// that order, so a seed gives the same faults in every simulator.
+    pub fn chaotic(rng: &mut Prng, max_loss_pct: u64, max_delay: u64) -> NetFaults {
+        NetFaults {
+            loss_pct: rng.below(max_loss_pct),
+            dup_pct: rng.below(10),
+            min_delay: 1,
+            max_delay: 1 + rng.below(max_delay),
+        }
+    }
+}
+
+/// Splits `1..=n` into two random groups (either may be empty), one coin
+/// flip per node in id order.
+pub fn random_halves(rng: &mut Prng, n: u64) -> Vec<Vec<NodeId>> {
+    let mut a = Vec::new();
+    let mut b = Vec::new();
+    for i in 1..=n {
+        if rng.chance(1, 2) {
+            a.push(i)
+        } else {
+            b.push(i)
+        }
+    }
+    vec![a, b]
 }
 
 /// A message in flight.
@@ -68,6 +95,12 @@ impl<M: Clone> SimNet<M> {
     /// no group are isolated. `None` heals.
     pub fn set_partition(&mut self, groups: Option<Vec<Vec<NodeId>>>) {
         self.groups = groups.map(|gs| gs.into_iter().map(|g| g.into_iter().collect()).collect());
+    }
+
+    /// Every fault healed: no partition, a reliable network from now on.
+    pub fn heal(&mut self) {
+        self.set_partition(None);
+        self.faults = NetFaults::reliable();
     }
 
     pub fn is_partitioned(&self) -> bool {

@@ -13,8 +13,8 @@ use crate::zab::{
     Zxid,
 };
 
-use super::network::{Fate, NetFaults, SimNet};
-use super::{stamp, SimFailure};
+use super::network::{random_halves, Fate, NetFaults, SimNet};
+use super::{SimFailure, Timeline};
 
 /// What to simulate.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -93,7 +93,7 @@ struct Sim {
     disks: BTreeMap<ServerId, Persistent>,
     leaders_by_epoch: BTreeMap<u64, ServerId>,
     leaderships: Vec<(Millis, ServerId, u64)>,
-    timeline: Vec<String>,
+    timeline: Timeline,
 }
 
 /// Runs one seeded simulation.
@@ -104,7 +104,7 @@ pub fn run_zab(cfg: &ZabSimConfig) -> Result<ZabSimReport, SimFailure> {
         .converged()
         .ok_or_else(|| sim.fail("ended without agreement"))?;
     Ok(ZabSimReport {
-        timeline: sim.timeline,
+        timeline: sim.timeline.lines,
         leaderships: sim.leaderships,
         converged: (converged.0, converged.1, sim.now),
     })
@@ -123,12 +123,7 @@ impl Sim {
     fn new(cfg: ZabSimConfig) -> Sim {
         let mut rng = Prng::new(cfg.seed);
         let faults = if cfg.chaos {
-            NetFaults {
-                loss_pct: rng.below(15),
-                dup_pct: rng.below(10),
-                min_delay: 1,
-                max_delay: 1 + rng.below(60),
-            }
+            NetFaults::chaotic(&mut rng, 15, 60)
         } else {
             NetFaults::reliable()
         };
@@ -145,6 +140,7 @@ impl Sim {
         let mut net = SimNet::new(faults);
         net.set_partition(cfg.partition.clone());
         let nodes = (1..=cfg.nodes).map(|id| (id, None)).collect();
+        let timeline = Timeline::new(cfg.seed, cfg.trace);
         Sim {
             cfg,
             rng,
@@ -155,23 +151,16 @@ impl Sim {
             votes_seen: BTreeMap::new(),
             leaders_by_epoch: BTreeMap::new(),
             leaderships: Vec::new(),
-            timeline: Vec::new(),
+            timeline,
         }
     }
 
     fn fail(&self, what: impl Into<String>) -> SimFailure {
-        SimFailure {
-            seed: self.cfg.seed,
-            at: self.now,
-            what: what.into(),
-            timeline: self.timeline.clone(),
-        }
+        self.timeline.fail(self.now, what)
     }
 
     fn log(&mut self, text: String) {
-        if self.cfg.trace {
-            self.timeline.push(stamp(self.now, &text));
-        }
+        self.timeline.log(self.now, &text);
     }
 
     fn run(&mut self) -> Result<(), SimFailure> {
@@ -285,16 +274,7 @@ impl Sim {
                 }
             }
             14..=16 => {
-                let mut a = Vec::new();
-                let mut b = Vec::new();
-                for i in 1..=n {
-                    if self.rng.chance(1, 2) {
-                        a.push(i)
-                    } else {
-                        b.push(i)
-                    }
-                }
-                let groups = vec![a, b];
+                let groups = random_halves(&mut self.rng, n);
                 self.log(format!("*** partition {}", show_groups(&groups)));
                 self.net.set_partition(Some(groups));
             }
@@ -326,8 +306,7 @@ impl Sim {
     }
 
     fn heal_all(&mut self) -> Result<(), SimFailure> {
-        self.net.set_partition(None);
-        self.net.faults = NetFaults::reliable();
+        self.net.heal();
         self.log("*** all faults healed".into());
         for id in 1..=self.cfg.nodes {
             if self.nodes[&id].is_none() {
