@@ -415,3 +415,37 @@ fn parallel_syncs_one_reconfigures_replicas_one_at_a_time() {
         assert!(follows(r.port, &new_port, 20));
     }
 }
+
+#[test]
+fn odown_without_a_majority_of_votes_aborts_not_elected() {
+    let (mut master, r1, r2) = master_and_two_replicas();
+    // Quorum 1: one sentinel alone reaches ODOWN and starts a failover, but
+    // the leader still needs a majority of the three to vote for it.
+    let b = format!(
+        "sentinel monitor mymaster 127.0.0.1 {} 1\n\
+         sentinel down-after-milliseconds mymaster 1000\n\
+         sentinel failover-timeout mymaster 3000\n",
+        master.port
+    );
+    let (s, ports) = three_rsentinels(&b);
+    wait_discovered(&ports, 3);
+    s[1].signal(libc::SIGSTOP);
+    s[2].signal(libc::SIGSTOP);
+    let old = master.port.to_string();
+    master.kill();
+    assert!(
+        wait_until(Duration::from_secs(15), || s[0]
+            .log_text()
+            .contains("-failover-abort-not-elected master mymaster")),
+        "no -failover-abort-not-elected:\n{}",
+        s[0].log_text()
+    );
+    let log = s[0].log_text();
+    assert!(log.contains("+try-failover master mymaster"), "{log}");
+    assert!(!log.contains("+elected-leader"), "{log}");
+    assert_eq!(master_addr(ports[0]).unwrap().1, old);
+    assert_eq!(role(r1.port), "slave");
+    assert_eq!(role(r2.port), "slave");
+    s[1].signal(libc::SIGCONT);
+    s[2].signal(libc::SIGCONT);
+}
