@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine lacks to run rsentinel's demo and tests:
-# the real redis-server, redis-sentinel (the oracle for differential tests) and
-# redis-cli. Safe to run again: it does nothing when they are present.
+# the real redis-server, redis-sentinel (the oracle for differential tests),
+# redis-cli, and openssl (certificates for the TLS tests). Safe to run again: it does nothing when they are present.
 set -euo pipefail
 
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v redis-sentinel >/dev/null 2>&1 || missing+=(redis-sentinel)
 command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
+# The TLS tests make their certificates with the openssl CLI.
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"

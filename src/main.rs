@@ -12,8 +12,10 @@ use anyhow::Context;
 use rsentinel::acl::Acl;
 use rsentinel::config::{self, CommandLine, ConfigError, ServerOptions};
 use rsentinel::driver::Driver;
+use rsentinel::link::LinkOptions;
 use rsentinel::persist::FileSink;
-use rsentinel::server::{self, ServerInfo, ServerState};
+use rsentinel::server::{self, Listener, ServerInfo, ServerState};
+use rsentinel::tls::TlsSetup;
 use rsentinel_core::sentinel::Sentinel;
 use rsentinel_core::time::Millis;
 use tokio::net::TcpListener;
@@ -113,7 +115,7 @@ fn prepare(args: &[String]) -> Result<Prepared, ConfigError> {
             .unwrap_or_default();
         seed = (t.as_nanos() as u64 ^ u64::from(std::process::id())).to_le_bytes();
     }
-    let mut core = Sentinel::new(u64::from_le_bytes(seed), options.port);
+    let mut core = Sentinel::new(u64::from_le_bytes(seed), hello_port(&options));
     core.set_script_check(is_executable);
     for d in config::sentinel_load_order(&loaded.sentinel) {
         core.apply_directive(Millis(0), d.sentinel_args())
@@ -125,6 +127,17 @@ fn prepare(args: &[String]) -> Result<Prepared, ConfigError> {
         acl,
         core,
     })
+}
+
+/// The port our hellos announce unless `sentinel announce-port` is set
+/// (the core applies that): peers reach us over TLS when our links are
+/// TLS, so then it is `tls-port`.
+fn hello_port(options: &ServerOptions) -> u16 {
+    if options.tls.replication && options.tls.port != 0 {
+        options.tls.port
+    } else {
+        options.port
+    }
 }
 
 fn is_executable(path: &str) -> bool {
@@ -181,6 +194,29 @@ fn bind_addrs(options: &ServerOptions) -> Vec<(IpAddr, bool)> {
         .collect()
 }
 
+/// Listens on `port` at every `bind` address; at least one must work.
+async fn bind_all(
+    options: &ServerOptions,
+    port: u16,
+    kind: &str,
+) -> anyhow::Result<Vec<TcpListener>> {
+    let mut sockets = Vec::new();
+    for (ip, optional) in bind_addrs(options) {
+        match TcpListener::bind((ip, port)).await {
+            Ok(l) => sockets.push(l),
+            Err(e) if optional => tracing::debug!("Could not bind {ip}:{port}: {e}"),
+            Err(e) => anyhow::bail!(
+                "Warning: Could not create server {kind} listening socket {ip}:{port}: {e}"
+            ),
+        }
+    }
+    anyhow::ensure!(
+        !sockets.is_empty(),
+        "Failed listening on port {port} ({kind})"
+    );
+    Ok(sockets)
+}
+
 async fn serve(p: Prepared) -> anyhow::Result<()> {
     let Prepared {
         path,
@@ -207,22 +243,25 @@ async fn serve(p: Prepared) -> anyhow::Result<()> {
     );
     tracing::info!("Configuration loaded");
 
+    let tls = TlsSetup::load(&options.tls).context("Failed to configure TLS")?;
+    anyhow::ensure!(
+        options.port != 0 || options.tls.port != 0,
+        "Configured to not listen anywhere, exiting."
+    );
     let mut listeners = Vec::new();
-    for (ip, optional) in bind_addrs(&options) {
-        match TcpListener::bind((ip, options.port)).await {
-            Ok(l) => listeners.push(l),
-            Err(e) if optional => tracing::debug!("Could not bind {ip}:{}: {e}", options.port),
-            Err(e) => anyhow::bail!(
-                "Warning: Could not create server TCP listening socket {ip}:{}: {e}",
-                options.port
-            ),
+    if options.port != 0 {
+        for socket in bind_all(&options, options.port, "TCP").await? {
+            listeners.push(Listener::from(socket));
         }
     }
-    anyhow::ensure!(
-        !listeners.is_empty(),
-        "Failed listening on port {}",
-        options.port
-    );
+    if let Some(acceptor) = &tls.acceptor {
+        for socket in bind_all(&options, options.tls.port, "TLS").await? {
+            listeners.push(Listener {
+                socket,
+                tls: Some(acceptor.clone()),
+            });
+        }
+    }
     tracing::info!("Running mode=sentinel, port={}.", options.port);
 
     let myid = core.ensure_myid().to_string();
@@ -247,13 +286,16 @@ async fn serve(p: Prepared) -> anyhow::Result<()> {
     let acl_state = Arc::clone(&state);
     let user_lines = Box::new(move || acl_state.acl().config_lines());
     let requirepass = options.requirepass.clone();
-    let bind_source = options
-        .bind_source_addr
-        .as_deref()
-        .and_then(|a| a.parse().ok());
+    let link_options = LinkOptions {
+        bind_source: options
+            .bind_source_addr
+            .as_deref()
+            .and_then(|a| a.parse().ok()),
+        tls: tls.connector.clone(),
+    };
     let pidfile = options.pidfile.clone();
     let sink = FileSink::new(path, options, user_lines);
-    let (driver, handle) = Driver::new(core, Box::new(sink), requirepass, bind_source);
+    let (driver, handle) = Driver::new(core, Box::new(sink), requirepass, link_options);
 
     let stopped = Arc::new(tokio::sync::Notify::new());
     let driver_done = {

@@ -52,7 +52,7 @@ impl TlsAuthClients {
     }
 }
 
-/// TLS settings. Stored and rewritten only: TLS itself is not implemented yet.
+/// TLS settings. Loaded into rustls by `crate::tls` at start-up.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TlsOptions {
     pub port: u16,

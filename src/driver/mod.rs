@@ -12,7 +12,7 @@ use rsentinel_core::sentinel::{Action, Event, Level, Sentinel, FLUSH_FAILED};
 use rsentinel_core::time::Millis;
 use tokio::sync::{broadcast, mpsc};
 
-use crate::link::{LinkEvent, LinkManager};
+use crate::link::{LinkEvent, LinkManager, LinkOptions};
 use crate::scripts::{ScriptEvent, Scripts};
 use handle::{CoreHandle, PubMessage, Request};
 
@@ -47,13 +47,12 @@ impl Driver {
         core: Sentinel,
         sink: Box<dyn ConfigSink>,
         requirepass: Option<String>,
-        bind_source: Option<std::net::IpAddr>,
+        link_options: LinkOptions,
     ) -> (Driver, CoreHandle) {
         let (req_tx, requests) = mpsc::channel(1024);
         let (events, _) = broadcast::channel(4096);
         let (ev_tx, link_events) = mpsc::unbounded_channel();
-        let mut links = LinkManager::new(ev_tx);
-        links.set_bind_source(bind_source);
+        let links = LinkManager::new(ev_tx, link_options);
         let handle = CoreHandle::new(req_tx, events.clone());
         let driver = Driver {
             core,

@@ -1,7 +1,8 @@
 //! Outbound links to monitored instances and peer sentinels. Each link is a
-//! task owning one TCP connection; the driver opens, feeds and closes links
-//! as the core asks, and receives [`LinkEvent`]s back. Every event carries
-//! the link's generation so that news from a replaced connection is ignored.
+//! task owning one TCP connection (TLS under `tls-replication yes`); the
+//! driver opens, feeds and closes links as the core asks, and receives
+//! [`LinkEvent`]s back. Every event carries the link's generation so that
+//! news from a replaced connection is ignored.
 
 mod task;
 
@@ -11,6 +12,7 @@ use std::time::Duration;
 use rsentinel_core::sentinel::links::{LinkId, Tag};
 use rsentinel_core::sentinel::Addr;
 use tokio::sync::mpsc;
+use tokio_rustls::TlsConnector;
 
 pub use task::LinkEvent;
 
@@ -22,6 +24,14 @@ struct Handle {
     tx: mpsc::UnboundedSender<Outgoing>,
 }
 
+/// How outbound connections are made: bound to `bind-source-addr`, and
+/// over TLS with `tls-replication yes` (all or nothing, as in Redis).
+#[derive(Clone, Default)]
+pub struct LinkOptions {
+    pub bind_source: Option<std::net::IpAddr>,
+    pub tls: Option<TlsConnector>,
+}
+
 /// The open links, by id.
 pub struct LinkManager {
     links: HashMap<LinkId, Handle>,
@@ -29,22 +39,19 @@ pub struct LinkManager {
     events: mpsc::UnboundedSender<LinkEvent>,
     connect_timeout: Duration,
     bind_source: Option<std::net::IpAddr>,
+    tls: Option<TlsConnector>,
 }
 
 impl LinkManager {
-    pub fn new(events: mpsc::UnboundedSender<LinkEvent>) -> LinkManager {
+    pub fn new(events: mpsc::UnboundedSender<LinkEvent>, options: LinkOptions) -> LinkManager {
         LinkManager {
             links: HashMap::new(),
             next_generation: 1,
             events,
             connect_timeout: Duration::from_millis(1000),
-            bind_source: None,
+            bind_source: options.bind_source,
+            tls: options.tls,
         }
-    }
-
-    /// Outgoing connections bind to this address (`bind-source-addr`).
-    pub fn set_bind_source(&mut self, addr: Option<std::net::IpAddr>) {
-        self.bind_source = addr;
     }
 
     /// Opens `link` to `addr`, replacing any connection it had. With
@@ -63,6 +70,7 @@ impl LinkManager {
             events: self.events.clone(),
             connect_timeout: self.connect_timeout,
             bind_source: self.bind_source,
+            tls: self.tls.clone(),
         }));
     }
 

@@ -1,6 +1,7 @@
-//! One link: connect (resolving hostnames without blocking anyone), then
-//! write queued commands and read replies, pairing each reply with the tag
-//! of the command it answers (Redis answers in order).
+//! One link: connect (resolving hostnames without blocking anyone, then
+//! the TLS handshake under `tls-replication yes`), then write queued
+//! commands and read replies, pairing each reply with the tag of the command
+//! it answers (Redis answers in order).
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -10,9 +11,10 @@ use bytes::BytesMut;
 use rsentinel_core::reply::Reply;
 use rsentinel_core::sentinel::links::{Channel, LinkId, Tag};
 use rsentinel_core::sentinel::Addr;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::mpsc;
+use tokio_rustls::TlsConnector;
 
 use crate::resp::encode::encode_command;
 use crate::resp::reply_parse::ReplyParser;
@@ -47,12 +49,32 @@ pub(super) struct LinkTask {
     pub events: mpsc::UnboundedSender<LinkEvent>,
     pub connect_timeout: Duration,
     pub bind_source: Option<IpAddr>,
+    pub tls: Option<TlsConnector>,
 }
 
 pub(super) async fn run(mut t: LinkTask) {
     let error = match tokio::time::timeout(t.connect_timeout, connect(&t.addr, t.bind_source)).await
     {
-        Ok(Ok(stream)) => serve(&mut t, stream).await,
+        Ok(Ok(stream)) => {
+            let local_ip = stream
+                .local_addr()
+                .map(|a| a.ip().to_canonical().to_string())
+                .unwrap_or_default();
+            match t.tls.clone() {
+                None => serve(&mut t, stream, local_ip).await,
+                // The handshake shares the connect timeout: a peer that
+                // accepts but never answers TLS is as dead as one that
+                // never accepts.
+                Some(tls) => {
+                    let name = crate::tls::server_name(&t.addr.host);
+                    match tokio::time::timeout(t.connect_timeout, tls.connect(name, stream)).await {
+                        Ok(Ok(stream)) => serve(&mut t, stream, local_ip).await,
+                        Ok(Err(e)) => format!("TLS handshake failed: {e}"),
+                        Err(_) => "TLS handshake timed out".to_string(),
+                    }
+                }
+            }
+        }
         Ok(Err(e)) => e.to_string(),
         Err(_) => "connection timed out".to_string(),
     };
@@ -89,12 +111,11 @@ async fn connect(addr: &Addr, bind_source: Option<IpAddr>) -> std::io::Result<Tc
     Err(last_err.unwrap_or_else(|| std::io::Error::other("no address found")))
 }
 
-async fn serve(t: &mut LinkTask, stream: TcpStream) -> String {
-    let local_ip = stream
-        .local_addr()
-        .map(|a| a.ip().to_canonical().to_string())
-        .unwrap_or_default();
-    let (mut reader, mut writer) = stream.into_split();
+async fn serve<S>(t: &mut LinkTask, stream: S, local_ip: String) -> String
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (mut reader, mut writer) = tokio::io::split(stream);
     let mut tags: VecDeque<Tag> = VecDeque::new();
     let mut out = BytesMut::new();
     if let Some(pass) = t.first_auth.take() {
@@ -115,7 +136,11 @@ async fn serve(t: &mut LinkTask, stream: TcpStream) -> String {
     let mut buf = BytesMut::with_capacity(16 * 1024);
     loop {
         if !out.is_empty() {
+            // flush: a TLS writer may keep the last record buffered.
             if let Err(e) = writer.write_all(&out).await {
+                return e.to_string();
+            }
+            if let Err(e) = writer.flush().await {
                 return e.to_string();
             }
             out.clear();

@@ -5,8 +5,7 @@
 use std::sync::Arc;
 
 use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::client_registry::Client;
@@ -26,10 +25,18 @@ const OUTPUT_HIGH_WATER: usize = 64 * 1024;
 /// Output a subscriber may have pending before it is dropped: Redis's
 /// default pubsub soft limit (8 MiB).
 const PUBSUB_OUTPUT_LIMIT: usize = 8 * 1024 * 1024;
+/// How long an orderly close may wait to hand its last bytes to the peer.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A byte stream a client is served on: plain TCP, or TLS after the
+/// handshake. Both get the same dispatch and the same limits.
+pub trait ClientStream: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> ClientStream for T {}
 
 /// Serves `stream` for `client` until it closes, errs, is killed or sends
 /// something undecodable; then forgets the client.
-pub async fn serve(ctx: Ctx, stream: TcpStream, client: Arc<Client>) {
+pub async fn serve<S: ClientStream>(ctx: Ctx, stream: S, client: Arc<Client>) {
     let authenticated = !ctx.state.acl().default_user_requires_auth();
     let mut session = Session::new(client.clone(), authenticated);
     let mut conn = Connection {
@@ -39,14 +46,20 @@ pub async fn serve(ctx: Ctx, stream: TcpStream, client: Arc<Client>) {
         out: Output::default(),
         pending_stop: false,
     };
-    if let Err(e) = conn.run(&ctx, &mut session).await {
-        tracing::debug!("client {} closed: {e}", client.id);
-    }
+    let result = conn.run(&ctx, &mut session).await;
     ctx.state.clients.unregister(client.id);
+    match result {
+        // An orderly close: TLS owes the peer a close_notify (for TCP this
+        // is just the FIN a drop would send). Bounded: the peer may not read.
+        Ok(()) => {
+            let _ = tokio::time::timeout(SHUTDOWN_GRACE, conn.stream.shutdown()).await;
+        }
+        Err(e) => tracing::debug!("client {} closed: {e}", client.id),
+    }
 }
 
-struct Connection {
-    stream: TcpStream,
+struct Connection<S> {
+    stream: S,
     input: BytesMut,
     decoder: RequestDecoder,
     out: Output,
@@ -75,7 +88,7 @@ async fn next_event(
     }
 }
 
-impl Connection {
+impl<S: ClientStream> Connection<S> {
     async fn run(&mut self, ctx: &Ctx, s: &mut Session) -> Result<(), Closed> {
         loop {
             let flow = self.process_input(ctx, s).await;
@@ -229,6 +242,12 @@ impl Connection {
             if self.out.buf.is_empty() && !queued.is_empty() {
                 self.out.buf = std::mem::take(&mut queued);
             }
+        }
+        // A TLS stream may hold an encrypted record it could not write yet;
+        // for TCP this returns at once.
+        tokio::select! {
+            flushed = self.stream.flush() => flushed?,
+            _ = s.client.killed() => return Err(Closed::Killed),
         }
         s.client.meta().obl = 0;
         Ok(())

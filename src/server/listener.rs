@@ -1,5 +1,6 @@
 //! The accept loop of one listening socket: enforce `maxclients`, register
-//! the client and spawn its connection task.
+//! the client and spawn its connection task (after the TLS handshake on a
+//! `tls-port` listener).
 
 use std::os::fd::AsRawFd;
 use std::time::Duration;
@@ -7,6 +8,7 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
+use tokio_rustls::TlsAcceptor;
 
 use super::connection;
 use super::session::Ctx;
@@ -16,10 +18,27 @@ use super::state::Stats;
 /// closed.
 const MAX_CLIENTS_ERROR: &[u8] = b"-ERR max number of clients reached\r\n";
 
+/// How long a TLS client may take to finish its handshake. Redis has no
+/// such bound, but a connection that never completes one would otherwise
+/// hold a client slot forever.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A listening socket and, for `tls-port`, the TLS it speaks.
+pub struct Listener {
+    pub socket: TcpListener,
+    pub tls: Option<TlsAcceptor>,
+}
+
+impl From<TcpListener> for Listener {
+    fn from(socket: TcpListener) -> Listener {
+        Listener { socket, tls: None }
+    }
+}
+
 /// Accepts until `stop` flips. Each connection task holds a clone of
 /// `alive`, so the server can wait for all of them to finish.
 pub async fn accept_loop(
-    listener: TcpListener,
+    listener: Listener,
     ctx: Ctx,
     mut stop: watch::Receiver<bool>,
     alive: mpsc::Sender<()>,
@@ -27,8 +46,8 @@ pub async fn accept_loop(
     loop {
         tokio::select! {
             _ = stop.changed() => return,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => admit(stream, &ctx, &alive),
+            accepted = listener.socket.accept() => match accepted {
+                Ok((stream, _)) => admit(stream, listener.tls.as_ref(), &ctx, &alive),
                 Err(e) => {
                     // Typically out of file descriptors: back off briefly
                     // instead of spinning, but stay responsive to stop.
@@ -43,7 +62,7 @@ pub async fn accept_loop(
     }
 }
 
-fn admit(stream: TcpStream, ctx: &Ctx, alive: &mpsc::Sender<()>) {
+fn admit(stream: TcpStream, tls: Option<&TlsAcceptor>, ctx: &Ctx, alive: &mpsc::Sender<()>) {
     let state = &ctx.state;
     let (Ok(addr), Ok(laddr)) = (stream.peer_addr(), stream.local_addr()) else {
         return;
@@ -52,6 +71,8 @@ fn admit(stream: TcpStream, ctx: &Ctx, alive: &mpsc::Sender<()>) {
         Stats::add(&state.stats.rejected_connections, 1);
         tracing::debug!("Rejected {addr}: max number of clients reached");
         // The refusal is best effort and must never hold up the accept loop.
+        // Redis writes it in clear even on a TLS port (before any
+        // handshake); a TLS client sees a failed handshake either way.
         tokio::spawn(async move {
             let mut stream = stream;
             let _ =
@@ -67,8 +88,31 @@ fn admit(stream: TcpStream, ctx: &Ctx, alive: &mpsc::Sender<()>) {
         .register(addr, laddr, stream.as_raw_fd(), "default");
     let ctx = ctx.clone();
     let alive = alive.clone();
+    let tls = tls.cloned();
     tokio::spawn(async move {
-        connection::serve(ctx, stream, client).await;
+        match tls {
+            None => connection::serve(ctx, stream, client).await,
+            Some(acceptor) => {
+                // A failed handshake closes this connection only.
+                let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+                let outcome = tokio::select! {
+                    done = handshake => Some(done),
+                    _ = client.killed() => None,
+                };
+                match outcome {
+                    Some(Ok(Ok(tls_stream))) => connection::serve(ctx, tls_stream, client).await,
+                    Some(Ok(Err(e))) => {
+                        tracing::debug!("Error accepting a client connection: {e} (addr={addr})");
+                        ctx.state.clients.unregister(client.id);
+                    }
+                    Some(Err(_)) => {
+                        tracing::debug!("TLS handshake timed out (addr={addr})");
+                        ctx.state.clients.unregister(client.id);
+                    }
+                    None => ctx.state.clients.unregister(client.id),
+                }
+            }
+        }
         drop(alive);
     });
 }

@@ -20,11 +20,11 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::driver::handle::CoreHandle;
+pub use listener::Listener;
 use session::Ctx;
 pub use state::{ServerInfo, ServerState};
 
@@ -32,11 +32,12 @@ pub use state::{ServerInfo, ServerState};
 /// on them (they are all told to close at once).
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
-/// Serves clients on every listener until `shutdown` resolves; then stops
-/// accepting, closes every client connection and returns once they are
-/// gone (or after a short grace period).
-pub async fn run(
-    listeners: Vec<TcpListener>,
+/// Serves clients on every listener (plain `TcpListener`s or [`Listener`]s
+/// with TLS) until `shutdown` resolves; then stops accepting, closes every
+/// client connection and returns once they are gone (or after a short grace
+/// period).
+pub async fn run<L: Into<Listener>>(
+    listeners: Vec<L>,
     state: Arc<ServerState>,
     core: CoreHandle,
     shutdown: impl Future<Output = ()>,
@@ -50,7 +51,7 @@ pub async fn run(
     let mut accepting = JoinSet::new();
     for l in listeners {
         accepting.spawn(listener::accept_loop(
-            l,
+            l.into(),
             ctx.clone(),
             stop_rx.clone(),
             alive_tx.clone(),
