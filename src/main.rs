@@ -280,6 +280,7 @@ async fn serve(p: Prepared) -> anyhow::Result<()> {
             maxclients: options.maxclients as usize,
             requirepass: options.requirepass.clone(),
             renamed_commands: options.renamed_commands.clone(),
+            protected_mode: options.protected_mode,
         },
         acl,
     ));

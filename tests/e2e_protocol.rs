@@ -236,3 +236,11 @@ fn daemonize_forks_writes_the_pidfile_and_serves() {
     )
     .is_none()));
 }
+
+#[test]
+fn protected_mode_still_serves_loopback_clients() {
+    // Non-loopback clients cannot be reached from a test here; the decision
+    // itself is unit-tested in server::listener.
+    let s = rsentinel("protected-mode yes\n");
+    assert_eq!(query(s.port, &["PING"]), Some(Reply::Simple("PONG".into())));
+}

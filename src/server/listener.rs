@@ -35,6 +35,19 @@ impl From<TcpListener> for Listener {
     }
 }
 
+/// Redis's answer to a non-loopback client in protected mode.
+const DENIED_ERROR: &[u8] = b"-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
+/// `protected-mode yes` with a password-less default user: only loopback
+/// clients may connect (sentinel's default is `protected-mode no`).
+pub(crate) fn protected_mode_denies(
+    protected: bool,
+    peer: std::net::IpAddr,
+    default_user_nopass: bool,
+) -> bool {
+    protected && default_user_nopass && !peer.to_canonical().is_loopback()
+}
+
 /// Accepts until `stop` flips. Each connection task holds a clone of
 /// `alive`, so the server can wait for all of them to finish.
 pub async fn accept_loop(
@@ -81,6 +94,19 @@ fn admit(stream: TcpStream, tls: Option<&TlsAcceptor>, ctx: &Ctx, alive: &mpsc::
         });
         return;
     }
+    if protected_mode_denies(
+        state.info.protected_mode,
+        addr.ip(),
+        !state.acl().default_user_requires_auth(),
+    ) {
+        Stats::add(&state.stats.rejected_connections, 1);
+        tokio::spawn(async move {
+            let mut stream = stream;
+            let _ =
+                tokio::time::timeout(Duration::from_secs(1), stream.write_all(DENIED_ERROR)).await;
+        });
+        return;
+    }
     let _ = stream.set_nodelay(true);
     Stats::add(&state.stats.connections_received, 1);
     let client = state
@@ -115,4 +141,24 @@ fn admit(stream: TcpStream, tls: Option<&TlsAcceptor>, ctx: &Ctx, alive: &mpsc::
         }
         drop(alive);
     });
+}
+
+#[cfg(test)]
+mod protected_mode_tests {
+    use super::protected_mode_denies;
+    use std::net::IpAddr;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn only_remote_clients_of_a_passwordless_protected_server_are_denied() {
+        assert!(protected_mode_denies(true, ip("10.1.2.3"), true));
+        assert!(!protected_mode_denies(true, ip("127.0.0.1"), true));
+        assert!(!protected_mode_denies(true, ip("::1"), true));
+        assert!(!protected_mode_denies(true, ip("::ffff:127.0.0.1"), true));
+        assert!(!protected_mode_denies(true, ip("10.1.2.3"), false));
+        assert!(!protected_mode_denies(false, ip("10.1.2.3"), true));
+    }
 }

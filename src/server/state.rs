@@ -28,6 +28,9 @@ pub struct ServerInfo {
     /// `rename-command old new` for the sentinel's own commands, lower-case
     /// (`new` empty = disabled).
     pub renamed_commands: std::collections::BTreeMap<String, String>,
+    /// `protected-mode`: refuse non-loopback clients while the default
+    /// user has no password.
+    pub protected_mode: bool,
 }
 
 /// What `rename-command` makes of a requested command name.

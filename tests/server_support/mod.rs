@@ -94,6 +94,7 @@ impl Harness {
             maxclients,
             requirepass: None,
             renamed_commands: Default::default(),
+            protected_mode: false,
         };
         let state = Arc::new(ServerState::new(info, acl));
         let (req_tx, req_rx) = mpsc::channel(64);
