@@ -153,11 +153,7 @@ impl Driver {
                 let _ = reply.send(self.core.info_section(now));
             }
             Request::Role(reply) => {
-                let names = self.core.masters.keys().map(Reply::bulk).collect();
-                let _ = reply.send(Reply::Array(vec![
-                    Reply::bulk("sentinel"),
-                    Reply::Array(names),
-                ]));
+                let _ = reply.send(self.core.role());
             }
             Request::FlushConfig(reply) => {
                 let _ = reply.send(self.flush());

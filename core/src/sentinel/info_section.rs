@@ -1,6 +1,7 @@
-//! The `# Sentinel` section of INFO.
+//! The `# Sentinel` section of INFO, and `ROLE`.
 
 use super::Sentinel;
+use crate::reply::Reply;
 use crate::time::Millis;
 
 impl Sentinel {
@@ -46,6 +47,14 @@ impl Sentinel {
             ));
         }
         out
+    }
+
+    /// `ROLE`: `["sentinel", [master names...]]`.
+    pub fn role(&self) -> Reply {
+        Reply::Array(vec![
+            Reply::bulk("sentinel"),
+            Reply::Array(self.masters.keys().map(Reply::bulk).collect()),
+        ])
     }
 
     /// The shell runs scripts; it tells the core how many, for INFO.
