@@ -60,11 +60,7 @@ pub fn split_args(line: &[u8]) -> Result<Vec<Vec<u8>>, SplitError> {
                         continue;
                     }
                     if c == b'"' {
-                        // A closing quote must end the token.
-                        if line.get(i + 1).is_some_and(|&n| !is_space(n)) {
-                            return Err(SplitError::UnbalancedQuotes);
-                        }
-                        i += 1;
+                        i = close_quote(line, i)?;
                         break;
                     }
                     current.push(c);
@@ -77,10 +73,7 @@ pub fn split_args(line: &[u8]) -> Result<Vec<Vec<u8>>, SplitError> {
                         continue;
                     }
                     if c == b'\'' {
-                        if line.get(i + 1).is_some_and(|&n| !is_space(n)) {
-                            return Err(SplitError::UnbalancedQuotes);
-                        }
-                        i += 1;
+                        i = close_quote(line, i)?;
                         break;
                     }
                     current.push(c);
@@ -132,6 +125,16 @@ pub fn repr(s: &[u8]) -> String {
     }
     out.push('"');
     out
+}
+
+/// The quote at `i` closes the current argument, which must end there:
+/// the index after it, or an error when something other than whitespace
+/// follows (`"abc"def`).
+fn close_quote(line: &[u8], i: usize) -> Result<usize, SplitError> {
+    if line.get(i + 1).is_some_and(|&n| !is_space(n)) {
+        return Err(SplitError::UnbalancedQuotes);
+    }
+    Ok(i + 1)
 }
 
 fn is_space(c: u8) -> bool {
