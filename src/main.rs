@@ -85,7 +85,7 @@ struct Prepared {
     core: Sentinel,
 }
 
-fn prepare(args: &[String]) -> Result<Prepared, ConfigError> {
+fn prepare(args: &[String]) -> anyhow::Result<Prepared> {
     let cmdline = CommandLine::parse(args);
     let loaded = config::load(&cmdline)?;
     config::ensure_writable(&loaded.path)?;
@@ -97,11 +97,21 @@ fn prepare(args: &[String]) -> Result<Prepared, ConfigError> {
     if let Some(f) = &options.aclfile {
         acl.set_aclfile(Some(f.into()));
     }
-    for d in loaded
+    let user_lines: Vec<_> = loaded
         .generic
         .iter()
         .filter(|d| d.args[0].eq_ignore_ascii_case("user"))
-    {
+        .collect();
+    if let Some(aclfile) = &options.aclfile {
+        if let Some(d) = user_lines.first() {
+            // Redis refuses to have users in two places.
+            return Err(ConfigError::at(d, USERS_IN_TWO_PLACES).into());
+        }
+        acl.load_aclfile().map_err(|reason| {
+            anyhow::anyhow!("Aborting Redis startup because of ACL errors ({aclfile}): {reason}")
+        })?;
+    }
+    for d in user_lines {
         acl.load_user_line(&d.args[1..])
             .map_err(|reason| ConfigError::at(d, reason))?;
     }
@@ -139,6 +149,8 @@ fn hello_port(options: &ServerOptions) -> u16 {
         options.port
     }
 }
+
+const USERS_IN_TWO_PLACES: &str = "Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid. This setup is very likely to lead to configuration errors and security holes, please define either an ACL file or declare users directly in your redis.conf, but not both.";
 
 fn is_executable(path: &str) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)

@@ -128,3 +128,41 @@ fn kill_9_during_a_stream_of_rewrites_never_leaves_a_broken_file() {
         assert!(query(s.port, &["SENTINEL", "MASTER", "mymaster"]).is_some());
     }
 }
+
+#[test]
+fn users_come_from_the_aclfile_and_are_not_written_to_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let aclfile = dir.path().join("users.acl");
+    std::fs::write(
+        &aclfile,
+        "user default on nopass ~* &* +@all\nuser alice on >wonderland ~* &* +@all\n",
+    )
+    .unwrap();
+    let s = rsentinel(&format!("aclfile \"{}\"\n", aclfile.display()));
+    let mut c = Client::connect(s.port).unwrap();
+    assert_eq!(c.cmd(&["AUTH", "alice", "wonderland"]).unwrap(), ok());
+    assert_eq!(c.cmd(&["ACL", "WHOAMI"]).unwrap(), Reply::bulk("alice"));
+    assert_eq!(c.cmd(&["SENTINEL", "FLUSHCONFIG"]).unwrap(), ok());
+    let conf = std::fs::read_to_string(s.path("sentinel.conf")).unwrap();
+    assert!(!conf.contains("user alice"), "{conf}");
+}
+
+#[test]
+fn a_broken_aclfile_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let aclfile = dir.path().join("users.acl");
+    std::fs::write(&aclfile, "user alice on +nosuchcommand\n").unwrap();
+    let conf = dir.path().join("sentinel.conf");
+    std::fs::write(
+        &conf,
+        format!("port 0\naclfile \"{}\"\n", aclfile.display()),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rsentinel"))
+        .arg(&conf)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("ACL"), "{err}");
+}

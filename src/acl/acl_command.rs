@@ -328,7 +328,7 @@ pub(super) fn parse_acl_file(path: &str, content: &str) -> Result<BTreeMap<Strin
     Ok(users)
 }
 
-fn load(acl: &mut Acl) -> AclOutcome {
+pub(super) fn load(acl: &mut Acl) -> AclOutcome {
     let Some(path) = acl.aclfile.clone() else {
         return AclOutcome::reply(Reply::err(NO_ACLFILE));
     };

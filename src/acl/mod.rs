@@ -135,6 +135,15 @@ impl Acl {
         self.aclfile = path;
     }
 
+    /// Loads the users from `aclfile` at start-up; the error text (Redis
+    /// refuses to start when the file cannot be loaded).
+    pub fn load_aclfile(&mut self) -> Result<(), String> {
+        match acl_command::load(self).reply {
+            Reply::Error(e) => Err(e),
+            _ => Ok(()),
+        }
+    }
+
     pub fn aclfile(&self) -> Option<&PathBuf> {
         self.aclfile.as_ref()
     }
