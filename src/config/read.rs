@@ -112,6 +112,10 @@ fn parse_into(text: &[u8], depth: usize, out: &mut Vec<Directive>) -> Result<(),
                 })
             }
         };
+        if args.is_empty() {
+            // Nothing before a NUL byte: skipped, as Redis skips `argc == 0`.
+            continue;
+        }
         let directive = Directive {
             line_no,
             line,
@@ -225,6 +229,15 @@ mod tests {
             } => (line_no, line, reason),
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_line_empty_before_a_nul_byte_is_skipped() {
+        // Found by fuzzing: such a line used to panic the reader.
+        let d = parse(b"\x00junk\nport 1\n").unwrap();
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].args, ["port", "1"]);
+        assert_eq!(d[0].line_no, 2);
     }
 
     #[test]

@@ -20,6 +20,11 @@ enum Quote {
 
 /// Splits `line` into arguments the way Redis does.
 pub fn split_args(line: &[u8]) -> Result<Vec<Vec<u8>>, SplitError> {
+    // Redis works on C strings: a NUL byte ends the line.
+    let line = match line.iter().position(|&b| b == 0) {
+        Some(end) => &line[..end],
+        None => line,
+    };
     let mut args = Vec::new();
     let mut i = 0;
     loop {
@@ -81,7 +86,7 @@ pub fn split_args(line: &[u8]) -> Result<Vec<Vec<u8>>, SplitError> {
                 }
                 Quote::None => {
                     match c {
-                        b' ' | b'\n' | b'\r' | b'\t' | 0 => break,
+                        b' ' | b'\n' | b'\r' | b'\t' => break,
                         b'"' => quote = Quote::Double,
                         b'\'' => quote = Quote::Single,
                         _ => current.push(c),
@@ -186,6 +191,17 @@ mod tests {
         assert_eq!(split(r#""abc"#), Err(SplitError::UnbalancedQuotes));
         assert_eq!(split("'abc"), Err(SplitError::UnbalancedQuotes));
         assert_eq!(split(r#""abc"def"#), Err(SplitError::UnbalancedQuotes));
+    }
+
+    #[test]
+    fn a_nul_byte_ends_the_line_like_a_c_string() {
+        // Found by fuzzing: this used to loop forever, pushing empty args.
+        assert_eq!(split_args(b"\n\xf6\x00").unwrap(), vec![b"\xf6".to_vec()]);
+        assert_eq!(
+            split_args(b"PING \x00 ignored").unwrap(),
+            vec![b"PING".to_vec()]
+        );
+        assert!(split_args(b"\x00").unwrap().is_empty());
     }
 
     #[test]
