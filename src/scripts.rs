@@ -148,7 +148,16 @@ impl Scripts {
                         let _ = tx.send(Finished { id, code, signal });
                     });
                 }
-                Err(_) => failed.push(job.id),
+                // A script file still open for writing somewhere (e.g. an fd
+                // inherited by a concurrent fork) cannot be executed yet:
+                // that is transient, so try again shortly.
+                Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
+                    job.not_before = now + Duration::from_millis(10);
+                }
+                Err(e) => {
+                    tracing::warn!("Error spawning {}: {e}", job.argv[0]);
+                    failed.push(job.id)
+                }
             }
         }
         for id in failed {
