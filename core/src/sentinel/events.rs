@@ -85,13 +85,6 @@ impl Subject<'_> {
             } => format!("sentinel {runid} {addr} @ {master} {master_addr}"),
         }
     }
-
-    pub fn master_name(&self) -> &str {
-        match self {
-            Subject::Master { name, .. } => name,
-            Subject::Replica { master, .. } | Subject::Sentinel { master, .. } => master,
-        }
-    }
 }
 
 #[cfg(test)]

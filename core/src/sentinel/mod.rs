@@ -8,6 +8,7 @@ pub mod addr;
 mod commands;
 mod config_lines;
 mod directives;
+mod emit;
 pub mod events;
 pub mod failover;
 mod failover_steps;
@@ -116,16 +117,6 @@ impl Sentinel {
         self.actions.push_back(action);
     }
 
-    /// Queue an event about nothing in particular (`+tilt`, `+new-epoch`).
-    pub(crate) fn event(&mut self, level: Level, kind: &str, msg: String) {
-        self.push(Action::Event(Event {
-            level,
-            kind: kind.to_string(),
-            msg,
-            script_master: None,
-        }));
-    }
-
     /// `+monitor` for every configured master; Redis emits these at start.
     pub fn announce_monitored(&mut self) {
         let names: Vec<String> = self.masters.keys().cloned().collect();
@@ -134,36 +125,6 @@ impl Sentinel {
                 format!("quorum {}", m.quorum)
             });
         }
-    }
-
-    /// An event about master `name`, its description computed from it.
-    pub(crate) fn master_event(
-        &mut self,
-        name: &str,
-        level: Level,
-        kind: &str,
-        rest: impl FnOnce(&Master) -> String,
-    ) {
-        let Some(m) = self.masters.get(name) else {
-            return;
-        };
-        let rest = rest(m);
-        let subject = Subject::Master {
-            name: &m.name,
-            addr: &m.common.addr,
-        };
-        let mut msg = subject.describe();
-        if !rest.is_empty() {
-            msg.push(' ');
-            msg.push_str(&rest);
-        }
-        let script_master = (level == Level::Warning).then(|| m.name.clone());
-        self.push(Action::Event(Event {
-            level,
-            kind: kind.to_string(),
-            msg,
-            script_master,
-        }));
     }
 
     /// Finds the master monitored at `host:port` (its configured address).

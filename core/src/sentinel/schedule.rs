@@ -3,7 +3,7 @@
 //! failovers. Redis calls this `sentinelTimer`; here `now` is an argument.
 
 use super::links::{Channel, LinkId, Tag, Target, HELLO_CHANNEL, MAX_PENDING_COMMANDS};
-use super::{Action, Level, Sentinel, Subject};
+use super::{Action, Level, Sentinel};
 use crate::time::Millis;
 
 /// Reconnect period for instances that are SDOWN.
@@ -329,55 +329,5 @@ impl Sentinel {
                 Target::Sentinel(_) => {}
             }
         }
-    }
-
-    /// An event about `target` as an instance of `master` (`%@` + rest).
-    pub(crate) fn instance_event(
-        &mut self,
-        master: &str,
-        target: &Target,
-        level: Level,
-        kind: &str,
-        rest: &str,
-    ) {
-        let Some(m) = self.masters.get(master) else {
-            return;
-        };
-        let subject = match target {
-            Target::Master(_) => Subject::Master {
-                name: &m.name,
-                addr: &m.common.addr,
-            },
-            Target::Replica { key, .. } => match m.replicas.get(key) {
-                Some(r) => Subject::Replica {
-                    name: key,
-                    addr: &r.common.addr,
-                    master: &m.name,
-                    master_addr: &m.common.addr,
-                },
-                None => return,
-            },
-            Target::Sentinel(id) => match m.sentinels.get(id) {
-                Some(s) => Subject::Sentinel {
-                    runid: id,
-                    addr: &s.common.addr,
-                    master: &m.name,
-                    master_addr: &m.common.addr,
-                },
-                None => return,
-            },
-        };
-        let mut msg = subject.describe();
-        if !rest.is_empty() {
-            msg.push(' ');
-            msg.push_str(rest);
-        }
-        let script_master = (level == Level::Warning).then(|| master.to_string());
-        self.push(Action::Event(super::Event {
-            level,
-            kind: kind.to_string(),
-            msg,
-            script_master,
-        }));
     }
 }

@@ -98,16 +98,4 @@ impl Sentinel {
         let m = &self.masters[name];
         (m.leader.clone(), m.leader_epoch)
     }
-
-    /// An event whose message does not describe the instance (`%@` absent)
-    /// but whose master still gets its notification script.
-    pub(crate) fn master_event_plain(&mut self, name: &str, level: Level, kind: &str, msg: String) {
-        let script_master = (level == Level::Warning).then(|| name.to_string());
-        self.push(Action::Event(super::Event {
-            level,
-            kind: kind.to_string(),
-            msg,
-            script_master,
-        }));
-    }
 }
