@@ -7,8 +7,10 @@ use std::fmt;
 pub struct Epoch(pub u64);
 
 impl Epoch {
-    pub fn next(self) -> Epoch {
-        Epoch(self.0 + 1)
+    /// The epoch after this one; `None` at the maximum, where no new
+    /// election can start (an epoch must never wrap back to 0).
+    pub fn next(self) -> Option<Epoch> {
+        self.0.checked_add(1).map(Epoch)
     }
 }
 

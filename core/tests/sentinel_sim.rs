@@ -152,3 +152,49 @@ fn a_minority_partitioned_with_the_master_cannot_stop_the_failover() {
     );
     assert!(report.promotions >= 1);
 }
+
+#[test]
+fn epochs_stop_at_the_maximum_instead_of_wrapping() {
+    // Every sentinel starts one epoch below the last usable one (vote
+    // requests carry a signed 64-bit epoch): the first failover
+    // uses the last epoch; the second kill finds no epoch left, so nobody
+    // starts a failover (a wrapped epoch 0 would go backwards on disk and
+    // reopen votes), and the restarted master is simply kept.
+    let mut cfg = SimConfig::calm(21);
+    cfg.initial_epoch = rsentinel_core::sentinel::failover::MAX_ELECTION_EPOCH - 1;
+    cfg.faults = vec![
+        (
+            Millis(5_000),
+            Fault::KillRedis {
+                pick: Pick::Master,
+                down_ms: 3_000,
+            },
+        ),
+        (
+            Millis(20_000),
+            Fault::KillRedis {
+                pick: Pick::Master,
+                down_ms: 4_000,
+            },
+        ),
+    ];
+    cfg.chaos_ms = 30_000;
+    let report = run(&cfg).unwrap_or_else(|f| panic!("{f}"));
+    assert_eq!(report.elections, 1, "only the last epoch was usable");
+    assert_eq!(report.promotions, 1);
+    assert_ne!(report.final_master, 6379, "the first failover happened");
+}
+
+#[test]
+fn chaos_near_the_maximum_epoch_is_safe() {
+    // The chaos schedules again, with epochs starting three below the
+    // maximum: the epoch invariants (never backwards, one vote and one
+    // leader per epoch) must hold when the epochs run out.
+    let seeds: Vec<u64> = sweep_seeds().into_iter().take(200).collect();
+    let failures = sweep(&seeds, |seed| {
+        let mut cfg = SimConfig::chaos(seed);
+        cfg.initial_epoch = rsentinel_core::sentinel::failover::MAX_ELECTION_EPOCH - 3;
+        run(&cfg).err().map(|f| f.to_string())
+    });
+    assert_no_failures(&failures, seeds.len());
+}

@@ -263,6 +263,7 @@ impl Driver {
                         self.scripts.queue(argv, Instant::now());
                     }
                 }
+                Action::Log { level, text } => log_at(level, &text),
                 Action::Crash(code) => {
                     tracing::warn!("Simulated failure: exiting with code {code}");
                     std::process::exit(code);
@@ -283,13 +284,7 @@ impl Driver {
 
     /// Logs an event, publishes it, and queues the notification script.
     fn publish(&mut self, e: Event) {
-        let line = format!("{} {}", e.kind, e.msg);
-        match e.level {
-            Level::Warning => tracing::warn!("{line}"),
-            Level::Notice => tracing::info!("{line}"),
-            Level::Verbose => tracing::debug!("{line}"),
-            Level::Debug => tracing::trace!("{line}"),
-        }
+        log_at(e.level, &format!("{} {}", e.kind, e.msg));
         if e.is_published() {
             let _ = self.events.send(PubMessage {
                 channel: e.kind.clone(),
@@ -343,5 +338,15 @@ impl Driver {
             );
             e
         })
+    }
+}
+
+/// Logs a line at a Redis level.
+fn log_at(level: Level, line: &str) {
+    match level {
+        Level::Warning => tracing::warn!("{line}"),
+        Level::Notice => tracing::info!("{line}"),
+        Level::Verbose => tracing::debug!("{line}"),
+        Level::Debug => tracing::trace!("{line}"),
     }
 }

@@ -27,15 +27,15 @@ impl EpochClock {
         }
     }
 
-    /// Starts the next epoch.
-    pub fn bump(&mut self) -> Epoch {
-        self.current = self.current.next();
-        self.current
+    /// Starts the next epoch; `None` (and no change) at the maximum.
+    pub fn bump(&mut self) -> Option<Epoch> {
+        self.current = self.current.next()?;
+        Some(self.current)
     }
 
     /// The epoch after the largest of `acked` and our own: how a new leader
     /// picks an epoch nobody in its quorum has accepted yet.
-    pub fn next_after<'a>(&mut self, acked: impl IntoIterator<Item = &'a Epoch>) -> Epoch {
+    pub fn next_after<'a>(&mut self, acked: impl IntoIterator<Item = &'a Epoch>) -> Option<Epoch> {
         let max = acked.into_iter().copied().max().unwrap_or_default();
         self.observe(max);
         self.bump()
@@ -52,7 +52,10 @@ mod tests {
         assert!(!c.observe(Epoch(4)));
         assert!(!c.observe(Epoch(5)));
         assert!(c.observe(Epoch(7)));
-        assert_eq!(c.bump(), Epoch(8));
+        assert_eq!(c.bump(), Some(Epoch(8)));
+        let mut top = EpochClock::new(Epoch(u64::MAX));
+        assert_eq!(top.bump(), None);
+        assert_eq!(top.current(), Epoch(u64::MAX));
     }
 
     #[test]
@@ -66,7 +69,7 @@ mod tests {
         for (start, acked, expect) in table {
             let mut c = EpochClock::new(Epoch(start));
             let acked: Vec<Epoch> = acked.iter().map(|e| Epoch(*e)).collect();
-            assert_eq!(c.next_after(&acked), Epoch(expect));
+            assert_eq!(c.next_after(&acked), Some(Epoch(expect)));
         }
     }
 }

@@ -55,10 +55,11 @@ impl<C: Clone + PartialEq> VoteKeeper<C> {
         }
     }
 
-    /// Starts a new epoch of our own (e.g. to run for leader) and returns it.
-    pub fn bump_epoch(&mut self) -> Epoch {
-        self.current_epoch = self.current_epoch.next();
-        self.current_epoch
+    /// Starts a new epoch of our own (e.g. to run for leader) and returns it;
+    /// `None` at the maximum epoch, where no election can start.
+    pub fn bump_epoch(&mut self) -> Option<Epoch> {
+        self.current_epoch = self.current_epoch.next()?;
+        Some(self.current_epoch)
     }
 
     /// Handles a vote request for `candidate` in `epoch`: a newer epoch is
@@ -67,7 +68,12 @@ impl<C: Clone + PartialEq> VoteKeeper<C> {
     pub fn request(&mut self, epoch: Epoch, candidate: C) -> VoteOutcome<C> {
         let epoch_adopted = self.observe_epoch(epoch);
         let voted_epoch = self.vote.as_ref().map(|(e, _)| *e);
-        let granted = voted_epoch.is_none_or(|v| v < epoch) && self.current_epoch <= epoch;
+        // Epoch 0 is "no election yet": a vote there could not be told
+        // apart from no vote once persisted, so it is never granted (Redis
+        // likewise needs `leader_epoch < req_epoch`, with leader_epoch ≥ 0).
+        let granted = epoch > Epoch(0)
+            && voted_epoch.is_none_or(|v| v < epoch)
+            && self.current_epoch <= epoch;
         if granted {
             self.vote = Some((self.current_epoch, candidate));
         }
@@ -109,7 +115,8 @@ mod tests {
             bool,
             Option<(u64, &'static str)>,
         );
-        let table: [Row; 7] = [
+        let table: [Row; 8] = [
+            (0, None, 0, false, false, None),
             (0, None, 1, true, true, Some((1, "x"))),
             (5, None, 5, true, false, Some((5, "x"))),
             (5, None, 4, false, false, None),
@@ -131,7 +138,7 @@ mod tests {
     #[test]
     fn bump_and_self_vote() {
         let mut k = VoteKeeper::new(Epoch(3));
-        let e = k.bump_epoch();
+        let e = k.bump_epoch().expect("far from the maximum");
         assert_eq!(e, Epoch(4));
         assert!(k.request(e, "me").granted);
         assert!(!k.observe_epoch(Epoch(2)));

@@ -1,7 +1,7 @@
 //! What the core asks the shell to do.
 
 use super::addr::Addr;
-use super::events::Event;
+use super::events::{Event, Level};
 use super::links::{Auth, LinkId, Outgoing};
 use crate::reply::Reply;
 
@@ -36,6 +36,9 @@ pub enum Action {
     },
     /// Exit the process with this code (`SENTINEL SIMULATE-FAILURE`).
     Crash(i32),
+    /// Write a log line that is not an event (not published, no script),
+    /// e.g. Redis's warning about a rejected address.
+    Log { level: Level, text: String },
     /// Close every link to this master and its replicas (credentials
     /// changed, reset); they reconnect on their own.
     DropLinks { master: String },

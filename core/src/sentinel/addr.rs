@@ -39,6 +39,18 @@ impl fmt::Display for Addr {
     }
 }
 
+/// True when `host` could be a DNS name: 1–253 bytes of letters, digits,
+/// `-`, `_` and `.`. Peers and instances may send anything; a host that is
+/// neither this nor an IP literal would be written to the config and then
+/// refused by the loader (ours and Redis's).
+pub fn is_plausible_hostname(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 253
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
 /// True when `host` is an IPv4 or IPv6 literal.
 pub fn is_ip_literal(host: &str) -> bool {
     host.parse::<std::net::IpAddr>().is_ok()

@@ -87,7 +87,8 @@ fn master_lines(m: &Master, line: &mut impl FnMut(&[&str])) {
         ]);
     }
     line(&["config-epoch", name, &m.config_epoch.to_string()]);
-    line(&["leader-epoch", name, &m.leader_epoch.to_string()]);
+    let leader_epoch = m.vote.as_ref().map_or(0, |v| v.epoch);
+    line(&["leader-epoch", name, &leader_epoch.to_string()]);
     for r in m.replicas.values() {
         // While a promoted replica is advertised as master, the old master
         // is remembered in its place so a restart still knows it.

@@ -2,7 +2,7 @@
 //! error texts. The shell orders them (pre-monitor, monitor, rest) and maps
 //! an error to the file and line.
 
-use super::addr::{is_ip_literal, Addr};
+use super::addr::{is_ip_literal, is_plausible_hostname, Addr};
 use super::instance::{Master, PeerSentinel, Replica};
 use super::settings::parse_yes_no;
 use super::Sentinel;
@@ -67,6 +67,31 @@ impl Sentinel {
             return Err(CreateError::Unresolvable);
         }
         Ok(Addr::new(host, port as u16))
+    }
+
+    /// An address learnt from the network (a hello, an INFO reply): the
+    /// loader's rule (an IP literal unless `resolve-hostnames yes`, then a
+    /// plausible DNS name) and a port of 1–65535. A rejected address is
+    /// logged as Redis logs it and the caller must change nothing, so that
+    /// every address we persist loads again.
+    pub(crate) fn check_learnt_addr(&mut self, host: &str, port: i64) -> Option<Addr> {
+        let host_ok =
+            is_ip_literal(host) || (self.settings.resolve_hostnames && is_plausible_hostname(host));
+        if !host_ok {
+            self.push(super::Action::Log {
+                level: super::Level::Warning,
+                text: format!("Failed to resolve hostname '{}'", host.escape_debug()),
+            });
+            return None;
+        }
+        if !(1..=65535).contains(&port) {
+            self.push(super::Action::Log {
+                level: super::Level::Warning,
+                text: format!("Invalid port number {port} for '{host}'"),
+            });
+            return None;
+        }
+        Some(Addr::new(host, port as u16))
     }
 
     pub(crate) fn create_master(
@@ -178,7 +203,12 @@ impl Sentinel {
             }
             ("leader-epoch", 3) => {
                 let epoch = strtoull(&args[2]);
-                self.master_mut(&args[1])?.leader_epoch = epoch;
+                // Votes are never cast in epoch 0: 0 is "no vote".
+                self.master_mut(&args[1])?.vote =
+                    (epoch > 0).then_some(super::instance::CastVote {
+                        epoch,
+                        candidate: None,
+                    });
                 Ok(())
             }
             ("known-slave" | "known-replica", 4) => {

@@ -34,9 +34,19 @@ impl FailoverState {
 
 use super::actions::CommandOutput;
 use super::replica_selection::select_replica;
-use super::{Level, Sentinel};
+use super::{Action, Level, Sentinel};
+use crate::ids::Epoch;
 use crate::reply::Reply;
 use crate::time::Millis;
+
+/// The last epoch a failover can use: `is-master-down-by-addr` carries the
+/// epoch as a signed 64-bit integer (Redis parses it with `getLongLong`),
+/// so a vote request for a larger epoch would be refused by every peer.
+pub const MAX_ELECTION_EPOCH: u64 = i64::MAX as u64;
+
+/// Why no failover can start once the current epoch reached `u64::MAX`.
+pub const EPOCH_EXHAUSTED: &str =
+    "the current epoch is at its maximum, no new failover epoch can start";
 
 impl Sentinel {
     /// `SENTINEL FAILOVER <name>`: a forced failover, no agreement needed.
@@ -54,7 +64,9 @@ impl Sentinel {
                 "NOGOODSLAVE No suitable replica to promote".into(),
             ));
         }
-        self.start_failover(now, name);
+        if !self.start_failover(now, name) {
+            return CommandOutput::reply(Reply::err(EPOCH_EXHAUSTED));
+        }
         if let Some(m) = self.masters.get_mut(name) {
             m.force_failover = true;
         }
@@ -62,12 +74,31 @@ impl Sentinel {
     }
 
     /// Enters `wait_start` for a new epoch: `+new-epoch`, `+try-failover`.
-    pub(crate) fn start_failover(&mut self, now: Millis, name: &str) {
-        self.settings.current_epoch += 1;
-        let epoch = self.settings.current_epoch;
+    /// False (nothing changed) when the current epoch is at its maximum:
+    /// a wrapped epoch would go backwards on disk and reopen old votes.
+    pub(crate) fn start_failover(&mut self, now: Millis, name: &str) -> bool {
+        if !self.masters.contains_key(name) {
+            return false;
+        }
+        let next = Epoch(self.settings.current_epoch)
+            .next()
+            .filter(|e| e.0 <= MAX_ELECTION_EPOCH);
+        let Some(epoch) = next else {
+            if let Some(m) = self.masters.get_mut(name) {
+                // Counts as an attempt: the next one waits 2 × failover-timeout.
+                m.failover_start_time = Some(now);
+            }
+            self.push(Action::Log {
+                level: Level::Warning,
+                text: format!("Not starting a failover of {name}: {EPOCH_EXHAUSTED}"),
+            });
+            return false;
+        };
+        self.settings.current_epoch = epoch.0;
+        let epoch = epoch.0;
         let jitter = self.prng.below(1000);
         let Some(m) = self.masters.get_mut(name) else {
-            return;
+            return false;
         };
         m.failover = FailoverState::WaitStart;
         m.failover_epoch = epoch;
@@ -75,5 +106,6 @@ impl Sentinel {
         m.failover_state_change_time = now;
         self.master_event_plain(name, Level::Warning, "+new-epoch", epoch.to_string());
         self.master_event(name, Level::Warning, "+try-failover", |_| String::new());
+        true
     }
 }

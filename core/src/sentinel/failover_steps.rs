@@ -35,8 +35,7 @@ impl Sentinel {
         if now.since(m.common.o_down_since).0 < self.stagger(m) {
             return false;
         }
-        self.start_failover(now, name);
-        true
+        self.start_failover(now, name)
     }
 
     pub(crate) fn abort_failover(&mut self, now: Millis, name: &str) {

@@ -37,6 +37,12 @@ pub fn parse_hello(payload: &str) -> Option<Hello> {
     })
 }
 
+/// A run id we can store and persist: printable ASCII without spaces (real
+/// sentinels send 40 hex digits; the limit keeps forged ids bounded).
+fn is_plausible_runid(runid: &str) -> bool {
+    (1..=128).contains(&runid.len()) && runid.bytes().all(|b| b.is_ascii_graphic())
+}
+
 impl Sentinel {
     /// A hello received on a pub/sub link or published directly to us.
     pub fn process_hello(&mut self, now: Millis, payload: &str) {
@@ -44,7 +50,19 @@ impl Sentinel {
             return;
         };
         // Never learn ourselves as a peer, whatever path the hello took.
-        if !self.masters.contains_key(&h.master) || h.runid.is_empty() || h.runid == self.myid() {
+        if !self.masters.contains_key(&h.master)
+            || !is_plausible_runid(&h.runid)
+            || h.runid == self.myid()
+        {
+            return;
+        }
+        // Anyone who can PUBLISH to an instance can forge a hello: both
+        // addresses must be ones the loader accepts, or nothing changes.
+        if self.check_learnt_addr(&h.ip, i64::from(h.port)).is_none()
+            || self
+                .check_learnt_addr(&h.master_ip, i64::from(h.master_port))
+                .is_none()
+        {
             return;
         }
         let name = h.master.clone();
@@ -282,6 +300,75 @@ mod tests {
             &format!("127.0.0.1,26379,{me},0,m,127.0.0.1,6379,0"),
         );
         assert!(s.masters["m"].sentinels.is_empty());
+    }
+
+    fn monitoring(extra: &[&str]) -> Sentinel {
+        let mut s = Sentinel::new(1, 26379);
+        for l in ["monitor m 127.0.0.1 6379 2"].iter().chain(extra) {
+            let args: Vec<String> = l.split(' ').map(String::from).collect();
+            s.apply_directive(Millis(0), &args).unwrap();
+        }
+        s.ensure_myid();
+        while s.poll_action().is_some() {}
+        s
+    }
+
+    #[test]
+    fn forged_addresses_change_nothing_and_are_logged() {
+        let peer = "a".repeat(40);
+        for (resolve, payload) in [
+            (
+                false,
+                format!("not-an-ip,26379,{peer},7,m,127.0.0.1,6379,9"),
+            ),
+            (
+                false,
+                format!("127.0.0.2,26379,{peer},7,m,evil host,7000,9"),
+            ),
+            (
+                false,
+                format!("127.0.0.2,26379,{peer},7,m,localhost,7000,9"),
+            ),
+            (false, format!("127.0.0.2,0,{peer},7,m,127.0.0.1,7000,9")),
+            (false, format!("127.0.0.2,26379,{peer},7,m,127.0.0.1,0,9")),
+            (true, format!("127.0.0.2,26379,{peer},7,m,evil host,7000,9")),
+            (true, format!("ev\u{e9}l,26379,{peer},7,m,127.0.0.1,7000,9")),
+        ] {
+            let extra: &[&str] = if resolve {
+                &["resolve-hostnames yes"]
+            } else {
+                &[]
+            };
+            let mut s = monitoring(extra);
+            let before = s.config_lines();
+            s.process_hello(Millis(5), &payload);
+            assert!(s.masters["m"].sentinels.is_empty(), "{payload}");
+            assert_eq!(s.masters["m"].common.addr, Addr::new("127.0.0.1", 6379));
+            assert_eq!(s.settings.current_epoch, 0, "{payload}");
+            assert_eq!(s.config_lines(), before, "{payload}");
+            let actions: Vec<Action> = std::iter::from_fn(|| s.poll_action()).collect();
+            assert!(
+                matches!(
+                    actions.as_slice(),
+                    [Action::Log {
+                        level: Level::Warning,
+                        ..
+                    }]
+                ),
+                "{payload}: {actions:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_hostname_is_learnt_with_resolve_hostnames() {
+        let peer = "b".repeat(40);
+        let mut s = monitoring(&["resolve-hostnames yes"]);
+        s.process_hello(
+            Millis(5),
+            &format!("localhost,26380,{peer},1,m,127.0.0.1,6379,0"),
+        );
+        assert!(s.masters["m"].sentinels.contains_key(&peer));
     }
 
     #[test]

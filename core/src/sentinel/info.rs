@@ -34,7 +34,11 @@ pub fn parse_info(text: &str) -> InfoReport {
             continue;
         };
         match key {
-            "run_id" if value.len() >= 40 => r.run_id = Some(value[..40].to_string()),
+            // Redis copies exactly 40 bytes; a multibyte character across
+            // byte 40 must not panic, so cut on bytes, not on a `&str`.
+            "run_id" if value.len() >= 40 => {
+                r.run_id = Some(String::from_utf8_lossy(&value.as_bytes()[..40]).into_owned())
+            }
             "role" => {
                 r.role = match value {
                     "master" => Some(Role::Master),
@@ -51,9 +55,9 @@ pub fn parse_info(text: &str) -> InfoReport {
             "slave_priority" | "replica_priority" => r.slave_priority = value.parse().ok(),
             "slave_repl_offset" => r.slave_repl_offset = value.parse().ok(),
             "replica_announced" => r.replica_announced = Some(value == "1"),
-            k if k.starts_with("slave")
-                && k[5..].bytes().all(|b| b.is_ascii_digit())
-                && k.len() > 5 =>
+            k if k
+                .strip_prefix("slave")
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())) =>
             {
                 if let Some(addr) = parse_replica_line(value) {
                     r.replicas.push(addr);
@@ -169,10 +173,16 @@ impl Sentinel {
 
     fn learn_replicas(&mut self, now: Millis, master: &str, replicas: &[Addr]) {
         let mut added = Vec::new();
+        // A replica line is whatever the instance (or a fake replica that
+        // registered with it) says: keep only addresses the loader accepts.
+        let replicas: Vec<Addr> = replicas
+            .iter()
+            .filter_map(|a| self.check_learnt_addr(&a.host, i64::from(a.port)))
+            .collect();
         let Some(m) = self.masters.get_mut(master) else {
             return;
         };
-        for addr in replicas {
+        for addr in &replicas {
             let key = addr.key();
             if !m.replicas.contains_key(&key) {
                 m.replicas.insert(
@@ -202,7 +212,9 @@ impl Sentinel {
         else {
             return;
         };
-        r.master_link_down_time = report.master_link_down_since.map_or(0, |s| s * 1000);
+        r.master_link_down_time = report
+            .master_link_down_since
+            .map_or(0, |s| s.saturating_mul(1000));
         if report.role == Some(Role::Slave) {
             if report.master_host.is_some()
                 && (report.master_host != r.master_host
@@ -260,6 +272,18 @@ mod tests {
         assert_eq!(r.master_link_up, Some(true));
         assert_eq!(r.slave_repl_offset, Some(42));
         assert_eq!(r.slave_priority, Some(10));
+    }
+
+    #[test]
+    fn a_multibyte_character_across_the_run_id_boundary_does_not_panic() {
+        for pad in 0..4 {
+            let a = "a".repeat(38 + pad);
+            let text = format!("run_id:{a}\u{e9}\u{1F600}bbbbbbbbb\r\n");
+            let r = parse_info(&text);
+            assert_eq!(r.run_id.map(|id| id.len() >= 40), Some(true));
+        }
+        let r = parse_info("master_link_down_since_seconds:9223372036854775807\r\nrole:slave\r\n");
+        assert_eq!(r.master_link_down_since, Some(i64::MAX));
     }
 
     #[test]

@@ -91,9 +91,10 @@ pub struct Master {
     /// the order they were configured (that is the order they are rewritten).
     pub renamed_commands: Vec<(String, String)>,
     pub config_epoch: u64,
-    /// This sentinel's vote for this master: run id and epoch.
-    pub leader: Option<String>,
-    pub leader_epoch: u64,
+    /// This sentinel's vote for this master's failover leader, if it ever
+    /// cast one (never in epoch 0, so a persisted `leader-epoch 0` means
+    /// "no vote").
+    pub vote: Option<CastVote>,
     /// Replicas keyed by `ip:port` (`[ip]:port` for IPv6).
     pub replicas: BTreeMap<String, Replica>,
     /// Other sentinels keyed by run id.
@@ -137,6 +138,17 @@ pub enum ReconfState {
     Done,
 }
 
+/// A vote this sentinel cast for a failover leader.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CastVote {
+    /// The epoch the vote was cast in (always ≥ 1).
+    pub epoch: u64,
+    /// The run id voted for; `None` once forgotten (after a restart the file
+    /// keeps only the epoch, and a reset forgets it), which still counts as
+    /// having voted in `epoch`.
+    pub candidate: Option<String>,
+}
+
 /// Another sentinel watching the same master, discovered from hellos.
 #[derive(Clone, Debug, Default)]
 pub struct PeerSentinel {
@@ -170,8 +182,7 @@ impl Master {
             master_reboot_since: Millis::ZERO,
             renamed_commands: Vec::new(),
             config_epoch: 0,
-            leader: None,
-            leader_epoch: 0,
+            vote: None,
             replicas: BTreeMap::new(),
             sentinels: BTreeMap::new(),
             failover: FailoverState::None,

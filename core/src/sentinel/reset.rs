@@ -29,7 +29,10 @@ impl Sentinel {
         m.failover_start_time = None;
         m.failover_state_change_time = Millis::ZERO;
         m.promoted = None;
-        m.leader = None;
+        if let Some(v) = &mut m.vote {
+            // Forget whom we voted for, never that we voted in that epoch.
+            v.candidate = None;
+        }
         m.script_kill_sent = false;
         m.master_reboot = false;
         self.push(Action::DropLinks {

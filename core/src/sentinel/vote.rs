@@ -3,6 +3,7 @@
 
 use super::actions::CommandOutput;
 use super::commands::not_an_integer;
+use super::instance::CastVote;
 use super::{Action, Level, Sentinel};
 use crate::election::VoteKeeper;
 use crate::ids::Epoch;
@@ -60,13 +61,13 @@ impl Sentinel {
         let Some(m) = self.masters.get(name) else {
             return (None, 0);
         };
-        // The shared keeper decides; this master's vote and the global epoch
-        // are its persisted state.
-        // The persisted `leader-epoch` alone says we already voted in that
-        // epoch: the run id we voted for is not persisted (nor kept across a
-        // reset), but the vote must not be granted twice.
-        let previous = (m.leader_epoch > 0 || m.leader.is_some())
-            .then(|| (Epoch(m.leader_epoch), m.leader.clone().unwrap_or_default()));
+        // The shared keeper decides; this master's vote record and the
+        // global epoch are its persisted state. A vote whose run id was
+        // forgotten (restart, reset) still blocks a second vote in its epoch.
+        let previous = m
+            .vote
+            .as_ref()
+            .map(|v| (Epoch(v.epoch), v.candidate.clone().unwrap_or_default()));
         let mut keeper = VoteKeeper::restore(Epoch(self.settings.current_epoch), previous);
         let outcome = keeper.request(Epoch(req_epoch), runid.to_string());
         if outcome.epoch_adopted {
@@ -80,8 +81,10 @@ impl Sentinel {
             let myid = self.myid().to_string();
             let jitter = self.prng.below(1000);
             if let Some(m) = self.masters.get_mut(name) {
-                m.leader = Some(runid.to_string());
-                m.leader_epoch = current;
+                m.vote = Some(CastVote {
+                    epoch: current,
+                    candidate: Some(runid.to_string()),
+                });
                 if !runid.eq_ignore_ascii_case(&myid) {
                     // Having voted for someone else, hold back our own attempt.
                     m.failover_start_time = Some(now + Millis(jitter));
@@ -95,7 +98,67 @@ impl Sentinel {
                 format!("{runid} {current}"),
             );
         }
-        let m = &self.masters[name];
-        (m.leader.clone(), m.leader_epoch)
+        match &self.masters[name].vote {
+            Some(v) => (v.candidate.clone(), v.epoch),
+            None => (None, 0),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sentinel(lines: &[&str]) -> Sentinel {
+        let mut s = Sentinel::new(1, 26379);
+        for l in lines {
+            let args: Vec<String> = l.split(' ').map(String::from).collect();
+            s.apply_directive(Millis(0), &args).unwrap();
+        }
+        s
+    }
+
+    fn ask(s: &mut Sentinel, epoch: &str, runid: &str) -> Reply {
+        let args: Vec<Vec<u8>> = ["is-master-down-by-addr", "127.0.0.1", "6379", epoch, runid]
+            .iter()
+            .map(|a| a.as_bytes().to_vec())
+            .collect();
+        s.command(Millis(10), &args).reply
+    }
+
+    fn vote_of(r: &Reply) -> (String, i64) {
+        match r {
+            Reply::Array(items) => match (&items[1], &items[2]) {
+                (Reply::Bulk(l), Reply::Int(e)) => (String::from_utf8_lossy(l).into_owned(), *e),
+                other => panic!("unexpected {other:?}"),
+            },
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_persisted_vote_blocks_a_second_vote_in_its_epoch_after_a_restart() {
+        // What a restart reads back: only the epoch of the vote.
+        let mut s = sentinel(&[
+            "monitor m 127.0.0.1 6379 2",
+            "current-epoch 5",
+            "leader-epoch m 5",
+        ]);
+        let (leader, epoch) = vote_of(&ask(&mut s, "5", "bbbb"));
+        assert_ne!(leader, "bbbb", "no second vote in epoch 5");
+        assert_eq!(epoch, 5);
+        assert_eq!(vote_of(&ask(&mut s, "6", "bbbb")), ("bbbb".into(), 6));
+    }
+
+    #[test]
+    fn no_vote_is_ever_granted_in_epoch_zero() {
+        let mut s = sentinel(&["monitor m 127.0.0.1 6379 2"]);
+        assert_eq!(vote_of(&ask(&mut s, "0", "aaaa")), ("*".into(), 0));
+        assert!(s.masters["m"].vote.is_none());
+        // So the persisted `leader-epoch m 0` truthfully means "no vote".
+        assert!(s
+            .config_lines()
+            .iter()
+            .any(|l| l.join(" ") == "sentinel leader-epoch m 0"));
     }
 }

@@ -62,6 +62,9 @@ pub struct SimConfig {
     /// Convergence must hold this long to count.
     pub stable_ms: u64,
     pub faults: Vec<(Millis, Fault)>,
+    /// Every sentinel's `current-epoch` at start (near `u64::MAX` to check
+    /// that epochs never wrap).
+    pub initial_epoch: u64,
     /// Random connection breaks, stalls and slow messages while in chaos.
     pub flaky_network: bool,
     /// Record a readable timeline.
@@ -80,6 +83,7 @@ impl SimConfig {
             liveness_ms: 120_000,
             stable_ms: 5_000,
             faults: Vec::new(),
+            initial_epoch: 0,
             flaky_network: false,
             trace: false,
         }

@@ -203,6 +203,7 @@ impl World {
                 format!("monitor {MASTER_NAME} 127.0.0.1 6379 {}", self.cfg.quorum),
                 format!("down-after-milliseconds {MASTER_NAME} 1000"),
                 format!("failover-timeout {MASTER_NAME} 5000"),
+                format!("current-epoch {}", self.cfg.initial_epoch),
             ];
             for l in &lines {
                 let args: Vec<String> = l.split(' ').map(String::from).collect();
@@ -331,6 +332,7 @@ impl World {
             Action::ReconfigScript { role, from, to, .. } => {
                 self.log(|| format!("s{i} reconfig-script {role} {from} -> {to}"))
             }
+            Action::Log { text, .. } => self.log(|| format!("s{i} log: {text}")),
             Action::Crash(code) => {
                 self.log(|| format!("s{i} crashes (simulated failure {code})"));
                 self.crash_sentinel(i);
@@ -379,7 +381,6 @@ impl World {
             }
             "+switch-master" => {
                 self.switches += 1;
-                self.checks.votes.amnesia(&myid);
                 Ok(())
             }
             _ => Ok(()),
@@ -427,7 +428,6 @@ impl World {
             ));
         }
         self.log(|| format!("s{i} restarts from its persisted config"));
-        self.checks.votes.amnesia(&myid);
         self.slots[i].core = Some(core);
         self.drain(i);
         let inc = self.slots[i].incarnation;
@@ -865,6 +865,13 @@ impl World {
                 continue;
             };
             if let Err(what) = self.checks.config_epochs.observe(i, epoch) {
+                self.fail(what);
+            }
+            let current = self.slots[i]
+                .core
+                .as_ref()
+                .map_or(0, |c| c.settings.current_epoch);
+            if let Err(what) = self.checks.current_epochs.observe(i, current) {
                 self.fail(what);
             }
         }

@@ -4,11 +4,13 @@
 
 pub mod config_epoch_monotonic;
 pub mod convergence;
+pub mod current_epoch_monotonic;
 pub mod one_leader_per_epoch;
 pub mod one_promotion_per_epoch;
 pub mod one_vote_per_epoch;
 
 pub use config_epoch_monotonic::ConfigEpochMonotonic;
+pub use current_epoch_monotonic::CurrentEpochMonotonic;
 pub use one_leader_per_epoch::OneLeaderPerEpoch;
 pub use one_promotion_per_epoch::OnePromotionPerEpoch;
 pub use one_vote_per_epoch::OneVotePerEpoch;
@@ -18,6 +20,7 @@ pub use one_vote_per_epoch::OneVotePerEpoch;
 pub struct Checks {
     pub leaders: OneLeaderPerEpoch,
     pub config_epochs: ConfigEpochMonotonic,
+    pub current_epochs: CurrentEpochMonotonic,
     pub promotions: OnePromotionPerEpoch,
     pub votes: OneVotePerEpoch,
 }

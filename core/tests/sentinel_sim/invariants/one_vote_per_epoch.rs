@@ -3,16 +3,6 @@
 
 use std::collections::BTreeMap;
 
-/// WEAKENED, see the report: the core forgets its vote in the current epoch
-/// when it restarts (only `leader-epoch` is persisted, and the vote check
-/// keys off the voted-for run id, which is not) and when a switch-master
-/// resets the master (`leader` is cleared, `leader_epoch` kept); it then
-/// votes again in the same epoch. Redis keys the check off `leader_epoch`
-/// alone. While this is true, a sentinel's earlier votes are forgotten at
-/// those two moments, so only double votes within one memory span count.
-/// Set to `false` once `vote_leader` honours `leader_epoch`.
-pub const FORGIVE_VOTE_AMNESIA: bool = false;
-
 #[derive(Default)]
 pub struct OneVotePerEpoch {
     /// (voter run id, epoch) → candidate.
@@ -20,14 +10,6 @@ pub struct OneVotePerEpoch {
 }
 
 impl OneVotePerEpoch {
-    /// `voter` lost its memory of past votes (restart, master reset); only
-    /// honoured while [`FORGIVE_VOTE_AMNESIA`] is set.
-    pub fn amnesia(&mut self, voter: &str) {
-        if FORGIVE_VOTE_AMNESIA {
-            self.votes.retain(|(v, _), _| v != voter);
-        }
-    }
-
     /// `voter` emitted `+vote-for-leader <candidate> <epoch>`.
     pub fn voted(&mut self, voter: &str, candidate: &str, epoch: u64) -> Result<(), String> {
         let key = (voter.to_string(), epoch);
