@@ -236,12 +236,13 @@ async fn bind_all(
 async fn serve(p: Prepared) -> anyhow::Result<()> {
     let Prepared {
         path,
-        options,
+        mut options,
         acl,
         mut core,
     } = p;
     rsentinel::logging::init(&options)?;
     let supervision = Supervision::start(options.supervised);
+    options.supervised = supervision.rewritten_mode(options.supervised);
     std::env::set_current_dir(&options.dir)
         .with_context(|| format!("Can't chdir to '{}'", options.dir.display()))?;
     if let Some(pidfile) = &options.pidfile {

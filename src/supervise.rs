@@ -80,6 +80,16 @@ impl Supervision {
         this
     }
 
+    /// The mode a config rewrite writes: like Redis, `auto` becomes the
+    /// supervisor it found.
+    pub fn rewritten_mode(&self, configured: Supervised) -> Supervised {
+        if self.active == Supervisor::None {
+            configured
+        } else {
+            self.mode
+        }
+    }
+
     /// INFO's `process_supervised`: `no`, `systemd` or `upstart`.
     pub fn info_name(&self) -> &'static str {
         match self.active {

@@ -285,6 +285,13 @@ fn upstart_supervision_stops_itself_when_ready() {
         info_value(s.port, "server", "process_supervised").as_deref(),
         Some("upstart")
     );
+    // As redis-sentinel does, a rewrite records what `auto` found.
+    assert_eq!(
+        query(s.port, &["SENTINEL", "FLUSHCONFIG"]),
+        Some(Reply::Simple("OK".into()))
+    );
+    let conf = std::fs::read_to_string(s.path("sentinel.conf")).unwrap();
+    assert!(conf.contains("\nsupervised upstart\n"), "{conf}");
 }
 
 #[test]
