@@ -14,6 +14,7 @@ pub mod persist;
 pub mod resp;
 pub mod scripts;
 pub mod server;
+pub mod supervise;
 pub mod tls;
 
 /// The Redis version rsentinel reports (INFO, HELLO): the redis-sentinel

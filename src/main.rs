@@ -15,12 +15,14 @@ use rsentinel::driver::Driver;
 use rsentinel::link::LinkOptions;
 use rsentinel::persist::FileSink;
 use rsentinel::server::{self, Listener, ServerInfo, ServerState};
+use rsentinel::supervise::Supervision;
 use rsentinel::tls::TlsSetup;
 use rsentinel_core::sentinel::Sentinel;
 use rsentinel_core::time::Millis;
 use tokio::net::TcpListener;
 
 fn main() -> ExitCode {
+    ignore_sighup();
     let args: Vec<String> = std::env::args().skip(1).collect();
     match cli::parse(args) {
         cli::Invocation::Version => {
@@ -39,7 +41,9 @@ fn main() -> ExitCode {
         cli::Invocation::Sentinel(args) => match prepare(&args) {
             Ok(prepared) => {
                 // fork only while the process is still single-threaded.
-                if prepared.options.daemonize {
+                if prepared.options.daemonize
+                    && !rsentinel::supervise::expects_supervisor(prepared.options.supervised)
+                {
                     if let Err(e) = daemonize() {
                         eprintln!("{e:#}");
                         return ExitCode::FAILURE;
@@ -232,14 +236,13 @@ async fn bind_all(
 async fn serve(p: Prepared) -> anyhow::Result<()> {
     let Prepared {
         path,
-        options,
+        mut options,
         acl,
         mut core,
     } = p;
-    let level =
-        rsentinel::logging::level_for(options.loglevel.as_str()).unwrap_or(tracing::Level::INFO);
-    rsentinel::logging::init(&options.logfile, level)
-        .with_context(|| format!("Can't open the log file: {}", options.logfile))?;
+    rsentinel::logging::init(&options)?;
+    let supervision = Supervision::start(options.supervised);
+    options.supervised = supervision.rewritten_mode(options.supervised);
     std::env::set_current_dir(&options.dir)
         .with_context(|| format!("Can't chdir to '{}'", options.dir.display()))?;
     if let Some(pidfile) = &options.pidfile {
@@ -293,6 +296,7 @@ async fn serve(p: Prepared) -> anyhow::Result<()> {
             requirepass: options.requirepass.clone(),
             renamed_commands: options.renamed_commands.clone(),
             protected_mode: options.protected_mode,
+            supervised: supervision.info_name(),
         },
         acl,
     ));
@@ -328,7 +332,9 @@ async fn serve(p: Prepared) -> anyhow::Result<()> {
         let stopped = Arc::clone(&stopped);
         async move { stopped.notified().await }
     };
+    supervision.ready();
     server::run(listeners, state, handle, shutdown).await;
+    supervision.stopping();
     let _ = driver_done.await;
     if let Some(pidfile) = pidfile {
         let _ = std::fs::remove_file(pidfile);
@@ -342,6 +348,15 @@ fn myid_like_run_id() -> String {
     let mut b = [0u8; 20];
     let _ = getrandom::getrandom(&mut b);
     b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Redis ignores SIGHUP (a closed terminal or a stray `kill -HUP` must not
+/// stop a sentinel); set before any thread exists so all inherit it.
+fn ignore_sighup() {
+    // SAFETY: installing SIG_IGN has no memory-safety preconditions.
+    unsafe {
+        libc::signal(libc::SIGHUP, libc::SIG_IGN);
+    }
 }
 
 async fn wait_for_signal() {

@@ -21,4 +21,4 @@ pub use read::{ensure_writable, load, sentinel_load_order, Directive, LoadedConf
 pub use rewrite::{
     rewrite_config, rewrite_key, RewriteLine, REWRITE_SIGNATURE, SENTINEL_REWRITE_KEYS,
 };
-pub use server_options::{LogLevel, ServerOptions};
+pub use server_options::{LogLevel, ServerOptions, Supervised, SYSLOG_FACILITIES};

@@ -52,6 +52,33 @@ impl TlsAuthClients {
     }
 }
 
+/// `supervised` values, in Redis's order (its error message lists them so).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Supervised {
+    Upstart,
+    Systemd,
+    Auto,
+    No,
+}
+
+impl Supervised {
+    const NAMES: [&'static str; 4] = ["upstart", "systemd", "auto", "no"];
+
+    /// The config spelling (`systemd`).
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+
+    fn from_index(i: usize) -> Supervised {
+        [Self::Upstart, Self::Systemd, Self::Auto, Self::No][i]
+    }
+}
+
+/// `syslog-facility` values, in Redis's order.
+pub const SYSLOG_FACILITIES: [&str; 9] = [
+    "user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
+];
+
 /// TLS settings. Loaded into rustls by `crate::tls` at start-up.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TlsOptions {
@@ -113,6 +140,12 @@ pub struct ServerOptions {
     /// Empty = log to stdout.
     pub logfile: String,
     pub loglevel: LogLevel,
+    /// `syslog-enabled`: every log line also goes to syslog.
+    pub syslog_enabled: bool,
+    pub syslog_ident: String,
+    /// One of [`SYSLOG_FACILITIES`].
+    pub syslog_facility: &'static str,
+    pub supervised: Supervised,
     pub daemonize: bool,
     pub pidfile: Option<String>,
     pub requirepass: Option<String>,
@@ -138,6 +171,10 @@ impl Default for ServerOptions {
             dir: PathBuf::from("."),
             logfile: String::new(),
             loglevel: LogLevel::Notice,
+            syslog_enabled: false,
+            syslog_ident: "redis".into(),
+            syslog_facility: "local0",
+            supervised: Supervised::No,
             daemonize: false,
             pidfile: None,
             requirepass: None,
@@ -165,6 +202,10 @@ const MANAGED_KEYS: &[&str] = &[
     "pidfile",
     "loglevel",
     "logfile",
+    "syslog-enabled",
+    "syslog-ident",
+    "syslog-facility",
+    "supervised",
     "dir",
     "requirepass",
     "aclfile",
@@ -234,6 +275,14 @@ impl ServerOptions {
             "tls-prefer-server-ciphers" => self.tls.prefer_server_ciphers = yes_no(values)?,
             "tls-session-caching" => self.tls.session_caching = yes_no(values)?,
             "loglevel" => self.loglevel = LogLevel::from_index(one_of(values, &LogLevel::NAMES)?),
+            "syslog-enabled" => self.syslog_enabled = yes_no(values)?,
+            "syslog-ident" => self.syslog_ident = single(values)?.to_string(),
+            "syslog-facility" => {
+                self.syslog_facility = SYSLOG_FACILITIES[one_of(values, &SYSLOG_FACILITIES)?]
+            }
+            "supervised" => {
+                self.supervised = Supervised::from_index(one_of(values, &Supervised::NAMES)?)
+            }
             "tls-auth-clients" => {
                 self.tls.auth_clients = match one_of(values, &TlsAuthClients::NAMES)? {
                     0 => TlsAuthClients::No,
@@ -308,6 +357,26 @@ impl ServerOptions {
             "logfile",
             repr(self.logfile.as_bytes()),
             !self.logfile.is_empty(),
+        );
+        push(
+            "syslog-enabled",
+            yes_no(self.syslog_enabled),
+            self.syslog_enabled,
+        );
+        push(
+            "syslog-ident",
+            repr(self.syslog_ident.as_bytes()),
+            self.syslog_ident != "redis",
+        );
+        push(
+            "syslog-facility",
+            self.syslog_facility.into(),
+            self.syslog_facility != "local0",
+        );
+        push(
+            "supervised",
+            self.supervised.as_str().into(),
+            self.supervised != Supervised::No,
         );
         push(
             "dir",

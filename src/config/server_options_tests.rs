@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use super::read::parse;
 use super::rewrite::{rewrite_config, RewriteLine};
-use super::server_options::{LogLevel, ServerOptions, TlsAuthClients};
+use super::server_options::{LogLevel, ServerOptions, Supervised, TlsAuthClients};
 use super::ConfigError;
 
 fn sentinel_commands(name: &str) -> bool {
@@ -337,4 +337,57 @@ fn rewriting_a_hand_written_file_matches_redis_sentinel() {
     );
     let keys: BTreeSet<String> = o.managed_keys();
     assert!(keys.contains("port") && keys.contains("user") && !keys.contains("rename-command"));
+}
+
+#[test]
+fn syslog_and_supervised_are_validated_and_kept_like_redis_sentinel() {
+    assert_eq!(
+        error_of("syslog-facility bogus"),
+        "argument(s) must be one of the following: user, local0, local1, local2, local3, \
+         local4, local5, local6, local7"
+    );
+    assert_eq!(
+        error_of("supervised weird"),
+        "argument(s) must be one of the following: upstart, systemd, auto, no"
+    );
+    assert_eq!(
+        error_of("syslog-enabled maybe"),
+        "argument must be 'yes' or 'no'"
+    );
+    assert_eq!(error_of("syslog-ident"), "wrong number of arguments");
+
+    let defaults = ServerOptions::default().rewrite_lines(&[]);
+    let unforced = texts(&defaults, false);
+    for expected in [
+        "syslog-enabled no",
+        "syslog-ident \"redis\"",
+        "syslog-facility local0",
+        "supervised no",
+    ] {
+        assert!(unforced.contains(&expected.to_string()), "{expected}");
+    }
+
+    let mut o = ServerOptions::default();
+    for line in [
+        "syslog-enabled YES",
+        "syslog-ident my-id",
+        "syslog-facility LOCAL3",
+        "supervised Systemd",
+    ] {
+        apply(&mut o, line).unwrap();
+    }
+    assert!(o.syslog_enabled);
+    assert_eq!(
+        (o.syslog_ident.as_str(), o.syslog_facility, o.supervised),
+        ("my-id", "local3", Supervised::Systemd)
+    );
+    let forced = texts(&o.rewrite_lines(&[]), true);
+    for expected in [
+        "syslog-enabled yes",
+        "syslog-ident \"my-id\"",
+        "syslog-facility local3",
+        "supervised systemd",
+    ] {
+        assert!(forced.contains(&expected.to_string()), "{expected}");
+    }
 }

@@ -107,7 +107,7 @@ fn server(state: &ServerState) -> String {
         ("atomicvar_api", "c11-builtin".into()),
         ("gcc_version", "0.0.0".into()),
         ("process_id", std::process::id().to_string()),
-        ("process_supervised", "no".into()),
+        ("process_supervised", info.supervised.into()),
         ("run_id", info.run_id.clone()),
         ("tcp_port", info.port.to_string()),
         ("server_time_usec", now.as_micros().to_string()),

@@ -31,6 +31,8 @@ pub struct ServerInfo {
     /// `protected-mode`: refuse non-loopback clients while the default
     /// user has no password.
     pub protected_mode: bool,
+    /// INFO's `process_supervised`: `no`, `systemd` or `upstart`.
+    pub supervised: &'static str,
 }
 
 /// What `rename-command` makes of a requested command name.

@@ -184,6 +184,14 @@ pub fn field(r: &Reply, name: &str) -> Option<String> {
         .map(|(_, v)| v)
 }
 
+/// One `name:value` field of `INFO <section>` on `port`.
+pub fn info_value(port: u16, section: &str, name: &str) -> Option<String> {
+    let info = text(&query(port, &["INFO", section])?);
+    let prefix = format!("{name}:");
+    info.lines()
+        .find_map(|l| l.strip_prefix(&prefix).map(|v| v.trim().to_string()))
+}
+
 /// A process we started, killed (only it) on drop.
 pub struct Proc {
     pub name: String,
@@ -282,8 +290,17 @@ impl Drop for Proc {
 /// Starts `program` in `dir`; stderr goes to `dir/stderr.txt` (a fatal
 /// start-up error is the only thing that may appear there).
 fn spawn_child(program: &Path, args: &[String], dir: &Path) -> Child {
+    spawn_child_env(program, args, dir, &[])
+}
+
+/// [`spawn_child`] with extra environment variables; the supervision
+/// variables of the test's own environment are never passed on.
+fn spawn_child_env(program: &Path, args: &[String], dir: &Path, envs: &[(&str, &str)]) -> Child {
     Command::new(program)
         .args(args)
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("UPSTART_JOB")
+        .envs(envs.iter().copied())
         .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -385,6 +402,23 @@ fn sentinel(name: &str, bin: &Path, body: &str) -> Proc {
 /// The rsentinel binary under test, with `body` appended to its config.
 pub fn rsentinel(body: &str) -> Proc {
     sentinel("rsentinel", &rsentinel_bin(), body)
+}
+
+/// rsentinel with `body` appended to its config, `args` after the config
+/// file and `envs` added to its environment. Not waited for: call
+/// [`Proc::wait_ready`] when it should answer.
+pub fn rsentinel_started(body: &str, args: &[&str], envs: &[(&str, &str)]) -> Proc {
+    let (dir, port, log, conf) = sentinel_dir(body);
+    let mut all = vec![conf.display().to_string()];
+    all.extend(args.iter().map(|a| a.to_string()));
+    let child = spawn_child_env(&rsentinel_bin(), &all, dir.path(), envs);
+    Proc {
+        name: "rsentinel".into(),
+        port,
+        dir,
+        log,
+        child: Some(child),
+    }
 }
 
 impl Proc {
