@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use rsentinel::acl::Acl;
@@ -22,6 +23,7 @@ use rsentinel_core::time::Millis;
 use tokio::net::TcpListener;
 
 fn main() -> ExitCode {
+    install_panic_hook();
     ignore_sighup();
     let args: Vec<String> = std::env::args().skip(1).collect();
     match cli::parse(args) {
@@ -326,6 +328,12 @@ async fn serve(p: Prepared) -> anyhow::Result<()> {
     tokio::spawn(async move {
         wait_for_signal().await;
         tracing::warn!("Received shutdown signal, scheduling shutdown...");
+        // A plain thread, so that it fires even if the runtime is wedged.
+        std::thread::spawn(|| {
+            std::thread::sleep(SHUTDOWN_DEADLINE);
+            tracing::warn!("Shutdown did not finish in time, exiting now.");
+            std::process::exit(1);
+        });
         signal_handle.shutdown().await;
     });
     let shutdown = {
@@ -349,6 +357,23 @@ fn myid_like_run_id() -> String {
     let _ = getrandom::getrandom(&mut b);
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
+
+/// Any panic, on any thread, ends the process. A tokio task that panics
+/// would otherwise die alone: a dead driver left a zombie that kept its port
+/// and answered PING while monitoring nothing, and that only SIGKILL could
+/// stop. Redis crashes instead and its supervisor restarts it; so do we.
+fn install_panic_hook() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        tracing::error!("PANIC: {info}. rsentinel cannot go on safely: aborting.");
+        default_hook(info);
+        std::process::abort();
+    }));
+}
+
+/// How long a shutdown may take after SIGTERM/SIGINT before the process
+/// exits anyway (the final config flush normally takes milliseconds).
+const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(4);
 
 /// Redis ignores SIGHUP (a closed terminal or a stray `kill -HUP` must not
 /// stop a sentinel); set before any thread exists so all inherit it.

@@ -78,6 +78,8 @@ impl Driver {
     pub async fn run(mut self) {
         // Whatever the config load queued (+monitor, a new myid) goes first.
         self.apply_actions();
+        #[cfg(debug_assertions)]
+        let injected_panic = debug_panic_deadline();
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -93,6 +95,10 @@ impl Driver {
                     self.core.tick(now);
                 }
                 _ = tick.tick() => {
+                    #[cfg(debug_assertions)]
+                    if injected_panic.is_some_and(|at| Instant::now() >= at) {
+                        panic!("injected fault: RSENTINEL_DEBUG_DRIVER_PANIC_AFTER_MS");
+                    }
                     let now = self.now();
                     self.core.tick(now);
                     self.run_scripts();
@@ -349,4 +355,16 @@ fn log_at(level: Level, line: &str) {
         Level::Verbose => tracing::debug!("{line}"),
         Level::Debug => tracing::trace!("{line}"),
     }
+}
+
+/// Debug builds only: `RSENTINEL_DEBUG_DRIVER_PANIC_AFTER_MS=N` makes the
+/// driver panic N ms after it starts, so a test can check that a dead
+/// driver takes the process down with it.
+#[cfg(debug_assertions)]
+fn debug_panic_deadline() -> Option<Instant> {
+    let ms: u64 = std::env::var("RSENTINEL_DEBUG_DRIVER_PANIC_AFTER_MS")
+        .ok()?
+        .parse()
+        .ok()?;
+    Some(Instant::now() + Duration::from_millis(ms))
 }

@@ -56,6 +56,19 @@ impl Sentinel {
         {
             return;
         }
+        // An epoch no vote request can carry (they are signed 64-bit) would
+        // stop every future failover: only a forged hello sends one.
+        let max = super::failover::MAX_ELECTION_EPOCH;
+        if h.current_epoch > max || h.master_config_epoch > max {
+            self.push(Action::Log {
+                level: Level::Warning,
+                text: format!(
+                    "Ignoring a hello from {} with an impossible epoch ({} / {})",
+                    h.runid, h.current_epoch, h.master_config_epoch
+                ),
+            });
+            return;
+        }
         // Anyone who can PUBLISH to an instance can forge a hello: both
         // addresses must be ones the loader accepts, or nothing changes.
         if self.check_learnt_addr(&h.ip, i64::from(h.port)).is_none()
@@ -333,6 +346,14 @@ mod tests {
             (false, format!("127.0.0.2,26379,{peer},7,m,127.0.0.1,0,9")),
             (true, format!("127.0.0.2,26379,{peer},7,m,evil host,7000,9")),
             (true, format!("ev\u{e9}l,26379,{peer},7,m,127.0.0.1,7000,9")),
+            (
+                false,
+                format!("127.0.0.2,26379,{peer},{},m,127.0.0.1,6379,0", u64::MAX),
+            ),
+            (
+                false,
+                format!("127.0.0.2,26379,{peer},1,m,127.0.0.1,6379,{}", 1u64 << 63),
+            ),
         ] {
             let extra: &[&str] = if resolve {
                 &["resolve-hostnames yes"]
