@@ -330,6 +330,8 @@ async fn serve(p: Prepared) -> anyhow::Result<()> {
         std::process::id()
     );
     tracing::info!("Configuration loaded");
+    // Before any port answers, so that a SIGTERM is always a clean shutdown.
+    let signal = shutdown_signal();
 
     let tls = TlsSetup::load(&options.tls).context("Failed to configure TLS")?;
     anyhow::ensure!(
@@ -396,7 +398,7 @@ async fn serve(p: Prepared) -> anyhow::Result<()> {
     };
     let signal_handle = handle.clone();
     tokio::spawn(async move {
-        wait_for_signal().await;
+        signal.await;
         tracing::warn!("Received shutdown signal, scheduling shutdown...");
         signal_handle.shutdown().await;
     });
@@ -420,17 +422,24 @@ fn myid_like_run_id() -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-async fn wait_for_signal() {
+/// Installs the SIGTERM/SIGINT handlers now and returns a future that ends
+/// on the first of them. Installing them in a spawned task instead left a
+/// window, after the port answered, in which SIGTERM still killed the
+/// process outright (no flush, pidfile left behind).
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
+    let signals = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
-    ) else {
-        std::future::pending::<()>().await;
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+    );
+    async move {
+        let (Ok(mut term), Ok(mut int)) = signals else {
+            std::future::pending::<()>().await;
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
     }
 }
