@@ -32,8 +32,8 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         cli::Invocation::Help => {
-            print!("{}", cli::USAGE);
-            ExitCode::SUCCESS
+            eprint!("{}", cli::USAGE);
+            ExitCode::FAILURE
         }
         cli::Invocation::Elect(args) => run_async(async move {
             rsentinel::elect::run(args)
@@ -54,7 +54,7 @@ fn main() -> ExitCode {
                 run_async(serve(prepared))
             }
             Err(e) => {
-                eprintln!("{e}");
+                e.report();
                 ExitCode::FAILURE
             }
         },
@@ -91,12 +91,79 @@ struct Prepared {
     core: Sentinel,
 }
 
-fn prepare(args: &[String]) -> anyhow::Result<Prepared> {
+/// Why the sentinel did not start.
+struct StartError {
+    error: anyhow::Error,
+    /// `logfile` once the config is loaded: Redis's start-up log lines
+    /// (not its FATAL blocks) go there, or to stdout while it is empty.
+    logfile: String,
+}
+
+impl<E: Into<anyhow::Error>> From<E> for StartError {
+    fn from(e: E) -> Self {
+        StartError {
+            error: e.into(),
+            logfile: String::new(),
+        }
+    }
+}
+
+impl StartError {
+    /// Prints the error where redis-sentinel prints it: a FATAL CONFIG FILE
+    /// ERROR block raw on stderr, its other config errors as a log line.
+    fn report(&self) {
+        match self.error.downcast_ref::<ConfigError>() {
+            Some(e) if !e.printed_to_stderr() => log_before_start(&self.logfile, &e.to_string()),
+            _ => eprintln!("{:#}", self.error),
+        }
+    }
+}
+
+/// A Redis-shaped WARNING line written before logging is set up, to
+/// `logfile` (relative to the current directory) or stdout.
+fn log_before_start(logfile: &str, message: &str) {
+    use std::io::Write;
+    let line = format!(
+        "{}:X {} # {message}\n",
+        std::process::id(),
+        rsentinel::logging::timestamp(&chrono::Local::now())
+    );
+    let to_file = !logfile.is_empty()
+        && std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(logfile)
+            .and_then(|mut f| f.write_all(line.as_bytes()))
+            .is_ok();
+    if !to_file {
+        print!("{line}");
+        let _ = std::io::stdout().flush();
+    }
+}
+
+/// Reads standard input for `rsentinel [file] -`, saying so first as Redis
+/// does. An unreadable stdin counts as empty.
+fn read_stdin() -> Vec<u8> {
+    use std::io::Read;
+    log_before_start("", "Reading config from stdin");
+    let mut text = Vec::new();
+    let _ = std::io::stdin().read_to_end(&mut text);
+    text
+}
+
+/// Loads everything in redis-sentinel's order: the config text, the generic
+/// options, `chdir` into `dir` (so every relative path after it — scripts,
+/// `aclfile`, `pidfile`, `logfile`, TLS files — resolves inside `dir`, and
+/// a path accepted at runtime by `SENTINEL SET` resolves the same way after
+/// a restart), the `user` lines, the `sentinel` directives, then the checks
+/// on the config file itself, and last the `aclfile`.
+fn prepare(args: &[String]) -> Result<Prepared, StartError> {
     let cmdline = CommandLine::parse(args);
-    let loaded = config::load(&cmdline)?;
-    config::ensure_writable(&loaded.path)?;
+    let loaded = config::load(&cmdline, read_stdin)?;
     let is_command = |name: &str| rsentinel::commands::table::lookup(name).is_some();
-    let options = ServerOptions::from_directives(&loaded.generic, &is_command)?;
+    let options = ServerOptions::from_directives(&loaded.generic, &loaded.origin, &is_command)?;
+    std::env::set_current_dir(&options.dir)
+        .with_context(|| format!("Can't chdir to '{}'", options.dir.display()))?;
 
     let mut acl = Acl::new();
     acl.set_requirepass(options.requirepass.as_deref());
@@ -108,14 +175,9 @@ fn prepare(args: &[String]) -> anyhow::Result<Prepared> {
         .iter()
         .filter(|d| d.args[0].eq_ignore_ascii_case("user"))
         .collect();
-    if let Some(aclfile) = &options.aclfile {
-        if let Some(d) = user_lines.first() {
-            // Redis refuses to have users in two places.
-            return Err(ConfigError::at(d, USERS_IN_TWO_PLACES).into());
-        }
-        acl.load_aclfile().map_err(|reason| {
-            anyhow::anyhow!("Aborting Redis startup because of ACL errors ({aclfile}): {reason}")
-        })?;
+    if let Some(d) = user_lines.first().filter(|_| options.aclfile.is_some()) {
+        // Redis refuses to have users in two places.
+        return Err(ConfigError::at(d, USERS_IN_TWO_PLACES).into());
     }
     for d in user_lines {
         acl.load_user_line(&d.args[1..])
@@ -137,8 +199,23 @@ fn prepare(args: &[String]) -> anyhow::Result<Prepared> {
         core.apply_directive(Millis(0), d.sentinel_args())
             .map_err(|reason| ConfigError::at(d, reason))?;
     }
+
+    let path = loaded
+        .path
+        .ok_or(ConfigError::NoConfigFile)
+        .and_then(|path| config::ensure_writable(&path).map(|()| path))
+        .map_err(|e| StartError {
+            error: e.into(),
+            logfile: options.logfile.clone(),
+        })?;
+
+    if let Some(aclfile) = &options.aclfile {
+        acl.load_aclfile().map_err(|reason| {
+            anyhow::anyhow!("Aborting Redis startup because of ACL errors ({aclfile}): {reason}")
+        })?;
+    }
     Ok(Prepared {
-        path: loaded.path,
+        path,
         options,
         acl,
         core,
@@ -245,8 +322,7 @@ async fn serve(p: Prepared) -> anyhow::Result<()> {
     rsentinel::logging::init(&options)?;
     let supervision = Supervision::start(options.supervised);
     options.supervised = supervision.rewritten_mode(options.supervised);
-    std::env::set_current_dir(&options.dir)
-        .with_context(|| format!("Can't chdir to '{}'", options.dir.display()))?;
+    // `prepare` already moved into `dir`: the pidfile is relative to it.
     if let Some(pidfile) = &options.pidfile {
         std::fs::write(pidfile, format!("{}\n", std::process::id()))
             .with_context(|| format!("Failed to write PID file {pidfile}"))?;
@@ -259,6 +335,8 @@ async fn serve(p: Prepared) -> anyhow::Result<()> {
         std::process::id()
     );
     tracing::info!("Configuration loaded");
+    // Before any port answers, so that a SIGTERM is always a clean shutdown.
+    let signal = shutdown_signal();
 
     let tls = TlsSetup::load(&options.tls).context("Failed to configure TLS")?;
     anyhow::ensure!(
@@ -326,7 +404,7 @@ async fn serve(p: Prepared) -> anyhow::Result<()> {
     };
     let signal_handle = handle.clone();
     tokio::spawn(async move {
-        wait_for_signal().await;
+        signal.await;
         tracing::warn!("Received shutdown signal, scheduling shutdown...");
         // A plain thread, so that it fires even if the runtime is wedged.
         std::thread::spawn(|| {
@@ -384,17 +462,24 @@ fn ignore_sighup() {
     }
 }
 
-async fn wait_for_signal() {
+/// Installs the SIGTERM/SIGINT handlers now and returns a future that ends
+/// on the first of them. Installing them in a spawned task instead left a
+/// window, after the port answered, in which SIGTERM still killed the
+/// process outright (no flush, pidfile left behind).
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
+    let signals = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
-    ) else {
-        std::future::pending::<()>().await;
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+    );
+    async move {
+        let (Ok(mut term), Ok(mut int)) = signals else {
+            std::future::pending::<()>().await;
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
     }
 }

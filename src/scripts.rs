@@ -126,7 +126,7 @@ impl Scripts {
             if running >= MAX_RUNNING || job.not_before > now {
                 continue;
             }
-            let mut cmd = tokio::process::Command::new(&job.argv[0]);
+            let mut cmd = tokio::process::Command::new(program_path(&job.argv[0]));
             cmd.args(&job.argv[1..]).kill_on_drop(false);
             match cmd.spawn() {
                 Ok(mut child) => {
@@ -240,8 +240,30 @@ impl Scripts {
     }
 }
 
+/// Redis runs a script with `execve`, which never searches `PATH`: a
+/// bare `notify.sh` is the file in the current directory (`dir`).
+/// `Command` would search `PATH` for a name without a slash, so such a name
+/// is made explicitly relative.
+fn program_path(script: &str) -> std::path::PathBuf {
+    if script.contains('/') {
+        script.into()
+    } else {
+        std::path::Path::new(".").join(script)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_bare_script_name_is_looked_up_in_the_current_directory() {
+        assert_eq!(
+            super::program_path("notify.sh").to_str(),
+            Some("./notify.sh")
+        );
+        assert_eq!(super::program_path("../h/n.sh").to_str(), Some("../h/n.sh"));
+        assert_eq!(super::program_path("/bin/true").to_str(), Some("/bin/true"));
+    }
+
     use super::*;
     use std::os::unix::fs::PermissionsExt;
 

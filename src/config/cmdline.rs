@@ -1,5 +1,6 @@
-//! redis-sentinel's command line: `rsentinel <config-file> [--<directive> <args>...]`,
-//! where the options become extra config lines appended after the file.
+//! redis-sentinel's command line: `rsentinel <config-file> [--<directive> <args>...] [-]`,
+//! where the options become extra config lines appended after the file, and
+//! a lone `-` first or last appends standard input.
 
 use std::path::PathBuf;
 
@@ -10,6 +11,9 @@ use crate::resp::split_args::{repr, split_args};
 pub struct CommandLine {
     /// The config file, as given (not yet made absolute).
     pub config_file: Option<PathBuf>,
+    /// A lone `-` as the first or the last argument: standard input is read
+    /// and appended to the file's text, before the options.
+    pub stdin: bool,
     /// The options rendered as config text, one directive per line, exactly
     /// as Redis builds it (arguments quoted with `sdscatrepr`). Empty when
     /// there are none.
@@ -25,21 +29,32 @@ impl CommandLine {
             Some(first) if !first.starts_with('-') => (Some(PathBuf::from(first)), &args[1..]),
             _ => (None, &args[..]),
         };
+        // Redis takes `-` for stdin only as the very first argument or the
+        // last one; anywhere else it is an option value like any other.
+        let stdin_at = (0..rest.len()).find(|&i| {
+            rest[i] == "-" && ((i == 0 && config_file.is_none()) || i + 1 == rest.len())
+        });
         CommandLine {
             config_file,
-            options: options_text(rest),
+            stdin: stdin_at.is_some(),
+            options: options_text(rest, stdin_at),
         }
     }
 }
 
 /// Turns `--name value...` arguments into config lines the way Redis 7.0
-/// does, so line numbers and echoed lines in errors match.
-fn options_text(args: &[&str]) -> String {
+/// does, so line numbers and echoed lines in errors match. The argument at
+/// `stdin_at` is the stdin marker: skipped, yet still seen by the look-ahead
+/// of the option before it, as in Redis.
+fn options_text(args: &[&str], stdin_at: Option<usize>) -> String {
     let mut out = String::new();
     // Whether the last option already has a value: only then does a `--x`
     // start a new option; otherwise it is taken as a value (`--port --x`).
     let mut last_has_value = true;
     for (i, arg) in args.iter().enumerate() {
+        if Some(i) == stdin_at {
+            continue;
+        }
         let next_is_option = args.get(i + 1).is_some_and(|n| n.starts_with("--"));
         let is_last = i + 1 == args.len();
         if last_has_value && arg.starts_with("--") {
@@ -113,5 +128,32 @@ mod tests {
         assert_eq!(cl.options, "sentinel \nport \"1\" ");
         let cl = CommandLine::parse(&["f", "--save"]);
         assert_eq!(cl.options, "save \"\"");
+    }
+
+    #[test]
+    fn a_lone_dash_first_or_last_means_stdin() {
+        let cl = CommandLine::parse(&["-"]);
+        assert_eq!(
+            (cl.config_file, cl.stdin, cl.options.as_str()),
+            (None, true, "")
+        );
+        let cl = CommandLine::parse(&["-", "--port", "1"]);
+        assert_eq!(
+            (cl.config_file, cl.stdin, cl.options.as_str()),
+            (None, true, "port \"1\" ")
+        );
+        let cl = CommandLine::parse(&["f", "--port", "1", "-"]);
+        assert!(cl.stdin);
+        assert_eq!(cl.options, "port \"1\" ");
+        let cl = CommandLine::parse(&["f", "-"]);
+        assert_eq!((cl.stdin, cl.options.as_str()), (true, ""));
+    }
+
+    #[test]
+    fn a_dash_in_the_middle_is_an_option_value() {
+        // redis-sentinel echoes it as line `"-"` in its FATAL block.
+        let cl = CommandLine::parse(&["f", "-", "--loglevel", "verbose"]);
+        assert!(!cl.stdin);
+        assert_eq!(cl.options, "\"-\" \nloglevel \"verbose\" ");
     }
 }

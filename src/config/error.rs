@@ -5,25 +5,43 @@ use std::path::Path;
 
 use super::read::Directive;
 
+/// The one line rsentinel adds to Redis's FATAL CONFIG FILE ERROR block:
+/// Redis does not say which file it was reading.
+const FILE_LINE: &str = "Config file: ";
+
 /// A reason to refuse to start. `Display` is the exact text redis-sentinel
-/// prints; [`ConfigError::printed_to_stderr`] tells where it goes.
+/// prints (the FATAL blocks with one line added, [`FILE_LINE`]);
+/// [`ConfigError::printed_to_stderr`] tells where it goes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
     /// A configuration line was rejected. Displays as Redis's whole block
-    /// (leading blank line included); print it with `eprintln!`.
+    /// (leading blank line included), plus one last line of ours naming the
+    /// file; print it with `eprintln!`.
     #[error(
         "\n*** FATAL CONFIG FILE ERROR (Redis {version}) ***\n\
          Reading the configuration file, at line {line_no}\n\
          >>> '{line}'\n\
-         {reason}",
+         {reason}\n\
+         {FILE_LINE}{file}",
         version = crate::REDIS_VERSION
     )]
     Line {
         line_no: usize,
         line: String,
         reason: String,
+        file: String,
     },
-    /// No config file on the command line.
+    /// The whole configuration was rejected after its last line (Redis's
+    /// block then has no line part), e.g. a log file that cannot be opened.
+    #[error(
+        "\n*** FATAL CONFIG FILE ERROR (Redis {version}) ***\n\
+         {reason}\n\
+         {FILE_LINE}{file}",
+        version = crate::REDIS_VERSION
+    )]
+    Whole { reason: String, file: String },
+    /// No config file on the command line (checked once everything given
+    /// was loaded, like Redis).
     #[error("Sentinel needs config file on disk to save state. Exiting...")]
     NoConfigFile,
     /// The config file (or an `include`d one) could not be read.
@@ -42,13 +60,14 @@ impl ConfigError {
             line_no: directive.line_no,
             line: directive.line.clone(),
             reason: reason.into(),
+            file: directive.file.to_string(),
         }
     }
 
     /// Redis writes the FATAL CONFIG FILE ERROR block raw to stderr; the other
     /// errors are ordinary WARNING log lines (stdout or the logfile).
     pub fn printed_to_stderr(&self) -> bool {
-        matches!(self, ConfigError::Line { .. })
+        matches!(self, ConfigError::Line { .. } | ConfigError::Whole { .. })
     }
 
     pub(crate) fn cant_open(path: &Path, err: &io::Error) -> Self {
@@ -80,6 +99,7 @@ mod tests {
             line_no: 3,
             line: "sentinel monitor mymaster 127.0.0.1 6379 0".into(),
             args: vec![],
+            file: "/etc/redis/sentinel.conf".into(),
         };
         let e = ConfigError::at(&d, "Quorum must be 1 or greater.");
         assert_eq!(
@@ -87,10 +107,26 @@ mod tests {
             "\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\n\
              Reading the configuration file, at line 3\n\
              >>> 'sentinel monitor mymaster 127.0.0.1 6379 0'\n\
-             Quorum must be 1 or greater."
+             Quorum must be 1 or greater.\n\
+             Config file: /etc/redis/sentinel.conf"
         );
         assert!(e.printed_to_stderr());
         assert!(!ConfigError::NoConfigFile.printed_to_stderr());
+    }
+
+    #[test]
+    fn whole_config_error_has_no_line_part() {
+        let e = ConfigError::Whole {
+            reason: "Can't open the log file: No such file or directory".into(),
+            file: "/s.conf".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\n\
+             Can't open the log file: No such file or directory\n\
+             Config file: /s.conf"
+        );
+        assert!(e.printed_to_stderr());
     }
 
     #[test]

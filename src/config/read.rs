@@ -5,6 +5,7 @@ use std::ffi::CString;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::cmdline::CommandLine;
 use super::error::{strerror, ConfigError};
@@ -25,6 +26,9 @@ pub struct Directive {
     pub line: String,
     /// The split arguments, the directive name first (as written).
     pub args: Vec<String>,
+    /// The file the line belongs to (the config file, or an `include`d
+    /// one), named in addition to Redis's FATAL CONFIG FILE ERROR lines.
+    pub file: Arc<str>,
 }
 
 impl Directive {
@@ -50,8 +54,12 @@ impl Directive {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadedConfig {
     /// The config file made absolute, so a later `dir` change does not
-    /// redirect rewrites.
-    pub path: PathBuf,
+    /// redirect rewrites; `None` when only stdin and options were given
+    /// (redis-sentinel loads them, then refuses to run without a file).
+    pub path: Option<PathBuf>,
+    /// How errors name the config: the absolute path, or where the text
+    /// came from when there is no file.
+    pub origin: Arc<str>,
     /// Generic server directives in file order (includes expanded, then the
     /// command-line options).
     pub generic: Vec<Directive>,
@@ -60,24 +68,43 @@ pub struct LoadedConfig {
     pub sentinel: Vec<Directive>,
 }
 
-/// Reads the config file named on the command line and appends the
-/// command-line options, as redis-sentinel does at startup.
-pub fn load(cmdline: &CommandLine) -> Result<LoadedConfig, ConfigError> {
-    let given = cmdline
-        .config_file
-        .as_deref()
-        .ok_or(ConfigError::NoConfigFile)?;
-    let path = absolute_path(given).map_err(|e| ConfigError::cant_open(given, &e))?;
-    let mut text = std::fs::read(&path).map_err(|e| ConfigError::cant_open(&path, &e))?;
+/// Reads the config file named on the command line, then standard input
+/// (`read_stdin` is called only when the command line asks for it), then
+/// the command-line options, as redis-sentinel does at startup: the file and
+/// stdin are joined as they are, the options after one more newline, and
+/// the lines are numbered through all three.
+pub fn load(
+    cmdline: &CommandLine,
+    read_stdin: impl FnOnce() -> Vec<u8>,
+) -> Result<LoadedConfig, ConfigError> {
+    let mut text = Vec::new();
+    let path = match cmdline.config_file.as_deref() {
+        Some(given) => {
+            let path = absolute_path(given).map_err(|e| ConfigError::cant_open(given, &e))?;
+            text = std::fs::read(&path).map_err(|e| ConfigError::cant_open(&path, &e))?;
+            Some(path)
+        }
+        None => None,
+    };
+    if cmdline.stdin {
+        text.extend_from_slice(&read_stdin());
+    }
     if !cmdline.options.is_empty() {
         text.push(b'\n');
         text.extend_from_slice(cmdline.options.as_bytes());
     }
+    let origin: Arc<str> = match (&path, cmdline.stdin) {
+        (Some(path), _) => path.display().to_string().into(),
+        (None, true) => "(standard input)".into(),
+        (None, false) => "(command line)".into(),
+    };
     let mut directives = Vec::new();
-    parse_into(&text, 0, &mut directives)?;
+    let mut cwd = std::env::current_dir().unwrap_or_default();
+    parse_into(&text, 0, &origin, &mut cwd, &mut directives)?;
     let (sentinel, generic) = directives.into_iter().partition(Directive::is_sentinel);
     Ok(LoadedConfig {
         path,
+        origin,
         generic,
         sentinel,
     })
@@ -87,11 +114,22 @@ pub fn load(cmdline: &CommandLine) -> Result<LoadedConfig, ConfigError> {
 /// Blank lines and `#` comments are skipped, as is a bare `sentinel`.
 pub fn parse(text: &[u8]) -> Result<Vec<Directive>, ConfigError> {
     let mut directives = Vec::new();
-    parse_into(text, 0, &mut directives)?;
+    let mut cwd = std::env::current_dir().unwrap_or_default();
+    parse_into(text, 0, &"(config text)".into(), &mut cwd, &mut directives)?;
     Ok(directives)
 }
 
-fn parse_into(text: &[u8], depth: usize, out: &mut Vec<Directive>) -> Result<(), ConfigError> {
+/// `cwd` is where Redis would be while reading this line: it `chdir`s on
+/// each `dir` line as it reads, so a later relative `include` is found
+/// inside that directory. (Whether `dir` itself is valid is checked with
+/// the other options; an invalid one is fatal there.)
+fn parse_into(
+    text: &[u8],
+    depth: usize,
+    file: &Arc<str>,
+    cwd: &mut PathBuf,
+    out: &mut Vec<Directive>,
+) -> Result<(), ConfigError> {
     for (index, raw) in text.split(|&b| b == b'\n').enumerate() {
         let trimmed = trim(raw);
         if trimmed.is_empty() || trimmed[0] == b'#' {
@@ -109,6 +147,7 @@ fn parse_into(text: &[u8], depth: usize, out: &mut Vec<Directive>) -> Result<(),
                     line_no,
                     line,
                     reason: "Unbalanced quotes in configuration line".into(),
+                    file: file.to_string(),
                 })
             }
         };
@@ -120,6 +159,7 @@ fn parse_into(text: &[u8], depth: usize, out: &mut Vec<Directive>) -> Result<(),
             line_no,
             line,
             args,
+            file: Arc::clone(file),
         };
         let name = directive.args[0].to_ascii_lowercase();
         if name == "include" && directive.args.len() == 2 {
@@ -127,8 +167,17 @@ fn parse_into(text: &[u8], depth: usize, out: &mut Vec<Directive>) -> Result<(),
                 return Err(ConfigError::at(&directive, "Too many nested include files"));
             }
             let included = Path::new(&directive.args[1]);
-            let body = std::fs::read(included).map_err(|e| ConfigError::cant_open(included, &e))?;
-            parse_into(&body, depth + 1, out)?;
+            let resolved = cwd.join(included);
+            let body =
+                std::fs::read(&resolved).map_err(|e| ConfigError::cant_open(included, &e))?;
+            let name: Arc<str> = resolved.display().to_string().into();
+            parse_into(&body, depth + 1, &name, cwd, out)?;
+        } else if name == "dir" && directive.args.len() == 2 {
+            let next = cwd.join(&directive.args[1]);
+            if next.is_dir() {
+                *cwd = next;
+            }
+            out.push(directive);
         } else if name == "sentinel" && directive.args.len() == 1 {
             // Redis ignores a bare `sentinel` (what `--sentinel` produces).
         } else {
@@ -226,6 +275,7 @@ mod tests {
                 line_no,
                 line,
                 reason,
+                ..
             } => (line_no, line, reason),
             other => panic!("unexpected {other:?}"),
         }
@@ -278,13 +328,13 @@ mod tests {
         let file = dir.path().join("s.conf");
         std::fs::write(&file, "port 26999\n").unwrap();
         let cl = CommandLine::parse(&[file.to_str().unwrap(), "--port", "abc"]);
-        let loaded = load(&cl).unwrap();
+        let loaded = load(&cl, Vec::new).unwrap();
         let last = loaded.generic.last().unwrap();
         // "port 26999\n" + "\n" + options: the option is line 3, like Redis.
         assert_eq!((last.line_no, last.line.as_str()), (3, "port \"abc\""));
 
         std::fs::write(&file, "port 26999").unwrap();
-        let loaded = load(&cl).unwrap();
+        let loaded = load(&cl, Vec::new).unwrap();
         assert_eq!(loaded.generic.last().unwrap().line_no, 2);
     }
 
@@ -293,22 +343,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("s.conf");
         std::fs::write(&file, "port 1\nSentinel monitor m 1.2.3.4 6379 2\nhz 5\n").unwrap();
-        let loaded = load(&CommandLine::parse(&[file.to_str().unwrap()])).unwrap();
-        assert!(loaded.path.is_absolute());
+        let loaded = load(&CommandLine::parse(&[file.to_str().unwrap()]), Vec::new).unwrap();
+        assert!(loaded.path.unwrap().is_absolute());
         assert_eq!(loaded.generic.len(), 2);
         assert_eq!(loaded.sentinel.len(), 1);
         assert_eq!(loaded.sentinel[0].line_no, 2);
     }
 
     #[test]
-    fn missing_config_path_or_file_is_fatal_with_redis_wording() {
-        assert_eq!(
-            load(&CommandLine::parse(&["--port", "1"])).unwrap_err(),
-            ConfigError::NoConfigFile
-        );
+    fn a_missing_config_file_is_fatal_with_redis_wording() {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("nope.conf");
-        let err = load(&CommandLine::parse(&[missing.to_str().unwrap()])).unwrap_err();
+        let err = load(&CommandLine::parse(&[missing.to_str().unwrap()]), Vec::new).unwrap_err();
         assert_eq!(
             err.to_string(),
             format!(
@@ -316,6 +362,65 @@ mod tests {
                 missing.display()
             )
         );
+    }
+
+    #[test]
+    fn without_a_file_stdin_and_options_are_still_read() {
+        // redis-sentinel loads them (reporting a bad line first), and only
+        // then refuses to run without a file to save state in.
+        let loaded = load(&CommandLine::parse(&["-", "--hz", "5"]), || {
+            b"port 7\n".to_vec()
+        })
+        .unwrap();
+        assert_eq!(loaded.path, None);
+        assert_eq!(&*loaded.origin, "(standard input)");
+        let lines: Vec<_> = loaded
+            .generic
+            .iter()
+            .map(|d| (d.line_no, d.line.as_str()))
+            .collect();
+        assert_eq!(lines, vec![(1, "port 7"), (3, "hz \"5\"")]);
+    }
+
+    #[test]
+    fn stdin_is_appended_to_the_file_as_is_and_numbered_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("s.conf");
+        std::fs::write(&file, "port 1\nbind 127.0.0.1\n").unwrap();
+        let cl = CommandLine::parse(&[file.to_str().unwrap(), "--loglevel", "verbose", "-"]);
+        let loaded = load(&cl, || b"frob 1\n".to_vec()).unwrap();
+        let lines: Vec<_> = loaded
+            .generic
+            .iter()
+            .map(|d| (d.line_no, d.line.as_str()))
+            .collect();
+        assert_eq!(
+            lines,
+            vec![
+                (1, "port 1"),
+                (2, "bind 127.0.0.1"),
+                (3, "frob 1"),
+                (5, "loglevel \"verbose\"")
+            ]
+        );
+        assert_eq!(&*loaded.generic[0].file, file.to_str().unwrap());
+    }
+
+    #[test]
+    fn a_relative_include_after_dir_is_read_inside_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("inst")).unwrap();
+        std::fs::write(dir.path().join("inst/inc.conf"), "hz 7\n").unwrap();
+        let text = format!("dir {}\ndir inst\ninclude inc.conf\n", dir.path().display());
+        let d = directives(&text);
+        assert_eq!(d.last().unwrap().args, ["hz", "7"]);
+        assert_eq!(
+            &*d.last().unwrap().file,
+            dir.path().join("inst/inc.conf").to_str().unwrap()
+        );
+        // A missing include is named as written, like Redis does.
+        let err = parse(format!("dir {}\ninclude nope.conf", dir.path().display()).as_bytes());
+        assert!(matches!(err, Err(ConfigError::CantOpen { ref path, .. }) if path == "nope.conf"));
     }
 
     #[test]

@@ -225,11 +225,16 @@ const MANAGED_KEYS: &[&str] = &[
 
 impl ServerOptions {
     /// Applies the generic directives in order, starting from sentinel's
-    /// defaults with `dir` = the current directory. `is_command` says
-    /// whether the sentinel's command table has a command (for
-    /// `rename-command`).
+    /// defaults with `dir` = the current directory, then checks the whole
+    /// (`file` names the config in that error). `is_command` says whether
+    /// the sentinel's command table has a command (for `rename-command`).
+    ///
+    /// Nothing here changes the process's directory: the caller `chdir`s
+    /// into the final [`ServerOptions::dir`] before it resolves anything
+    /// else, which ends where Redis's `chdir` on each `dir` line ends.
     pub fn from_directives(
         directives: &[Directive],
+        file: &str,
         is_command: &dyn Fn(&str) -> bool,
     ) -> Result<ServerOptions, ConfigError> {
         let mut options = ServerOptions::default();
@@ -241,6 +246,12 @@ impl ServerOptions {
                 .apply(&directive.args, is_command)
                 .map_err(|reason| ConfigError::at(directive, reason))?;
         }
+        options
+            .check_logfile()
+            .map_err(|reason| ConfigError::Whole {
+                reason,
+                file: file.to_string(),
+            })?;
         Ok(options)
     }
 
@@ -292,11 +303,7 @@ impl ServerOptions {
             }
             "bind" => self.bind = values.to_vec(),
             "dir" => self.dir = self.checked_dir(single(values)?)?,
-            "logfile" => {
-                let logfile = single(values)?;
-                self.check_logfile(logfile)?;
-                self.logfile = logfile.to_string();
-            }
+            "logfile" => self.logfile = single(values)?.to_string(),
             "latency-tracking-info-percentiles" => {
                 self.latency_tracking_info_percentiles = percentiles(values)?
             }
@@ -499,15 +506,17 @@ impl ServerOptions {
         }
     }
 
-    /// Redis opens the log file while loading, so a bad path fails early.
-    fn check_logfile(&self, logfile: &str) -> Result<(), String> {
-        if logfile.is_empty() {
+    /// Redis opens the log file once every line is read, so a bad path
+    /// fails early; by then it is in the final `dir`, where a relative log
+    /// file is created.
+    fn check_logfile(&self) -> Result<(), String> {
+        if self.logfile.is_empty() {
             return Ok(());
         }
         std::fs::OpenOptions::new()
             .append(true)
             .create(true)
-            .open(self.dir.join(logfile))
+            .open(self.dir.join(&self.logfile))
             .map(drop)
             .map_err(|e| format!("Can't open the log file: {}", strerror(&e)))
     }

@@ -188,16 +188,32 @@ fn dir_must_exist_and_relative_paths_follow_it() {
     apply(&mut o, &format!("dir {}", tmp.path().display())).unwrap();
     apply(&mut o, "dir sub").unwrap();
     assert_eq!(o.dir, tmp.path().join("sub"));
-    apply(&mut o, "logfile s.log").unwrap();
-    assert!(tmp.path().join("sub/s.log").exists());
     assert_eq!(error_of("dir /nonexistent/x"), "No such file or directory");
     assert_eq!(
         error_of(&format!("dir {}", tmp.path().join("file").display())),
         "Not a directory"
     );
+}
+
+#[test]
+fn the_log_file_is_opened_in_the_final_dir_after_the_last_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("sub")).unwrap();
+    // `logfile` before `dir`: Redis still opens it inside `dir`.
+    let text = format!("logfile s.log\ndir {}\ndir sub\n", tmp.path().display());
+    let d = parse(text.as_bytes()).unwrap();
+    let o = ServerOptions::from_directives(&d, "/s.conf", &sentinel_commands).unwrap();
+    assert_eq!(o.dir, tmp.path().join("sub"));
+    assert!(tmp.path().join("sub/s.log").exists());
+    assert!(!tmp.path().join("s.log").exists());
+
+    let d = parse(b"port 1\nlogfile /nonexistent/x.log\nport 2\n").unwrap();
     assert_eq!(
-        error_of("logfile /nonexistent/x.log"),
-        "Can't open the log file: No such file or directory"
+        ServerOptions::from_directives(&d, "/s.conf", &sentinel_commands).unwrap_err(),
+        ConfigError::Whole {
+            reason: "Can't open the log file: No such file or directory".into(),
+            file: "/s.conf".into()
+        }
     );
 }
 
@@ -225,14 +241,15 @@ fn latency_percentiles_are_validated() {
 #[test]
 fn a_bad_line_is_reported_with_its_line_number() {
     let d = parse(b"# c\nport 1\n\nloglevel bogus\n").unwrap();
-    let err = ServerOptions::from_directives(&d, &sentinel_commands).unwrap_err();
+    let err = ServerOptions::from_directives(&d, "/s.conf", &sentinel_commands).unwrap_err();
     assert_eq!(
         err,
         ConfigError::Line {
             line_no: 4,
             line: "loglevel bogus".into(),
             reason: "argument(s) must be one of the following: debug, verbose, notice, warning"
-                .into()
+                .into(),
+            file: "(config text)".into(),
         }
     );
 }
@@ -283,7 +300,7 @@ fn set_values_are_rendered_and_quoted_like_redis() {
           latency-tracking-info-percentiles 12.5 99.99999\naclfile /tmp/acl\nhz 50\n",
     )
     .unwrap();
-    let o = ServerOptions::from_directives(&d, &sentinel_commands).unwrap();
+    let o = ServerOptions::from_directives(&d, "/s.conf", &sentinel_commands).unwrap();
     let all: Vec<String> = o
         .rewrite_lines(&["user x".into()])
         .into_iter()
@@ -321,7 +338,7 @@ fn rewriting_a_hand_written_file_matches_redis_sentinel() {
                Protected-Mode yes\nbind 127.0.0.1   ::1\nlogfile ''\nslaveof 127.0.0.1 7777\n\
                rename-command ROLE FOO\nmaxmemory 100mb\n";
     let d = parse(old.as_bytes()).unwrap();
-    let mut o = ServerOptions::from_directives(&d, &sentinel_commands).unwrap();
+    let mut o = ServerOptions::from_directives(&d, "/s.conf", &sentinel_commands).unwrap();
     o.dir = "/".into();
     let new = rewrite_config(
         old,

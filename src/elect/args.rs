@@ -1,91 +1,113 @@
-//! A small `--flag value` parser for the elect subcommands.
+//! The `rsentinel elect` command line, parsed with clap: one subcommand per
+//! election kind, each either a seeded simulation (the default) or one real
+//! node (`--id`/`--peers` for ZAB, `--broker-id`/`--store` for Kafka).
 
-use std::collections::BTreeMap;
+use clap::{Args, Parser, Subcommand};
 
-use super::error::ElectError;
-
-/// Parsed flags: `--name value` pairs and bare `--switch`es.
-#[derive(Debug, Default)]
-pub struct Flags {
-    values: BTreeMap<String, String>,
-    switches: Vec<String>,
+#[derive(Debug, Parser)]
+#[command(
+    name = "rsentinel elect",
+    bin_name = "rsentinel elect",
+    no_binary_name = true,
+    about = "ZooKeeper-style (ZAB) and Kafka-style controller elections, simulated or for real"
+)]
+pub struct ElectCli {
+    #[command(subcommand)]
+    pub kind: Kind,
 }
 
-impl Flags {
-    /// `switches` lists the flags that take no value.
-    pub fn parse(args: &[String], switches: &[&str]) -> Result<Flags, ElectError> {
-        let mut flags = Flags::default();
-        let mut it = args.iter();
-        while let Some(a) = it.next() {
-            let Some(name) = a.strip_prefix("--") else {
-                return Err(ElectError::Usage(format!("unexpected argument '{a}'")));
-            };
-            if switches.contains(&name) {
-                flags.switches.push(name.to_string());
-                continue;
-            }
-            let value = it
-                .next()
-                .ok_or_else(|| ElectError::Usage(format!("--{name} needs a value")))?;
-            flags.values.insert(name.to_string(), value.clone());
-        }
-        Ok(flags)
-    }
+#[derive(Debug, Subcommand)]
+pub enum Kind {
+    /// ZooKeeper fast leader election.
+    Zab(ZabArgs),
+    /// Kafka controller election and partition leaders.
+    Kafka(KafkaArgs),
+}
 
-    pub fn has(&self, name: &str) -> bool {
-        self.values.contains_key(name) || self.switches.iter().any(|s| s == name)
-    }
+#[derive(Debug, Args)]
+pub struct ZabArgs {
+    /// Simulated ensemble size.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=15),
+          conflicts_with_all = ["id", "peers"])]
+    pub nodes: u64,
+    /// Seed of the simulation (same seed, same timeline).
+    #[arg(long, default_value_t = 1, conflicts_with_all = ["id", "peers"])]
+    pub seed: u64,
+    /// Kill the elected leader and elect again.
+    #[arg(long, conflicts_with_all = ["id", "peers"])]
+    pub kill_leader: bool,
+    /// Network partition as groups of ids, e.g. 1,2/3,4,5.
+    #[arg(long, conflicts_with_all = ["id", "peers"])]
+    pub partition: Option<String>,
+    /// Run one real node with this id (1-based index into --peers).
+    #[arg(long, requires = "peers")]
+    pub id: Option<u64>,
+    /// Every node's host:port, comma-separated, in id order.
+    #[arg(long, requires = "id")]
+    pub peers: Option<String>,
+}
 
-    pub fn str(&self, name: &str) -> Option<&str> {
-        self.values.get(name).map(String::as_str)
-    }
-
-    pub fn num(&self, name: &str) -> Result<Option<u64>, ElectError> {
-        self.str(name)
-            .map(|v| {
-                v.parse()
-                    .map_err(|_| ElectError::Usage(format!("--{name} needs a number, got '{v}'")))
-            })
-            .transpose()
-    }
-
-    pub fn num_or(&self, name: &str, default: u64) -> Result<u64, ElectError> {
-        Ok(self.num(name)?.unwrap_or(default))
-    }
-
-    /// Rejects flags outside `allowed`.
-    pub fn only(&self, allowed: &[&str]) -> Result<(), ElectError> {
-        for name in self.values.keys().chain(self.switches.iter()) {
-            if !allowed.contains(&name.as_str()) {
-                return Err(ElectError::Usage(format!("unknown option --{name}")));
-            }
-        }
-        Ok(())
-    }
+#[derive(Debug, Args)]
+pub struct KafkaArgs {
+    /// Simulated cluster size.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=15),
+          conflicts_with_all = ["broker_id", "store"])]
+    pub brokers: u64,
+    /// Simulated partitions.
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u64).range(1..=100),
+          conflicts_with_all = ["broker_id", "store"])]
+    pub partitions: u64,
+    /// Seed of the simulation (same seed, same timeline).
+    #[arg(long, default_value_t = 1, conflicts_with_all = ["broker_id", "store"])]
+    pub seed: u64,
+    /// Kill the elected controller and elect again.
+    #[arg(long, conflicts_with_all = ["broker_id", "store"])]
+    pub kill_controller: bool,
+    /// Run one real broker with this id.
+    #[arg(long, requires = "store")]
+    pub broker_id: Option<u64>,
+    /// The coordination store, redis://127.0.0.1:PORT.
+    #[arg(long, requires = "broker_id")]
+    pub store: Option<String>,
+    /// Session timeout of a real broker.
+    #[arg(long, default_value_t = 3000)]
+    pub session_timeout_ms: u64,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn args(s: &str) -> Vec<String> {
-        s.split_whitespace().map(String::from).collect()
+    fn parse(s: &str) -> Result<ElectCli, clap::Error> {
+        ElectCli::try_parse_from(s.split_whitespace())
     }
 
     #[test]
-    fn values_and_switches() {
-        let f = Flags::parse(&args("--nodes 5 --kill-leader --seed 9"), &["kill-leader"]).unwrap();
-        assert_eq!(f.num("nodes").unwrap(), Some(5));
-        assert!(f.has("kill-leader"));
-        assert_eq!(f.num_or("seed", 1).unwrap(), 9);
-        assert!(f.only(&["nodes", "seed"]).is_err());
+    fn values_switches_and_defaults() {
+        let Kind::Zab(z) = parse("zab --nodes 5 --kill-leader --seed 9").unwrap().kind else {
+            panic!("zab")
+        };
+        assert_eq!((z.nodes, z.seed, z.kill_leader), (5, 9, true));
+        let Kind::Kafka(k) = parse("kafka").unwrap().kind else {
+            panic!("kafka")
+        };
+        assert_eq!((k.brokers, k.partitions, k.seed), (3, 6, 1));
     }
 
     #[test]
     fn bad_input_is_a_usage_error() {
-        assert!(Flags::parse(&args("nodes 5"), &[]).is_err());
-        assert!(Flags::parse(&args("--nodes"), &[]).is_err());
-        let f = Flags::parse(&args("--nodes x"), &[]).unwrap();
-        assert!(f.num("nodes").is_err());
+        for bad in [
+            "zab nodes 5",
+            "zab --nodes",
+            "zab --nodes x",
+            "zab --nodes 16",
+            "zab --id 1",
+            "zab --id 1 --peers a:1 --seed 3",
+            "kafka --store redis://x",
+            "raft",
+            "",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -9,6 +9,9 @@ use super::USAGE;
 pub enum ElectError {
     #[error("{0}\n{USAGE}")]
     Usage(String),
+    /// A command line clap refused, rendered by clap.
+    #[error("{0}")]
+    Cli(String),
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
     #[error("simulation failed: {0}")]

@@ -14,7 +14,8 @@ pub use kafka_redis::run_kafka_broker;
 pub use output::LineSink;
 pub use zab_tcp::{run_zab_node, tcp_config};
 
-use args::Flags;
+use args::{ElectCli, Kind};
+use clap::Parser;
 
 pub const USAGE: &str = "usage:
   rsentinel elect zab --nodes N [--seed N] [--kill-leader] [--partition 1,2/3,4,5]
@@ -24,51 +25,32 @@ pub const USAGE: &str = "usage:
 
 /// Entry point of `rsentinel elect <args...>` (`args` excludes `elect`).
 pub async fn run(args: Vec<String>) -> Result<(), ElectError> {
-    let Some((which, rest)) = args.split_first() else {
-        return Err(ElectError::Usage(
-            "missing election kind (zab or kafka)".into(),
-        ));
+    let cli = match ElectCli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help: clap's text on stdout, success.
+            return print_block(e.render().to_string());
+        }
+        Err(e) => return Err(ElectError::Cli(e.render().to_string().trim_end().into())),
     };
-    match which.as_str() {
-        "zab" => {
-            let flags = Flags::parse(rest, &["kill-leader"])?;
-            if flags.has("id") || flags.has("peers") {
-                flags.only(&["id", "peers"])?;
-                let id = flags
-                    .num("id")?
-                    .ok_or_else(|| ElectError::Usage("--id is required with --peers".into()))?;
-                let peers: Vec<String> = flags
-                    .str("peers")
-                    .ok_or_else(|| ElectError::Usage("--peers is required with --id".into()))?
+    match cli.kind {
+        Kind::Zab(zab) => match (zab.id, zab.peers.as_deref()) {
+            (Some(id), Some(peers)) => {
+                let peers: Vec<String> = peers
                     .split(',')
                     .map(|s| s.trim().to_string())
                     .filter(|s| !s.is_empty())
                     .collect();
                 run_zab_node(id, peers, LineSink::Stdout).await
-            } else {
-                print_block(simulate::zab(&flags)?)
             }
-        }
-        "kafka" => {
-            let flags = Flags::parse(rest, &["kill-controller"])?;
-            if flags.has("broker-id") || flags.has("store") {
-                flags.only(&["broker-id", "store", "session-timeout-ms"])?;
-                let id = flags.num("broker-id")?.ok_or_else(|| {
-                    ElectError::Usage("--broker-id is required with --store".into())
-                })?;
-                let store = flags.str("store").ok_or_else(|| {
-                    ElectError::Usage("--store is required with --broker-id".into())
-                })?;
-                let timeout = flags.num_or("session-timeout-ms", 3000)?;
-                run_kafka_broker(id, store, timeout, LineSink::Stdout).await
-            } else {
-                print_block(simulate::kafka(&flags)?)
+            _ => print_block(simulate::zab(&zab)?),
+        },
+        Kind::Kafka(kafka) => match (kafka.broker_id, kafka.store.as_deref()) {
+            (Some(id), Some(store)) => {
+                run_kafka_broker(id, store, kafka.session_timeout_ms, LineSink::Stdout).await
             }
-        }
-        "-h" | "--help" | "help" => print_block(format!("{USAGE}\n")),
-        other => Err(ElectError::Usage(format!(
-            "unknown election kind '{other}'"
-        ))),
+            _ => print_block(simulate::kafka(&kafka)?),
+        },
     }
 }
 

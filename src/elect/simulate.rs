@@ -5,7 +5,7 @@ use rsentinel_core::sim::kafka_sim::{run_kafka, KafkaSimConfig};
 use rsentinel_core::sim::zab_sim::{run_zab, ZabSimConfig};
 use rsentinel_core::zab::ServerId;
 
-use super::args::Flags;
+use super::args::{KafkaArgs, ZabArgs};
 use super::error::ElectError;
 
 /// Parses `1,2/3,4,5` into groups.
@@ -34,16 +34,11 @@ pub fn parse_partition(spec: &str, nodes: u64) -> Result<Vec<Vec<ServerId>>, Ele
 }
 
 /// Runs the ZAB simulator; returns the text to print.
-pub fn zab(flags: &Flags) -> Result<String, ElectError> {
-    flags.only(&["nodes", "seed", "kill-leader", "partition"])?;
-    let nodes = flags.num_or("nodes", 5)?;
-    if !(1..=15).contains(&nodes) {
-        return Err(ElectError::Usage("--nodes must be between 1 and 15".into()));
-    }
-    let mut cfg = ZabSimConfig::calm(nodes, flags.num_or("seed", 1)?);
-    cfg.kill_leader = flags.has("kill-leader");
-    if let Some(spec) = flags.str("partition") {
-        cfg.partition = Some(parse_partition(spec, nodes)?);
+pub fn zab(args: &ZabArgs) -> Result<String, ElectError> {
+    let mut cfg = ZabSimConfig::calm(args.nodes, args.seed);
+    cfg.kill_leader = args.kill_leader;
+    if let Some(spec) = &args.partition {
+        cfg.partition = Some(parse_partition(spec, args.nodes)?);
     }
     match run_zab(&cfg) {
         Ok(r) => {
@@ -66,17 +61,9 @@ pub fn zab(flags: &Flags) -> Result<String, ElectError> {
 }
 
 /// Runs the Kafka simulator; returns the text to print.
-pub fn kafka(flags: &Flags) -> Result<String, ElectError> {
-    flags.only(&["brokers", "partitions", "seed", "kill-controller"])?;
-    let brokers = flags.num_or("brokers", 3)?;
-    let partitions = flags.num_or("partitions", 6)?;
-    if !(1..=15).contains(&brokers) || !(1..=100).contains(&partitions) {
-        return Err(ElectError::Usage(
-            "--brokers must be 1..=15 and --partitions 1..=100".into(),
-        ));
-    }
-    let mut cfg = KafkaSimConfig::calm(brokers, partitions, flags.num_or("seed", 1)?);
-    cfg.kill_controller = flags.has("kill-controller");
+pub fn kafka(args: &KafkaArgs) -> Result<String, ElectError> {
+    let mut cfg = KafkaSimConfig::calm(args.brokers, args.partitions, args.seed);
+    cfg.kill_controller = args.kill_controller;
     let r = run_kafka(&cfg)?;
     let leaders: Vec<String> = r
         .final_leaders

@@ -432,6 +432,49 @@ impl Proc {
     }
 }
 
+/// The program for `which`: `rsentinel` (under test) or `redis-sentinel`.
+pub fn sentinel_program(which: &str) -> PathBuf {
+    if which == "rsentinel" {
+        rsentinel_bin()
+    } else {
+        require_binary(which)
+    }
+}
+
+/// Starts `which` (`rsentinel` or `redis-sentinel`) with `args` in the
+/// current directory `cwd` (where the test wrote the config; stderr goes to
+/// `cwd/stderr.txt`), holding `dir` as long as the process; its log is
+/// `log`. Returns once `port` answers.
+pub fn sentinel_in(
+    which: &str,
+    cwd: &Path,
+    dir: tempfile::TempDir,
+    args: &[String],
+    port: u16,
+    log: PathBuf,
+) -> Proc {
+    let mut p = Proc {
+        name: which.to_string(),
+        port,
+        dir,
+        log,
+        child: Some(spawn_child(&sentinel_program(which), args, cwd)),
+    };
+    p.wait_ready(Duration::from_secs(10));
+    p
+}
+
+impl Proc {
+    /// Kills this sentinel and starts it again with `args` from another
+    /// current directory `cwd` (its stderr goes to `cwd/stderr.txt`).
+    pub fn restart_from(&mut self, cwd: &Path, args: &[String]) {
+        self.kill();
+        let program = sentinel_program(&self.name);
+        self.child = Some(spawn_child(&program, args, cwd));
+        self.wait_ready(Duration::from_secs(10));
+    }
+}
+
 /// The real `redis-sentinel` with `body` appended to its config.
 pub fn redis_sentinel(body: &str) -> Proc {
     sentinel("redis-sentinel", &require_binary("redis-sentinel"), body)
