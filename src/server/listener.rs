@@ -5,7 +5,6 @@
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio_rustls::TlsAcceptor;
@@ -22,6 +21,9 @@ const MAX_CLIENTS_ERROR: &[u8] = b"-ERR max number of clients reached\r\n";
 /// such bound, but a connection that never completes one would otherwise
 /// hold a client slot forever.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The shortest interval between two logged accept errors.
+const ACCEPT_ERROR_LOG_EVERY: Duration = Duration::from_secs(1);
 
 /// A listening socket and, for `tls-port`, the TLS it speaks.
 pub struct Listener {
@@ -56,6 +58,7 @@ pub async fn accept_loop(
     mut stop: watch::Receiver<bool>,
     alive: mpsc::Sender<()>,
 ) {
+    let mut last_error_log: Option<std::time::Instant> = None;
     loop {
         tokio::select! {
             _ = stop.changed() => return,
@@ -63,8 +66,13 @@ pub async fn accept_loop(
                 Ok((stream, _)) => admit(stream, listener.tls.as_ref(), &ctx, &alive),
                 Err(e) => {
                     // Typically out of file descriptors: back off briefly
-                    // instead of spinning, but stay responsive to stop.
-                    tracing::warn!("Accepting client connection: {e}");
+                    // instead of spinning, but stay responsive to stop; and
+                    // log at most once a second, not on every retry.
+                    let now = std::time::Instant::now();
+                    if last_error_log.is_none_or(|t| now.duration_since(t) >= ACCEPT_ERROR_LOG_EVERY) {
+                        last_error_log = Some(now);
+                        tracing::warn!("Accepting client connection: {}", crate::config::error::strerror(&e));
+                    }
                     tokio::select! {
                         _ = stop.changed() => return,
                         _ = tokio::time::sleep(Duration::from_millis(100)) => {}
@@ -75,6 +83,16 @@ pub async fn accept_loop(
     }
 }
 
+/// Writes `error` and closes at once, as Redis does: one non-blocking
+/// write (a fresh socket's buffer takes it whole) and never a task that
+/// keeps the descriptor open, so a flood of refused clients cannot eat the
+/// descriptors the admitted clients and the links need. Redis writes it in
+/// clear even on a TLS port (before any handshake); a TLS client sees a
+/// failed handshake either way.
+fn refuse(stream: TcpStream, error: &[u8]) {
+    let _ = stream.try_write(error);
+}
+
 fn admit(stream: TcpStream, tls: Option<&TlsAcceptor>, ctx: &Ctx, alive: &mpsc::Sender<()>) {
     let state = &ctx.state;
     let (Ok(addr), Ok(laddr)) = (stream.peer_addr(), stream.local_addr()) else {
@@ -83,15 +101,7 @@ fn admit(stream: TcpStream, tls: Option<&TlsAcceptor>, ctx: &Ctx, alive: &mpsc::
     if state.clients.len() >= state.info.maxclients {
         Stats::add(&state.stats.rejected_connections, 1);
         tracing::debug!("Rejected {addr}: max number of clients reached");
-        // The refusal is best effort and must never hold up the accept loop.
-        // Redis writes it in clear even on a TLS port (before any
-        // handshake); a TLS client sees a failed handshake either way.
-        tokio::spawn(async move {
-            let mut stream = stream;
-            let _ =
-                tokio::time::timeout(Duration::from_secs(1), stream.write_all(MAX_CLIENTS_ERROR))
-                    .await;
-        });
+        refuse(stream, MAX_CLIENTS_ERROR);
         return;
     }
     if protected_mode_denies(
@@ -100,11 +110,7 @@ fn admit(stream: TcpStream, tls: Option<&TlsAcceptor>, ctx: &Ctx, alive: &mpsc::
         !state.acl().default_user_requires_auth(),
     ) {
         Stats::add(&state.stats.rejected_connections, 1);
-        tokio::spawn(async move {
-            let mut stream = stream;
-            let _ =
-                tokio::time::timeout(Duration::from_secs(1), stream.write_all(DENIED_ERROR)).await;
-        });
+        refuse(stream, DENIED_ERROR);
         return;
     }
     let _ = stream.set_nodelay(true);
