@@ -294,6 +294,7 @@ async fn serve(p: Prepared) -> anyhow::Result<()> {
             requirepass: options.requirepass.clone(),
             renamed_commands: options.renamed_commands.clone(),
             protected_mode: options.protected_mode,
+            limits: options.limits.clone(),
         },
         acl,
     ));

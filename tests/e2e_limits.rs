@@ -242,3 +242,215 @@ fn push_frames_on_a_command_link_are_not_taken_for_replies() {
             < 1500
     );
 }
+
+/// Each sentinel under test, started with `body`: ours and the oracle.
+fn both(body: &str) -> Vec<Proc> {
+    vec![rsentinel(body), redis_sentinel(body)]
+}
+
+/// Whether the server closed `c` (EOF or reset) before `deadline` passes.
+fn closed_within(c: &mut TcpStream, deadline: Duration) -> bool {
+    c.set_nonblocking(true).unwrap();
+    wait_until(deadline, || {
+        let mut buf = [0u8; 1024];
+        match c.read(&mut buf) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+        }
+    })
+}
+
+fn pings(c: &mut Client) -> bool {
+    matches!(c.cmd(&["PING"]), Ok(Reply::Simple(s)) if s == "PONG")
+}
+
+#[test]
+fn timeout_closes_idle_normal_clients_but_not_subscribers() {
+    for s in both("timeout 1\n") {
+        let mut idle = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+        let mut sub2 = Client::connect(s.port).unwrap();
+        sub2.cmd(&["SUBSCRIBE", "ch"]).unwrap();
+        let mut sub3 = Client::connect_resp3(s.port).unwrap();
+        sub3.cmd(&["SUBSCRIBE", "ch"]).unwrap();
+        assert!(
+            closed_within(&mut idle, Duration::from_secs(10)),
+            "{}",
+            s.name
+        );
+        // The subscribers idled as long and are still served.
+        let pong2 = sub2.cmd(&["PING"]).unwrap();
+        assert_eq!(
+            pong2,
+            Reply::Array(vec![Reply::bulk("pong"), Reply::bulk("")]),
+            "{}",
+            s.name
+        );
+        assert!(pings(&mut sub3), "{}", s.name);
+    }
+}
+
+/// The `ss` timers of the server side of the connections on `port`.
+fn server_side_timers(port: u16) -> String {
+    let out = std::process::Command::new("ss")
+        .args([
+            "-tnoH",
+            "state",
+            "established",
+            &format!("( sport = :{port} )"),
+        ])
+        .output()
+        .expect("ss (iproute2) runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn tcp_keepalive_is_set_on_accepted_sockets() {
+    for (body, want) in [("tcp-keepalive 60\n", true), ("tcp-keepalive 0\n", false)] {
+        for s in both(body) {
+            let mut c = Client::connect(s.port).unwrap();
+            assert!(pings(&mut c));
+            let timers = server_side_timers(s.port);
+            assert!(!timers.is_empty(), "{}: no connection seen", s.name);
+            assert_eq!(
+                timers.contains("keepalive"),
+                want,
+                "{} {body}: {timers}",
+                s.name
+            );
+            if want {
+                // The first probe is due within the configured idle time.
+                assert!(
+                    timers.contains("timer:(keepalive,5")
+                        || timers.contains("timer:(keepalive,1min"),
+                    "{}: {timers}",
+                    s.name
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn query_buffer_limit_closes_only_the_client_over_it() {
+    for s in both("client-query-buffer-limit 1mb\n") {
+        let mut other = Client::connect(s.port).unwrap();
+        let mut big = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+        // An argument announced at 3 MB that never completes.
+        let mut req = b"*2\r\n$4\r\nECHO\r\n$3000000\r\n".to_vec();
+        req.resize(req.len() + 1_500_000, b'x');
+        // The server may close before taking it all.
+        let _ = big.write_all(&req);
+        assert!(
+            closed_within(&mut big, Duration::from_secs(10)),
+            "{}",
+            s.name
+        );
+        assert!(pings(&mut other), "{}", s.name);
+        assert!(wait_until(Duration::from_secs(5), || s
+            .log_text()
+            .contains(
+                "Closing client that reached max query buffer length: id="
+            )));
+    }
+}
+
+/// Whether a client named `name` is connected.
+fn has_client(c: &mut Client, name: &str) -> bool {
+    c.cmd(&["CLIENT", "LIST"])
+        .map(|r| text(&r).contains(&format!("name={name} ")))
+        .unwrap_or(false)
+}
+
+#[test]
+fn a_subscriber_that_never_reads_is_dropped_at_its_output_limit() {
+    let master = redis_server(&[]);
+    let body = format!(
+        "{}client-output-buffer-limit pubsub 256kb 128kb 1\n",
+        monitor(master.port)
+    );
+    for s in both(&body) {
+        let slow = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+        // A small, fixed receive window: what the kernels absorb stays small
+        // and the backlog builds up in the sentinel.
+        let size: libc::c_int = 4096;
+        // SAFETY: setsockopt reads `size` for the length given; the fd is
+        // an open socket we own.
+        unsafe {
+            libc::setsockopt(
+                std::os::fd::AsRawFd::as_raw_fd(&slow),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                (&size as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+        (&slow)
+            .write_all(b"CLIENT SETNAME slow\r\nPSUBSCRIBE *\r\n")
+            .unwrap();
+        let mut ctl = Client::connect(s.port).unwrap();
+        assert!(wait_until(Duration::from_secs(5), || has_client(
+            &mut ctl, "slow"
+        )));
+        // Each SENTINEL SET of 500 pairs publishes 500 `+set` events.
+        let mut set: Vec<&str> = vec!["SENTINEL", "SET", "mymaster"];
+        for _ in 0..500 {
+            set.extend(["quorum", "1"]);
+        }
+        let mut rounds = 0;
+        while has_client(&mut ctl, "slow") && rounds < 200 {
+            assert_eq!(
+                ctl.cmd(&set).unwrap(),
+                Reply::Simple("OK".into()),
+                "{}",
+                s.name
+            );
+            rounds += 1;
+        }
+        assert!(
+            !has_client(&mut ctl, "slow"),
+            "{}: still connected after {rounds} rounds",
+            s.name
+        );
+        assert!(pings(&mut ctl), "{}", s.name);
+        assert!(
+            wait_until(Duration::from_secs(5), || s.log_text().contains(
+                "scheduled to be closed ASAP for overcoming of output buffer limits."
+            )),
+            "{}",
+            s.name
+        );
+        drop(slow);
+    }
+}
+
+#[test]
+fn limits_are_kept_in_the_config_rewrite_as_redis_keeps_them() {
+    let body = "timeout 2\nclient-query-buffer-limit 2097152\ntcp-keepalive 300\n\
+                client-output-buffer-limit pubsub 1048576 512kb 10 normal 0 0 0\n";
+    let rewritten: Vec<Vec<String>> = both(body)
+        .iter()
+        .map(|s| {
+            let path = s.path("sentinel.conf");
+            assert!(wait_until(Duration::from_secs(5), || {
+                std::fs::read_to_string(&path).is_ok_and(|c| c.contains("sentinel myid"))
+            }));
+            let mut lines: Vec<String> = std::fs::read_to_string(&path)
+                .unwrap()
+                .lines()
+                .filter(|l| {
+                    ["timeout", "tcp-keepalive", "client-"]
+                        .iter()
+                        .any(|k| l.starts_with(k))
+                })
+                .map(String::from)
+                .collect();
+            // Redis appends forced lines in hash order: compare as sets.
+            lines.sort();
+            lines
+        })
+        .collect();
+    assert_eq!(rewritten[0], rewritten[1]);
+    assert!(rewritten[0].contains(&"client-output-buffer-limit pubsub 1mb 512kb 10".to_string()));
+    assert!(rewritten[0].contains(&"client-query-buffer-limit 2mb".to_string()));
+}

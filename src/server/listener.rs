@@ -93,6 +93,20 @@ fn refuse(stream: TcpStream, error: &[u8]) {
     let _ = stream.try_write(error);
 }
 
+/// `tcp-keepalive N` as Redis sets it on accepted sockets: probes after N
+/// idle seconds, then every N/3 seconds, three times. Only client sockets:
+/// redis-sentinel sets none on its own links either.
+fn set_keepalive(stream: &TcpStream, secs: u32) {
+    let idle = Duration::from_secs(u64::from(secs));
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(idle)
+        .with_interval(Duration::from_secs(u64::from((secs / 3).max(1))))
+        .with_retries(3);
+    if let Err(e) = socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive) {
+        tracing::debug!("Setting TCP keepalive: {e}");
+    }
+}
+
 fn admit(stream: TcpStream, tls: Option<&TlsAcceptor>, ctx: &Ctx, alive: &mpsc::Sender<()>) {
     let state = &ctx.state;
     let (Ok(addr), Ok(laddr)) = (stream.peer_addr(), stream.local_addr()) else {
@@ -114,6 +128,9 @@ fn admit(stream: TcpStream, tls: Option<&TlsAcceptor>, ctx: &Ctx, alive: &mpsc::
         return;
     }
     let _ = stream.set_nodelay(true);
+    if state.info.limits.tcp_keepalive > 0 {
+        set_keepalive(&stream, state.info.limits.tcp_keepalive);
+    }
     Stats::add(&state.stats.connections_received, 1);
     let client = state
         .clients

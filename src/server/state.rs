@@ -31,6 +31,8 @@ pub struct ServerInfo {
     /// `protected-mode`: refuse non-loopback clients while the default
     /// user has no password.
     pub protected_mode: bool,
+    /// `timeout`, `tcp-keepalive` and the client buffer limits.
+    pub limits: crate::config::client_limits::ClientLimits,
 }
 
 /// What `rename-command` makes of a requested command name.

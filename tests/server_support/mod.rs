@@ -95,6 +95,7 @@ impl Harness {
             requirepass: None,
             renamed_commands: Default::default(),
             protected_mode: false,
+            limits: Default::default(),
         };
         let state = Arc::new(ServerState::new(info, acl));
         let (req_tx, req_rx) = mpsc::channel(64);
