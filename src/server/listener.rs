@@ -25,6 +25,16 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The shortest interval between two logged accept errors.
 const ACCEPT_ERROR_LOG_EVERY: Duration = Duration::from_secs(1);
 
+/// Whether an accept error seen at `now` is logged (at most one per
+/// [`ACCEPT_ERROR_LOG_EVERY`]); records it if so.
+fn log_due(last: &mut Option<std::time::Instant>, now: std::time::Instant) -> bool {
+    if last.is_some_and(|t| now.duration_since(t) < ACCEPT_ERROR_LOG_EVERY) {
+        return false;
+    }
+    *last = Some(now);
+    true
+}
+
 /// A listening socket and, for `tls-port`, the TLS it speaks.
 pub struct Listener {
     pub socket: TcpListener,
@@ -68,9 +78,7 @@ pub async fn accept_loop(
                     // Typically out of file descriptors: back off briefly
                     // instead of spinning, but stay responsive to stop; and
                     // log at most once a second, not on every retry.
-                    let now = std::time::Instant::now();
-                    if last_error_log.is_none_or(|t| now.duration_since(t) >= ACCEPT_ERROR_LOG_EVERY) {
-                        last_error_log = Some(now);
+                    if log_due(&mut last_error_log, std::time::Instant::now()) {
                         tracing::warn!("Accepting client connection: {}", crate::config::error::strerror(&e));
                     }
                     tokio::select! {
@@ -164,6 +172,24 @@ fn admit(stream: TcpStream, tls: Option<&TlsAcceptor>, ctx: &Ctx, alive: &mpsc::
         }
         drop(alive);
     });
+}
+
+#[cfg(test)]
+mod accept_error_log_tests {
+    use super::log_due;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn accept_errors_are_logged_at_most_once_a_second() {
+        let t = Instant::now();
+        let ms = Duration::from_millis;
+        let mut last = None;
+        let logged: Vec<bool> = [0, 100, 999, 1000, 1100, 2500]
+            .iter()
+            .map(|&m| log_due(&mut last, t + ms(m)))
+            .collect();
+        assert_eq!(logged, [true, false, false, true, false, true]);
+    }
 }
 
 #[cfg(test)]
