@@ -337,6 +337,7 @@ async fn serve(p: Prepared) -> anyhow::Result<()> {
     tracing::info!("Configuration loaded");
     // Before any port answers, so that a SIGTERM is always a clean shutdown.
     let signal = shutdown_signal();
+    fit_maxclients_to_fd_limit(&mut options)?;
 
     let tls = TlsSetup::load(&options.tls).context("Failed to configure TLS")?;
     anyhow::ensure!(
@@ -377,6 +378,7 @@ async fn serve(p: Prepared) -> anyhow::Result<()> {
             renamed_commands: options.renamed_commands.clone(),
             protected_mode: options.protected_mode,
             supervised: supervision.info_name(),
+            limits: options.limits.clone(),
         },
         acl,
     ));
@@ -426,6 +428,77 @@ async fn serve(p: Prepared) -> anyhow::Result<()> {
         let _ = std::fs::remove_file(pidfile);
     }
     tracing::warn!("Sentinel is now ready to exit, bye bye...");
+    Ok(())
+}
+
+/// File descriptors kept for everything but clients: listeners, links to
+/// instances and peers, the log, scripts, the runtime (Redis's
+/// `CONFIG_MIN_RESERVED_FDS`).
+const RESERVED_FDS: u64 = 32;
+
+/// Raises the open-files limit to `maxclients` + [`RESERVED_FDS`] as Redis
+/// does at start-up, or, when the OS refuses, lowers `maxclients` to what
+/// the limit allows (with Redis's warnings): extra clients are then refused
+/// with "max number of clients reached" instead of taking the descriptors
+/// the links to instances need.
+fn fit_maxclients_to_fd_limit(options: &mut ServerOptions) -> anyhow::Result<()> {
+    let wanted = u64::from(options.maxclients) + RESERVED_FDS;
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit only writes the struct we own.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == -1 {
+        let e = std::io::Error::last_os_error();
+        tracing::warn!("Unable to obtain the current NOFILE limit ({}), assuming 1024 and setting the max clients configuration accordingly.", config::error::strerror(&e));
+        options.maxclients = (1024 - RESERVED_FDS) as u32;
+        return Ok(());
+    }
+    let old = limit.rlim_cur;
+    if old >= wanted {
+        return Ok(());
+    }
+    // Like Redis: try the wanted limit (soft and hard), then 16 less each
+    // time, never going under what we already have.
+    let mut best = wanted;
+    let mut error = None;
+    while best > old {
+        let attempt = libc::rlimit {
+            rlim_cur: best,
+            rlim_max: best,
+        };
+        // SAFETY: setrlimit only reads the struct we pass.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &attempt) } == 0 {
+            break;
+        }
+        error = Some(std::io::Error::last_os_error());
+        if best < 16 {
+            best = old;
+            break;
+        }
+        best -= 16;
+    }
+    let best = best.max(old);
+    if best >= wanted {
+        tracing::info!(
+            "Increased maximum number of open files to {wanted} (it was originally set to {old})."
+        );
+        return Ok(());
+    }
+    anyhow::ensure!(
+        best > RESERVED_FDS,
+        "Your current 'ulimit -n' of {old} is not enough for the server to start. Please increase your open file limit to at least {wanted}. Exiting."
+    );
+    let requested = options.maxclients;
+    options.maxclients = u32::try_from(best - RESERVED_FDS).unwrap_or(u32::MAX);
+    let why = error
+        .map(|e| config::error::strerror(&e))
+        .unwrap_or_default();
+    tracing::warn!(
+        "You requested maxclients of {requested} requiring at least {wanted} max file descriptors."
+    );
+    tracing::warn!("Server can't set maximum open files to {wanted} because of OS error: {why}.");
+    tracing::warn!("Current maximum open files is {best}. maxclients has been reduced to {} to compensate for low ulimit. If you need higher maxclients increase 'ulimit -n'.", options.maxclients);
     Ok(())
 }
 

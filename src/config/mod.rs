@@ -5,6 +5,7 @@
 //! meaning belongs to the core, whose reasons become [`ConfigError::at`].
 
 pub mod atomic_write;
+pub mod client_limits;
 pub mod cmdline;
 pub mod error;
 pub mod known_directives;

@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use super::client_limits::{self, ClientLimits};
 use super::error::{strerror, ConfigError};
 use super::known_directives::is_known_directive;
 use super::read::Directive;
@@ -160,6 +161,8 @@ pub struct ServerOptions {
     /// new name disables the command.
     pub renamed_commands: BTreeMap<String, String>,
     pub tls: TlsOptions,
+    /// `timeout`, `tcp-keepalive` and the client buffer limits.
+    pub limits: ClientLimits,
 }
 
 impl Default for ServerOptions {
@@ -186,6 +189,7 @@ impl Default for ServerOptions {
             users: Vec::new(),
             renamed_commands: BTreeMap::new(),
             tls: TlsOptions::default(),
+            limits: ClientLimits::default(),
         }
     }
 }
@@ -279,6 +283,10 @@ impl ServerOptions {
             "tls-session-cache-timeout" => {
                 self.tls.session_cache_timeout = int(values, 0, i32::MAX as i64)? as u32
             }
+            "timeout" => self.limits.timeout = int(values, 0, i32::MAX as i64)? as u32,
+            "tcp-keepalive" => self.limits.tcp_keepalive = int(values, 0, i32::MAX as i64)? as u32,
+            "client-query-buffer-limit" => self.limits.set_query_buffer(single(values)?)?,
+            "client-output-buffer-limit" => self.limits.set_output(values)?,
             "protected-mode" => self.protected_mode = yes_no(values)?,
             "daemonize" => self.daemonize = yes_no(values)?,
             "tls-replication" => self.tls.replication = yes_no(values)?,
@@ -451,6 +459,7 @@ impl ServerOptions {
                 push(name, repr(value.as_bytes()), true);
             }
         }
+        out.extend(self.limits.rewrite_lines());
 
         if self.aclfile.is_none() {
             for line in user_lines {
@@ -470,6 +479,7 @@ impl ServerOptions {
     pub fn managed_keys(&self) -> BTreeSet<String> {
         let mut keys: BTreeSet<String> = MANAGED_KEYS.iter().map(|k| k.to_string()).collect();
         keys.extend(TLS_STRING_OPTIONS.iter().map(|k| k.to_string()));
+        keys.extend(client_limits::REWRITE_KEYS.iter().map(|k| k.to_string()));
         if self.aclfile.is_none() {
             keys.insert("user".into());
         }

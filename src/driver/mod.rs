@@ -32,7 +32,7 @@ pub struct Driver {
     core: Sentinel,
     started: Instant,
     links: LinkManager,
-    link_events: mpsc::UnboundedReceiver<LinkEvent>,
+    link_events: mpsc::Receiver<LinkEvent>,
     requests: mpsc::Receiver<Request>,
     events: broadcast::Sender<PubMessage>,
     sink: Box<dyn ConfigSink>,
@@ -51,7 +51,8 @@ impl Driver {
     ) -> (Driver, CoreHandle) {
         let (req_tx, requests) = mpsc::channel(1024);
         let (events, _) = broadcast::channel(4096);
-        let (ev_tx, link_events) = mpsc::unbounded_channel();
+        // Bounded; see the policy in `crate::link`.
+        let (ev_tx, link_events) = mpsc::channel(crate::link::EVENT_QUEUE);
         let links = LinkManager::new(ev_tx, link_options);
         let handle = CoreHandle::new(req_tx, events.clone());
         let driver = Driver {

@@ -3,6 +3,20 @@
 //! driver opens, feeds and closes links as the core asks, and receives
 //! [`LinkEvent`]s back. Every event carries the link's generation so that
 //! news from a replaced connection is ignored.
+//!
+//! Both directions are bounded, and only the link tasks ever wait:
+//! * link → driver: one queue of [`EVENT_QUEUE`] events shared by all
+//!   links. A link task that finds it full waits, and while it waits it does
+//!   not read its socket, so an instance or peer flooding us with replies is
+//!   slowed down by TCP itself. Tokio hands out queue slots in FIFO order,
+//!   so a flooding link gets its turn like every other link, no more.
+//! * driver → link: [`COMMAND_QUEUE`] commands per link, sent with
+//!   `try_send`. The core already stops scheduling commands on a link with
+//!   100 unanswered ones, so a full queue means the link is stuck (the peer
+//!   stopped reading): the driver closes it and the core reconnects.
+//!
+//! The driver therefore never waits on a link, and a link waiting on the
+//! driver is always released by the driver's loop: no deadlock either way.
 
 mod task;
 
@@ -19,9 +33,15 @@ pub use task::LinkEvent;
 /// A command to write on a link, with what its reply will mean.
 type Outgoing = (Vec<Vec<u8>>, Tag);
 
+/// Link events waiting for the driver, all links together.
+pub const EVENT_QUEUE: usize = 1024;
+/// Commands waiting to be written on one link: well above the core's own
+/// bound of 100 unanswered periodic commands per link and master sharing it.
+pub const COMMAND_QUEUE: usize = 4096;
+
 struct Handle {
     generation: u64,
-    tx: mpsc::UnboundedSender<Outgoing>,
+    tx: mpsc::Sender<Outgoing>,
 }
 
 /// How outbound connections are made: bound to `bind-source-addr`, and
@@ -36,14 +56,14 @@ pub struct LinkOptions {
 pub struct LinkManager {
     links: HashMap<LinkId, Handle>,
     next_generation: u64,
-    events: mpsc::UnboundedSender<LinkEvent>,
+    events: mpsc::Sender<LinkEvent>,
     connect_timeout: Duration,
     bind_source: Option<std::net::IpAddr>,
     tls: Option<TlsConnector>,
 }
 
 impl LinkManager {
-    pub fn new(events: mpsc::UnboundedSender<LinkEvent>, options: LinkOptions) -> LinkManager {
+    pub fn new(events: mpsc::Sender<LinkEvent>, options: LinkOptions) -> LinkManager {
         LinkManager {
             links: HashMap::new(),
             next_generation: 1,
@@ -59,7 +79,7 @@ impl LinkManager {
     pub fn connect(&mut self, link: LinkId, addr: Addr, first_auth: Option<String>) {
         let generation = self.next_generation;
         self.next_generation += 1;
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
         self.links.insert(link.clone(), Handle { generation, tx });
         tokio::spawn(task::run(task::LinkTask {
             link,
@@ -74,12 +94,21 @@ impl LinkManager {
         }));
     }
 
-    /// Queues a command; false when the link is not open (the caller treats
-    /// it as closed).
+    /// Queues a command without ever waiting; false when the link is not
+    /// open or its queue is full (it is then closed here, and the caller
+    /// treats it as closed).
     pub fn send(&mut self, link: &LinkId, args: Vec<Vec<u8>>, tag: Tag) -> bool {
-        match self.links.get(link) {
-            Some(h) => h.tx.send((args, tag)).is_ok(),
-            None => false,
+        let Some(h) = self.links.get(link) else {
+            return false;
+        };
+        match h.tx.try_send((args, tag)) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::debug!("{link:?}: {COMMAND_QUEUE} commands queued, closing the link");
+                self.links.remove(link);
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
         }
     }
 

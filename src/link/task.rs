@@ -1,7 +1,8 @@
 //! One link: connect (resolving hostnames without blocking anyone, then
 //! the TLS handshake under `tls-replication yes`), then write queued
 //! commands and read replies, pairing each reply with the tag of the command
-//! it answers (Redis answers in order).
+//! it answers (Redis answers in order). RESP3 push frames answer no command,
+//! so they are never paired.
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -45,8 +46,10 @@ pub(super) struct LinkTask {
     pub generation: u64,
     pub addr: Addr,
     pub first_auth: Option<String>,
-    pub commands: mpsc::UnboundedReceiver<(Vec<Vec<u8>>, Tag)>,
-    pub events: mpsc::UnboundedSender<LinkEvent>,
+    pub commands: mpsc::Receiver<(Vec<Vec<u8>>, Tag)>,
+    /// Bounded: waiting here stops this task from reading its socket, so a
+    /// flooding peer slows only itself (see `super::EVENT_QUEUE`).
+    pub events: mpsc::Sender<LinkEvent>,
     pub connect_timeout: Duration,
     pub bind_source: Option<IpAddr>,
     pub tls: Option<TlsConnector>,
@@ -78,11 +81,14 @@ pub(super) async fn run(mut t: LinkTask) {
         Ok(Err(e)) => e.to_string(),
         Err(_) => "connection timed out".to_string(),
     };
-    let _ = t.events.send(LinkEvent::Closed {
-        link: t.link.clone(),
-        generation: t.generation,
-        error,
-    });
+    let _ = t
+        .events
+        .send(LinkEvent::Closed {
+            link: t.link.clone(),
+            generation: t.generation,
+            error,
+        })
+        .await;
 }
 
 async fn connect(addr: &Addr, bind_source: Option<IpAddr>) -> std::io::Result<TcpStream> {
@@ -128,6 +134,7 @@ where
             generation: t.generation,
             local_ip,
         })
+        .await
         .is_err()
     {
         return "driver gone".into();
@@ -165,13 +172,9 @@ where
                 Ok(_) => loop {
                     match parser.parse(&mut buf) {
                         Ok(Some(reply)) => {
-                            // Pub/sub frames are not replies to a command:
-                            // the core tells hellos from confirmations.
-                            let tag = if t.link.channel == Channel::PubSub {
-                                tags.pop_front();
-                                Tag::Ignore
-                            } else {
-                                tags.pop_front().unwrap_or(Tag::Ignore)
+                            let Some(tag) = pair_reply(t.link.channel, &mut tags, &reply) else {
+                                tracing::debug!("{:?}: ignoring a push frame on a command link", t.link);
+                                continue;
                             };
                             let ev = LinkEvent::Reply {
                                 link: t.link.clone(),
@@ -179,7 +182,7 @@ where
                                 tag,
                                 reply,
                             };
-                            if t.events.send(ev).is_err() {
+                            if t.events.send(ev).await.is_err() {
                                 return "driver gone".into();
                             }
                         }
@@ -190,5 +193,54 @@ where
                 Err(e) => return e.to_string(),
             },
         }
+    }
+}
+
+/// The tag a reply is delivered with, taking it off the queue of commands
+/// awaiting replies; `None` for a frame that answers no command and is to
+/// be dropped: a RESP3 push on a command link (pairing it would shift every
+/// later reply onto the wrong command).
+fn pair_reply(channel: Channel, tags: &mut VecDeque<Tag>, reply: &Reply) -> Option<Tag> {
+    match channel {
+        // Pub/sub frames are not replies to a command: the core tells
+        // hellos from confirmations.
+        Channel::PubSub => {
+            tags.pop_front();
+            Some(Tag::Ignore)
+        }
+        Channel::Cmd if matches!(reply, Reply::Push(_)) => None,
+        Channel::Cmd => Some(tags.pop_front().unwrap_or(Tag::Ignore)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_frame_on_a_command_link_is_not_paired_with_a_command() {
+        let mut tags: VecDeque<Tag> = [Tag::Ping, Tag::Info].into();
+        let push = Reply::Push(vec![Reply::bulk("invalidate"), Reply::Null]);
+        assert_eq!(pair_reply(Channel::Cmd, &mut tags, &push), None);
+        let pong = Reply::Simple("PONG".into());
+        assert_eq!(pair_reply(Channel::Cmd, &mut tags, &pong), Some(Tag::Ping));
+        assert_eq!(pair_reply(Channel::Cmd, &mut tags, &push), None);
+        let info = Reply::bulk("# Server");
+        assert_eq!(pair_reply(Channel::Cmd, &mut tags, &info), Some(Tag::Info));
+        assert_eq!(
+            pair_reply(Channel::Cmd, &mut tags, &pong),
+            Some(Tag::Ignore)
+        );
+    }
+
+    #[test]
+    fn pubsub_link_frames_are_delivered_untagged() {
+        let mut tags: VecDeque<Tag> = [Tag::Ignore].into();
+        let msg = Reply::Push(vec![Reply::bulk("message")]);
+        assert_eq!(
+            pair_reply(Channel::PubSub, &mut tags, &msg),
+            Some(Tag::Ignore)
+        );
+        assert!(tags.is_empty());
     }
 }

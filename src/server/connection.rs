@@ -1,6 +1,8 @@
 //! One client connection: read, decode, dispatch in order, write — with the
 //! output bounded so a client that stops reading only ever stalls itself,
-//! and a subscriber that falls too far behind the event stream is dropped.
+//! and a subscriber that falls too far behind the event stream is dropped
+//! (`client-output-buffer-limit`); plus `client-query-buffer-limit` and the
+//! idle `timeout`, as Redis applies them.
 
 use std::sync::Arc;
 
@@ -8,23 +10,24 @@ use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::broadcast::{self, error::RecvError};
 
-use super::client_registry::Client;
+use super::client_registry::{Client, ClientType};
 use super::dispatch::{dispatch, Flow};
-use super::output::Output;
+use super::output::{Output, OutputLimiter};
 use super::session::{Ctx, Session};
 use super::state::Stats;
+use crate::config::client_limits::{ClientClass, OutputBufferLimit};
 use crate::driver::handle::PubMessage;
 use crate::resp::encode::encode;
-use crate::resp::request::RequestDecoder;
+use crate::resp::request::{ProtocolError, RequestDecoder};
+use crate::resp::split_args::repr;
 
 /// Initial read buffer, as Redis's 16 KiB query buffer.
 const READ_BUFFER: usize = 16 * 1024;
 /// Pending output above which we stop taking requests and events until it
 /// is written: the per-client memory bound.
 const OUTPUT_HIGH_WATER: usize = 64 * 1024;
-/// Output a subscriber may have pending before it is dropped: Redis's
-/// default pubsub soft limit (8 MiB).
-const PUBSUB_OUTPUT_LIMIT: usize = 8 * 1024 * 1024;
+/// Query-buffer bytes shown when closing a client over its limit.
+const QBUF_SHOWN: usize = 64;
 /// How long an orderly close may wait to hand its last bytes to the peer.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -42,8 +45,11 @@ pub async fn serve<S: ClientStream>(ctx: Ctx, stream: S, client: Arc<Client>) {
     let mut conn = Connection {
         stream,
         input: BytesMut::with_capacity(READ_BUFFER),
-        decoder: RequestDecoder::new(),
+        decoder: RequestDecoder::with_query_buffer_limit(
+            usize::try_from(ctx.state.info.limits.query_buffer).unwrap_or(usize::MAX),
+        ),
         out: Output::default(),
+        limiter: OutputLimiter::default(),
         pending_stop: false,
     };
     let result = conn.run(&ctx, &mut session).await;
@@ -63,6 +69,7 @@ struct Connection<S> {
     input: BytesMut,
     decoder: RequestDecoder,
     out: Output,
+    limiter: OutputLimiter,
     /// The last processing pass stopped at the output bound.
     pending_stop: bool,
 }
@@ -76,6 +83,35 @@ enum Closed {
     Killed,
     #[error("subscriber fell too far behind the event stream")]
     Lagged,
+    #[error("output buffer limit reached")]
+    OutputLimit,
+}
+
+/// When an idle client is to be closed under `timeout`: never for a
+/// subscriber (Redis spares pub/sub clients, in RESP2 and RESP3 alike).
+fn idle_deadline(ctx: &Ctx, s: &Session) -> Option<tokio::time::Instant> {
+    let timeout = ctx.state.info.limits.idle_timeout()?;
+    if s.subs.count() > 0 {
+        return None;
+    }
+    let last = s.client.meta().last_interaction;
+    Some(tokio::time::Instant::from_std(last + timeout))
+}
+
+async fn sleep_until_or_never(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The output buffer limit of the class the client is in now.
+fn output_limit(ctx: &Ctx, client: &Client) -> OutputBufferLimit {
+    let class = match client.client_type() {
+        ClientType::Pubsub => ClientClass::Pubsub,
+        _ => ClientClass::Normal,
+    };
+    ctx.state.info.limits.output(class)
 }
 
 /// The next event, or never when not subscribed.
@@ -100,7 +136,12 @@ impl<S: ClientStream> Connection<S> {
                 // Stopped at the output bound with requests left: go on.
                 continue;
             }
+            let idle = idle_deadline(ctx, s);
             tokio::select! {
+                _ = sleep_until_or_never(idle) => {
+                    tracing::debug!("Closing idle client");
+                    return Ok(());
+                }
                 read = self.stream.read_buf(&mut self.input) => {
                     let n = read?;
                     if n == 0 {
@@ -150,6 +191,16 @@ impl<S: ClientStream> Connection<S> {
                     }
                 }
                 Ok(None) => return Flow::Continue,
+                Err(e @ ProtocolError::QueryBufferLimit { .. }) => {
+                    let shown = &self.input[..self.input.len().min(QBUF_SHOWN)];
+                    tracing::warn!(
+                        "Closing client that reached max query buffer length: {} (qbuf initial bytes: {})",
+                        s.client.info_line(std::time::Instant::now()),
+                        repr(shown)
+                    );
+                    tracing::debug!("client {}: {e}", s.client.id);
+                    return Flow::Close;
+                }
                 Err(e) => {
                     tracing::debug!("client {}: {e}", s.client.id);
                     self.out.suppress = false;
@@ -201,7 +252,7 @@ impl<S: ClientStream> Connection<S> {
 
     /// Writes all pending output; a kill interrupts a write the peer is
     /// not reading. Events that arrive meanwhile are queued behind it, up to
-    /// Redis's pubsub output limit, past which the subscriber is dropped.
+    /// the client's output buffer limit, past which it is dropped.
     async fn flush(&mut self, ctx: &Ctx, s: &mut Session) -> Result<(), Closed> {
         let errors = self.out.take_errors();
         let stats = &ctx.state.stats;
@@ -213,6 +264,17 @@ impl<S: ClientStream> Connection<S> {
             let pending = self.out.buf.len() + queued.len();
             Stats::raise(&stats.max_output_buffer, pending as u64);
             s.client.meta().obl = pending;
+            let limit = output_limit(ctx, &s.client);
+            if self
+                .limiter
+                .exceeded(limit, pending, std::time::Instant::now())
+            {
+                tracing::warn!(
+                    "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
+                    s.client.info_line(std::time::Instant::now())
+                );
+                return Err(Closed::OutputLimit);
+            }
             tokio::select! {
                 written = self.stream.write_buf(&mut self.out.buf) => {
                     let n = written?;
@@ -233,9 +295,6 @@ impl<S: ClientStream> Connection<S> {
                         Err(RecvError::Lagged(_)) => return Err(Closed::Lagged),
                         Err(RecvError::Closed) => s.events = None,
                     }
-                    if pending > PUBSUB_OUTPUT_LIMIT {
-                        return Err(Closed::Lagged);
-                    }
                 }
                 _ = s.client.killed() => return Err(Closed::Killed),
             }
@@ -243,6 +302,8 @@ impl<S: ClientStream> Connection<S> {
                 self.out.buf = std::mem::take(&mut queued);
             }
         }
+        // Everything was written: a later backlog starts the soft clock anew.
+        self.limiter = OutputLimiter::default();
         // A TLS stream may hold an encrypted record it could not write yet;
         // for TCP this returns at once.
         tokio::select! {

@@ -5,7 +5,6 @@
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio_rustls::TlsAcceptor;
@@ -22,6 +21,19 @@ const MAX_CLIENTS_ERROR: &[u8] = b"-ERR max number of clients reached\r\n";
 /// such bound, but a connection that never completes one would otherwise
 /// hold a client slot forever.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The shortest interval between two logged accept errors.
+const ACCEPT_ERROR_LOG_EVERY: Duration = Duration::from_secs(1);
+
+/// Whether an accept error seen at `now` is logged (at most one per
+/// [`ACCEPT_ERROR_LOG_EVERY`]); records it if so.
+fn log_due(last: &mut Option<std::time::Instant>, now: std::time::Instant) -> bool {
+    if last.is_some_and(|t| now.duration_since(t) < ACCEPT_ERROR_LOG_EVERY) {
+        return false;
+    }
+    *last = Some(now);
+    true
+}
 
 /// A listening socket and, for `tls-port`, the TLS it speaks.
 pub struct Listener {
@@ -56,6 +68,7 @@ pub async fn accept_loop(
     mut stop: watch::Receiver<bool>,
     alive: mpsc::Sender<()>,
 ) {
+    let mut last_error_log: Option<std::time::Instant> = None;
     loop {
         tokio::select! {
             _ = stop.changed() => return,
@@ -63,8 +76,11 @@ pub async fn accept_loop(
                 Ok((stream, _)) => admit(stream, listener.tls.as_ref(), &ctx, &alive),
                 Err(e) => {
                     // Typically out of file descriptors: back off briefly
-                    // instead of spinning, but stay responsive to stop.
-                    tracing::warn!("Accepting client connection: {e}");
+                    // instead of spinning, but stay responsive to stop; and
+                    // log at most once a second, not on every retry.
+                    if log_due(&mut last_error_log, std::time::Instant::now()) {
+                        tracing::warn!("Accepting client connection: {}", crate::config::error::strerror(&e));
+                    }
                     tokio::select! {
                         _ = stop.changed() => return,
                         _ = tokio::time::sleep(Duration::from_millis(100)) => {}
@@ -72,6 +88,30 @@ pub async fn accept_loop(
                 }
             },
         }
+    }
+}
+
+/// Writes `error` and closes at once, as Redis does: one non-blocking
+/// write (a fresh socket's buffer takes it whole) and never a task that
+/// keeps the descriptor open, so a flood of refused clients cannot eat the
+/// descriptors the admitted clients and the links need. Redis writes it in
+/// clear even on a TLS port (before any handshake); a TLS client sees a
+/// failed handshake either way.
+fn refuse(stream: TcpStream, error: &[u8]) {
+    let _ = stream.try_write(error);
+}
+
+/// `tcp-keepalive N` as Redis sets it on accepted sockets: probes after N
+/// idle seconds, then every N/3 seconds, three times. Only client sockets:
+/// redis-sentinel sets none on its own links either.
+fn set_keepalive(stream: &TcpStream, secs: u32) {
+    let idle = Duration::from_secs(u64::from(secs));
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(idle)
+        .with_interval(Duration::from_secs(u64::from((secs / 3).max(1))))
+        .with_retries(3);
+    if let Err(e) = socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive) {
+        tracing::debug!("Setting TCP keepalive: {e}");
     }
 }
 
@@ -83,15 +123,7 @@ fn admit(stream: TcpStream, tls: Option<&TlsAcceptor>, ctx: &Ctx, alive: &mpsc::
     if state.clients.len() >= state.info.maxclients {
         Stats::add(&state.stats.rejected_connections, 1);
         tracing::debug!("Rejected {addr}: max number of clients reached");
-        // The refusal is best effort and must never hold up the accept loop.
-        // Redis writes it in clear even on a TLS port (before any
-        // handshake); a TLS client sees a failed handshake either way.
-        tokio::spawn(async move {
-            let mut stream = stream;
-            let _ =
-                tokio::time::timeout(Duration::from_secs(1), stream.write_all(MAX_CLIENTS_ERROR))
-                    .await;
-        });
+        refuse(stream, MAX_CLIENTS_ERROR);
         return;
     }
     if protected_mode_denies(
@@ -100,14 +132,13 @@ fn admit(stream: TcpStream, tls: Option<&TlsAcceptor>, ctx: &Ctx, alive: &mpsc::
         !state.acl().default_user_requires_auth(),
     ) {
         Stats::add(&state.stats.rejected_connections, 1);
-        tokio::spawn(async move {
-            let mut stream = stream;
-            let _ =
-                tokio::time::timeout(Duration::from_secs(1), stream.write_all(DENIED_ERROR)).await;
-        });
+        refuse(stream, DENIED_ERROR);
         return;
     }
     let _ = stream.set_nodelay(true);
+    if state.info.limits.tcp_keepalive > 0 {
+        set_keepalive(&stream, state.info.limits.tcp_keepalive);
+    }
     Stats::add(&state.stats.connections_received, 1);
     let client = state
         .clients
@@ -141,6 +172,24 @@ fn admit(stream: TcpStream, tls: Option<&TlsAcceptor>, ctx: &Ctx, alive: &mpsc::
         }
         drop(alive);
     });
+}
+
+#[cfg(test)]
+mod accept_error_log_tests {
+    use super::log_due;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn accept_errors_are_logged_at_most_once_a_second() {
+        let t = Instant::now();
+        let ms = Duration::from_millis;
+        let mut last = None;
+        let logged: Vec<bool> = [0, 100, 999, 1000, 1100, 2500]
+            .iter()
+            .map(|&m| log_due(&mut last, t + ms(m)))
+            .collect();
+        assert_eq!(logged, [true, false, false, true, false, true]);
+    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,13 @@
 //! A connection's pending output: replies encoded in the client's protocol,
-//! with CLIENT REPLY OFF/SKIP suppression and error-reply counting.
+//! with CLIENT REPLY OFF/SKIP suppression and error-reply counting, and the
+//! `client-output-buffer-limit` check on what is still unwritten.
+
+use std::time::{Duration, Instant};
 
 use bytes::{BufMut, BytesMut};
 use rsentinel_core::reply::Reply;
+
+use crate::config::client_limits::OutputBufferLimit;
 
 use crate::resp::encode::encode;
 
@@ -55,9 +60,65 @@ impl Output {
     }
 }
 
+/// Redis's output buffer limit for one client: over the hard limit closes
+/// at once; over the soft limit closes once that has lasted longer than the
+/// soft seconds (dropping under it starts the clock again).
+#[derive(Debug, Default)]
+pub struct OutputLimiter {
+    soft_since: Option<Instant>,
+}
+
+impl OutputLimiter {
+    /// Whether `pending` unwritten bytes at `now` break `limit`.
+    pub fn exceeded(&mut self, limit: OutputBufferLimit, pending: usize, now: Instant) -> bool {
+        let pending = pending as u64;
+        if limit.hard > 0 && pending >= limit.hard {
+            return true;
+        }
+        if limit.soft == 0 || pending < limit.soft {
+            self.soft_since = None;
+            return false;
+        }
+        let since = *self.soft_since.get_or_insert(now);
+        now.duration_since(since) > Duration::from_secs(limit.soft_seconds)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn limit(hard: u64, soft: u64, soft_seconds: u64) -> OutputBufferLimit {
+        OutputBufferLimit {
+            hard,
+            soft,
+            soft_seconds,
+        }
+    }
+
+    #[test]
+    fn hard_limit_closes_at_once_and_zero_means_none() {
+        let t = Instant::now();
+        let mut l = OutputLimiter::default();
+        assert!(!l.exceeded(limit(100, 0, 0), 99, t));
+        assert!(l.exceeded(limit(100, 0, 0), 100, t));
+        assert!(!l.exceeded(limit(0, 0, 0), usize::MAX, t));
+    }
+
+    #[test]
+    fn soft_limit_must_last_longer_than_its_seconds() {
+        let t = Instant::now();
+        let s = Duration::from_secs(1);
+        let mut l = OutputLimiter::default();
+        let lim = limit(0, 10, 2);
+        assert!(!l.exceeded(lim, 10, t));
+        assert!(!l.exceeded(lim, 50, t + 2 * s));
+        // Back under the soft limit: the clock starts again.
+        assert!(!l.exceeded(lim, 9, t + 2 * s));
+        assert!(!l.exceeded(lim, 10, t + 3 * s));
+        assert!(!l.exceeded(lim, 10, t + 5 * s));
+        assert!(l.exceeded(lim, 10, t + 5 * s + Duration::from_millis(1)));
+    }
 
     #[test]
     fn verbatim_is_txt_in_resp3_and_bulk_in_resp2() {

@@ -33,6 +33,8 @@ pub struct ServerInfo {
     pub protected_mode: bool,
     /// INFO's `process_supervised`: `no`, `systemd` or `upstart`.
     pub supervised: &'static str,
+    /// `timeout`, `tcp-keepalive` and the client buffer limits.
+    pub limits: crate::config::client_limits::ClientLimits,
 }
 
 /// What `rename-command` makes of a requested command name.

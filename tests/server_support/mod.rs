@@ -96,6 +96,7 @@ impl Harness {
             renamed_commands: Default::default(),
             protected_mode: false,
             supervised: "no",
+            limits: Default::default(),
         };
         let state = Arc::new(ServerState::new(info, acl));
         let (req_tx, req_rx) = mpsc::channel(64);

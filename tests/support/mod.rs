@@ -479,3 +479,32 @@ impl Proc {
 pub fn redis_sentinel(body: &str) -> Proc {
     sentinel("redis-sentinel", &require_binary("redis-sentinel"), body)
 }
+
+/// A sentinel (`bin`) started under `prlimit --nofile=N:N`, so only its
+/// own open-files limit is lowered, never the test process's.
+fn sentinel_with_nofile(name: &str, bin: &Path, body: &str, nofile: u64) -> Proc {
+    let (dir, port, log, conf) = sentinel_dir(body);
+    let args = vec![
+        format!("--nofile={nofile}:{nofile}"),
+        bin.display().to_string(),
+        conf.display().to_string(),
+    ];
+    let mut p = spawn(name, &require_binary("prlimit"), &args, dir, port, log);
+    p.wait_ready(Duration::from_secs(10));
+    p
+}
+
+/// rsentinel with an open-files limit of `nofile` (soft and hard).
+pub fn rsentinel_with_nofile(body: &str, nofile: u64) -> Proc {
+    sentinel_with_nofile("rsentinel", &rsentinel_bin(), body, nofile)
+}
+
+/// redis-sentinel with an open-files limit of `nofile` (soft and hard).
+pub fn redis_sentinel_with_nofile(body: &str, nofile: u64) -> Proc {
+    sentinel_with_nofile(
+        "redis-sentinel",
+        &require_binary("redis-sentinel"),
+        body,
+        nofile,
+    )
+}
