@@ -80,6 +80,7 @@ mod tests {
             line_no: 3,
             line: "sentinel monitor mymaster 127.0.0.1 6379 0".into(),
             args: vec![],
+            raw_args: vec![],
         };
         let e = ConfigError::at(&d, "Quorum must be 1 or greater.");
         assert_eq!(
