@@ -67,6 +67,48 @@ fn requirepass_sets_the_default_users_only_password() {
 }
 
 #[test]
+fn passwords_are_their_exact_bytes_even_when_not_utf8() {
+    // Lossy UTF-8 would make both of these U+FFFD U+FFFD.
+    let mut acl = Acl::new();
+    acl.set_requirepass(Some(b"\xff\xfe"));
+    assert_eq!(acl.authenticate("default", b"\xff\xfe"), Ok(()));
+    assert_eq!(acl.authenticate("default", b"\x80\x81"), Err(wrongpass()));
+
+    let setuser = |acl: &mut Acl, rule: &[u8]| {
+        let args: Vec<Vec<u8>> = vec![b"ACL".into(), b"SETUSER".into(), b"u".into(), rule.into()];
+        acl.acl_command("default", &args).reply
+    };
+    assert_eq!(setuser(&mut acl, b"on"), Reply::ok());
+    assert_eq!(setuser(&mut acl, b">\xee\x80"), Reply::ok());
+    assert_eq!(acl.authenticate("u", b"\xee\x80"), Ok(()));
+    assert_eq!(acl.authenticate("u", b"\xee\x81"), Err(wrongpass()));
+    assert!(matches!(setuser(&mut acl, b"<\xee\x81"), Reply::Error(_)));
+    assert_eq!(setuser(&mut acl, b"<\xee\x80"), Reply::ok());
+    assert_eq!(acl.authenticate("u", b"\xee\x80"), Err(wrongpass()));
+}
+
+#[test]
+fn key_and_channel_patterns_and_first_args_are_kept_as_bytes() {
+    let mut acl = Acl::new();
+    let line: Vec<Vec<u8>> = [
+        &b"u"[..],
+        b"on",
+        b"~k\xff",
+        b"%W~w\xfe",
+        b"&c\xfd",
+        b"+ping|\xfc",
+    ]
+    .iter()
+    .map(|a| a.to_vec())
+    .collect();
+    acl.load_user_line(&line).unwrap();
+    assert_eq!(
+        acl.user("u").unwrap().describe(),
+        b"user u on ~k\xff %W~w\xfe resetchannels &c\xfd -@all +ping|\xfc"
+    );
+}
+
+#[test]
 fn new_users_are_off_without_channels_or_commands() {
     let mut acl = Acl::new();
     setuser(&mut acl, "u1", &[]);

@@ -278,6 +278,13 @@ mod tests {
     }
 
     #[test]
+    fn raw_arguments_keep_bytes_that_are_not_utf8() {
+        let d = parse(b"requirepass \"\\xff\\xfe\"\nuser u on >\x80\x81\n").unwrap();
+        assert_eq!(d[0].raw_args[1], b"\xff\xfe");
+        assert_eq!(d[1].raw_args[3], b">\x80\x81");
+    }
+
+    #[test]
     fn unbalanced_quotes_are_fatal_with_the_line_number() {
         let (n, line, reason) = line_error("port 1\n  port 1 \"abc\n");
         assert_eq!((n, line.as_str()), (2, "port 1 \"abc"));

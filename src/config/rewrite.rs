@@ -294,6 +294,14 @@ mod tests {
     }
 
     #[test]
+    fn lines_that_are_not_utf8_are_kept_and_written_byte_for_byte() {
+        let old = b"# caf\xe9\nuser u on ~k\xff +@all\nport 1\n";
+        let desired = [RewriteLine::new(&b"user u on ~k\xfe +@all"[..], true)];
+        let new = super::rewrite_config(old, &desired, &managed(&["user"]));
+        assert_eq!(new, b"# caf\xe9\nuser u on ~k\xfe +@all\nport 1\n\n");
+    }
+
+    #[test]
     fn identical_desired_lines_are_written_once() {
         let new = rewrite_config(
             "",

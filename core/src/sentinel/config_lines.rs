@@ -137,6 +137,14 @@ mod tests {
             .map(|l| String::from_utf8(l.join(&b' ')).unwrap())
             .collect();
         assert_eq!(lines[0], format!("sentinel myid {}", s.myid()));
+        s.apply_directive(Millis(0), &[&b"auth-pass"[..], b"m", b"\xff\xfe"])
+            .unwrap();
+        let auth: Vec<Vec<u8>> = s
+            .config_lines()
+            .into_iter()
+            .find(|l| l[1] == b"auth-pass")
+            .unwrap();
+        assert_eq!(auth, [&b"sentinel"[..], b"auth-pass", b"m", b"\xff\xfe"]);
         assert_eq!(
             &lines[1..],
             &[
