@@ -178,10 +178,22 @@ fn include_file(dir: &Path, name: &str, lines: &str) -> String {
     path.display().to_string()
 }
 
-/// A real redis-server whose `requirepass` is `PASS`, written with Redis's
-/// quoting in a file under `dir` that the server includes.
+/// A user name that is not UTF-8 either, and how Redis quotes it.
+const USER: &[u8] = b"u\xfd";
+const USER_QUOTED: &str = r#""u\xfd""#;
+
+/// A real redis-server whose `requirepass` is `PASS`, with a user `USER`
+/// of password `PASS` as well, written with Redis's quoting in a file under
+/// `dir` that the server includes.
 fn redis_server_with_password(dir: &Path) -> Proc {
-    let conf = include_file(dir, "master.conf", &format!("requirepass {PASS_QUOTED}\n"));
+    let conf = include_file(
+        dir,
+        "master.conf",
+        &format!(
+            "requirepass {PASS_QUOTED}\n\
+             user {USER_QUOTED} on \">\\xff\\xfe\" ~* &* +@all\n"
+        ),
+    );
     redis_server(&["--include", &conf])
 }
 
@@ -260,7 +272,8 @@ fn sentinel_set_auth_pass_and_sentinel_pass_send_the_exact_bytes() {
     let peer = rsentinel(&format!(
         "requirepass {PASS_QUOTED}\n\
          sentinel monitor m 127.0.0.1 {mp} 1\n\
-         sentinel auth-pass m {PASS_QUOTED}\n"
+         sentinel auth-pass m {PASS_QUOTED}\n\
+         sentinel auth-user m {USER_QUOTED}\n"
     ));
     let ours = rsentinel("");
     let mut c = Client::connect(ours.port).unwrap();
@@ -270,8 +283,16 @@ fn sentinel_set_auth_pass_and_sentinel_pass_send_the_exact_bytes() {
         ok()
     );
     assert_eq!(
-        c.cmd_bytes(&[b"SENTINEL", b"SET", b"m", b"auth-pass", PASS])
-            .unwrap(),
+        c.cmd_bytes(&[
+            b"SENTINEL",
+            b"SET",
+            b"m",
+            b"auth-user",
+            USER,
+            b"auth-pass",
+            PASS
+        ])
+        .unwrap(),
         ok()
     );
     assert_eq!(
@@ -312,4 +333,21 @@ fn sentinel_set_auth_pass_and_sentinel_pass_send_the_exact_bytes() {
     );
     let m = query(ours.port, &["SENTINEL", "MASTER", "m"]).unwrap();
     assert_eq!(field(&m, "flags").as_deref(), Some("master"));
+
+    // On the master, ours' command link is logged in as USER, byte for byte.
+    let mut on_master = Client::connect(master.port).unwrap();
+    assert_eq!(on_master.cmd_bytes(&[b"AUTH", PASS]).unwrap(), ok());
+    let Reply::Bulk(list) = on_master.cmd(&["CLIENT", "LIST"]).unwrap() else {
+        panic!("CLIENT LIST is not a bulk string");
+    };
+    let our_link = list
+        .split(|&b| b == b'\n')
+        .find(|l| l.windows(name.len()).any(|w| w == name.as_bytes()))
+        .expect("ours has a command link to the master");
+    let as_user = [&b" user="[..], USER, b" "].concat();
+    assert!(
+        our_link.windows(as_user.len()).any(|w| w == as_user),
+        "{}",
+        String::from_utf8_lossy(our_link)
+    );
 }
