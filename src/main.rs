@@ -180,7 +180,7 @@ fn prepare(args: &[String]) -> Result<Prepared, StartError> {
         return Err(ConfigError::at(d, USERS_IN_TWO_PLACES).into());
     }
     for d in user_lines {
-        acl.load_user_line(&d.args[1..])
+        acl.load_user_line(&d.raw_args[1..])
             .map_err(|reason| ConfigError::at(d, reason))?;
     }
 
@@ -196,7 +196,7 @@ fn prepare(args: &[String]) -> Result<Prepared, StartError> {
     let mut core = Sentinel::new(u64::from_le_bytes(seed), hello_port(&options));
     core.set_script_check(is_executable);
     for d in config::sentinel_load_order(&loaded.sentinel) {
-        core.apply_directive(Millis(0), d.sentinel_args())
+        core.apply_directive(Millis(0), d.sentinel_raw_args())
             .map_err(|reason| ConfigError::at(d, reason))?;
     }
 

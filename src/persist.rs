@@ -8,8 +8,9 @@ use crate::config::{rewrite_file, RewriteLine, ServerOptions, SENTINEL_REWRITE_K
 use crate::driver::ConfigSink;
 use crate::resp::split_args::quote_arg;
 
-/// Produces the current `user ...` lines at flush time.
-pub type UserLines = Box<dyn Fn() -> Vec<String> + Send>;
+/// Produces the current `user ...` lines at flush time (bytes: ACL patterns
+/// are written as given).
+pub type UserLines = Box<dyn Fn() -> Vec<Vec<u8>> + Send>;
 
 pub struct FileSink {
     path: PathBuf,
@@ -27,17 +28,19 @@ impl FileSink {
     }
 }
 
-/// Joins tokens into one config line, quoting only where needed.
-pub fn config_line(tokens: &[String]) -> String {
+/// Joins tokens into one config line, quoting only where needed (a token
+/// that is not printable ASCII, such as a binary password, is written as
+/// `"\xff\xfe"`, which Redis reads back as the same bytes).
+pub fn config_line<T: AsRef<[u8]>>(tokens: &[T]) -> String {
     tokens
         .iter()
-        .map(|t| quote_arg(t.as_bytes()))
+        .map(|t| quote_arg(t.as_ref()))
         .collect::<Vec<_>>()
         .join(" ")
 }
 
 impl ConfigSink for FileSink {
-    fn flush(&mut self, sentinel_lines: Vec<Vec<String>>) -> Result<(), String> {
+    fn flush(&mut self, sentinel_lines: Vec<Vec<Vec<u8>>>) -> Result<(), String> {
         let mut desired = self.options.rewrite_lines(&(self.user_lines)());
         desired.extend(
             sentinel_lines

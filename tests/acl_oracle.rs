@@ -329,10 +329,14 @@ fn config_rewrite_user_lines_match_redis_sentinel() {
     redis_lines.sort();
 
     let mut acl = Acl::new();
-    acl.set_requirepass(Some("foo"));
+    acl.set_requirepass(Some(b"foo"));
     let words: Vec<String> = alice.split(' ').skip(1).map(String::from).collect();
     acl.load_user_line(&words).unwrap();
-    let ours_lines: Vec<_> = acl.config_lines().iter().map(|l| line_key(l)).collect();
+    let ours_lines: Vec<_> = acl
+        .config_lines()
+        .iter()
+        .map(|l| line_key(std::str::from_utf8(l).unwrap()))
+        .collect();
     assert_eq!(ours_lines, redis_lines);
 }
 
@@ -353,7 +357,7 @@ fn acl_log_entries_have_redis_sentinel_shape() {
         Value::Error(_)
     ));
     assert!(acl
-        .authenticate_and_log("alice", "wrong", "id=1", Millis(0))
+        .authenticate_and_log("alice", b"wrong", "id=1", Millis(0))
         .is_err());
     assert_eq!(
         client.cmd(&["AUTH", "alice", "pw"]),

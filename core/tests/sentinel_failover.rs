@@ -207,7 +207,11 @@ fn killed_master_is_replaced_by_the_best_replica() {
         Reply::Array(vec![Reply::bulk("127.0.0.1"), Reply::bulk("6380")])
     );
     // The config now remembers the old master as a replica, at epoch 1.
-    let lines: Vec<String> = w.s.config_lines().iter().map(|l| l.join(" ")).collect();
+    let lines: Vec<String> =
+        w.s.config_lines()
+            .iter()
+            .map(|l| String::from_utf8(l.join(&b' ')).unwrap())
+            .collect();
     assert!(lines.contains(&"sentinel monitor mymaster 127.0.0.1 6380 2".to_string()));
     assert!(lines.contains(&"sentinel known-replica mymaster 127.0.0.1 6379".to_string()));
     assert!(lines.contains(&"sentinel config-epoch mymaster 1".to_string()));

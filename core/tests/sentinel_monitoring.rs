@@ -201,12 +201,8 @@ fn hello_introduces_a_sentinel_and_persists_it() {
         "+sentinel sentinel {PEER} 127.0.0.1 26380 @ mymaster 127.0.0.1 6379"
     )));
     assert!(out.contains(&Action::FlushConfig));
-    assert!(
-        s.config_lines()
-            .iter()
-            .any(|l| l.join(" ")
-                == format!("sentinel known-sentinel mymaster 127.0.0.1 26380 {PEER}"))
-    );
+    assert!(s.config_lines().iter().any(|l| l.join(&b' ')
+        == format!("sentinel known-sentinel mymaster 127.0.0.1 26380 {PEER}").as_bytes()));
     // The same hello again changes nothing.
     hello_from_peer(&mut s, Millis(20));
     assert!(events(&drain(&mut s)).is_empty());

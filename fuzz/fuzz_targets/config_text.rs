@@ -18,7 +18,7 @@ fuzz_target!(|data: &[u8]| {
         .collect();
     let mut core = Sentinel::new(1, 26379);
     for d in sentinel_load_order(&sentinel) {
-        let _ = core.apply_directive(Millis(0), d.sentinel_args());
+        let _ = core.apply_directive(Millis(0), d.sentinel_raw_args());
     }
     core.ensure_myid();
     let _ = core.config_lines();

@@ -8,7 +8,7 @@ use rsentinel_core::time::Millis;
 
 use super::selector::{universe, Denied, Selector, CATEGORIES};
 use super::user::{merge_selector_args, User};
-use super::{Acl, AclOutcome};
+use super::{shown, username, Acl, AclOutcome};
 use crate::commands::resolve::{unknown_subcommand, wrong_arity};
 use crate::commands::table::lookup;
 use crate::resp::split_args::split_args;
@@ -54,7 +54,7 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-fn bulk_strings<S: AsRef<str>>(items: impl IntoIterator<Item = S>) -> Reply {
+fn bulk_strings<S: AsRef<[u8]>>(items: impl IntoIterator<Item = S>) -> Reply {
     Reply::Array(items.into_iter().map(|s| Reply::bulk(s.as_ref())).collect())
 }
 
@@ -88,7 +88,10 @@ pub(super) fn run(acl: &mut Acl, current_user: &str, args: &[Vec<u8>], now: Mill
         "deluser" => return deluser(acl, &args[2..]),
         "dryrun" => dryrun(acl, &args[2..]),
         "genpass" => genpass(acl, &args[1..]),
-        "getuser" => acl.users.get(&text(&args[2])).map_or(Reply::Null, getuser),
+        "getuser" => acl
+            .users
+            .get(&username(&args[2]))
+            .map_or(Reply::Null, getuser),
         "list" => bulk_strings(acl.config_lines()),
         "load" => return load(acl),
         "log" => log(acl, &args[1..], now),
@@ -127,7 +130,7 @@ fn deluser(acl: &mut Acl, names: &[Vec<u8>]) -> AclOutcome {
     }
     let mut deleted = Vec::new();
     for n in names {
-        let n = text(n);
+        let n = username(n);
         if acl.users.remove(&n).is_some() {
             deleted.push(n);
         }
@@ -140,7 +143,7 @@ fn deluser(acl: &mut Acl, names: &[Vec<u8>]) -> AclOutcome {
 }
 
 fn dryrun(acl: &Acl, args: &[Vec<u8>]) -> Reply {
-    let user = text(&args[0]);
+    let user = username(&args[0]);
     if !acl.users.contains_key(&user) {
         return Reply::err(format!("User '{user}' not found"));
     }
@@ -167,9 +170,14 @@ fn dryrun(acl: &Acl, args: &[Vec<u8>]) -> Reply {
             "This user has no permissions to run the '{}' command",
             target.full_name
         )),
-        Some(Denied::Channel(ch)) => Reply::bulk(format!(
-            "This user has no permissions to access the '{ch}' channel"
-        )),
+        Some(Denied::Channel(ch)) => Reply::bulk(
+            [
+                &b"This user has no permissions to access the '"[..],
+                &ch,
+                b"' channel",
+            ]
+            .concat(),
+        ),
     }
 }
 
@@ -242,14 +250,13 @@ fn log(acl: &mut Acl, args: &[Vec<u8>], now: Millis) -> Reply {
 }
 
 fn setuser(acl: &mut Acl, args: &[Vec<u8>]) -> AclOutcome {
-    let name = text(&args[0]);
+    let name = username(&args[0]);
     if name.contains(' ') || name.contains('\0') {
         return AclOutcome::reply(Reply::err(
             "Usernames can't contain spaces or null characters",
         ));
     }
-    let ops: Vec<String> = args[1..].iter().map(|a| text(a)).collect();
-    let ops = match merge_selector_args(&ops) {
+    let ops = match merge_selector_args(&args[1..]) {
         Ok(ops) => ops,
         Err(e) => return AclOutcome::reply(Reply::err(e)),
     };
@@ -262,7 +269,8 @@ fn setuser(acl: &mut Acl, args: &[Vec<u8>]) -> AclOutcome {
     for op in &ops {
         if let Err(e) = user.apply(op) {
             return AclOutcome::reply(Reply::err(format!(
-                "Error in ACL SETUSER modifier '{op}': {e}"
+                "Error in ACL SETUSER modifier '{}': {e}",
+                shown(op)
             )));
         }
     }
@@ -286,23 +294,23 @@ fn save(acl: &Acl) -> Reply {
     }
 }
 
-/// Parse a whole ACL file into users; the error is Redis's reply text.
-pub(super) fn parse_acl_file(path: &str, content: &str) -> Result<BTreeMap<String, User>, String> {
+/// Parse a whole ACL file into users; the error is Redis's reply text. The
+/// file is bytes: passwords and patterns need not be UTF-8.
+pub(super) fn parse_acl_file(path: &str, content: &[u8]) -> Result<BTreeMap<String, User>, String> {
     let mut users = BTreeMap::new();
-    for (i, line) in content.lines().enumerate() {
+    for (i, line) in content.split(|&b| b == b'\n').enumerate() {
         let lineno = i + 1;
-        if line.trim().is_empty() {
+        if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let words = split_args(line.as_bytes())
+        let words = split_args(line)
             .map_err(|_| format!("{path}:{lineno}: unbalanced quotes in acl line. "))?;
-        let words: Vec<String> = words.iter().map(|w| text(w)).collect();
-        if words.len() < 2 || words[0] != "user" {
+        if words.len() < 2 || words[0] != b"user" {
             return Err(format!(
                 "{path}:{lineno} should start with user keyword followed by the username. "
             ));
         }
-        let name = &words[1];
+        let name = &username(&words[1]);
         if name.contains(' ') || name.contains('\0') {
             return Err(format!(
                 "{path}:{lineno}: username '{name}' contains invalid characters. "
@@ -317,7 +325,10 @@ pub(super) fn parse_acl_file(path: &str, content: &str) -> Result<BTreeMap<Strin
         let mut u = User::new(name);
         for op in &ops {
             u.apply(op).map_err(|e| {
-                format!("{path}:{lineno}: Error in applying operation '{op}': {e}. ")
+                format!(
+                    "{path}:{lineno}: Error in applying operation '{}': {e}. ",
+                    shown(op)
+                )
             })?;
         }
         users.insert(name.clone(), u);
@@ -332,16 +343,16 @@ pub(super) fn load(acl: &mut Acl) -> AclOutcome {
     let Some(path) = acl.aclfile.clone() else {
         return AclOutcome::reply(Reply::err(NO_ACLFILE));
     };
-    let shown = path.display().to_string();
+    let shown_path = path.display().to_string();
     let content = match super::file::read(&path) {
         Ok(c) => c,
         Err(e) => {
             return AclOutcome::reply(Reply::err(format!(
-                "Error loading ACLs, opening file '{shown}': {e}"
+                "Error loading ACLs, opening file '{shown_path}': {e}"
             )))
         }
     };
-    match parse_acl_file(&shown, &content) {
+    match parse_acl_file(&shown_path, &content) {
         Err(e) => AclOutcome::reply(Reply::err(format!("{e}{LOAD_FAILED}"))),
         Ok(users) => {
             let gone = acl

@@ -5,12 +5,13 @@
 use super::selector::{set_category_bits, set_command_bits, universe, Selector, CATEGORIES};
 use crate::commands::table::COMMANDS;
 
-/// The command rules of a selector, starting with `+@all` or `-@all`.
-pub fn describe_commands(sel: &Selector) -> String {
+/// The command rules of a selector, starting with `+@all` or `-@all`
+/// (bytes: a `+cmd|firstarg` rule shows its first argument as given).
+pub fn describe_commands(sel: &Selector) -> Vec<u8> {
     // Starting from +@all only makes sense when the selector was given
     // +@all: only then does it also allow commands added in the future.
     let additive = !sel.all_commands;
-    let mut rules = vec![if additive { "-@all" } else { "+@all" }.to_string()];
+    let mut rules: Vec<Vec<u8>> = vec![if additive { "-@all" } else { "+@all" }.into()];
     let mut fake = vec![!additive; universe().len()];
     // `rest` holds what is still to be explained: each chosen category is
     // removed from it so later choices are judged on the remainder.
@@ -45,29 +46,29 @@ pub fn describe_commands(sel: &Selector) -> String {
         let cat = CATEGORIES[j];
         set_category_bits(&mut fake, cat, additive);
         set_category_bits(&mut rest, cat, !additive);
-        rules.push(format!("{}@{cat}", if additive { '+' } else { '-' }));
+        rules.push(format!("{}@{cat}", if additive { '+' } else { '-' }).into_bytes());
         applied[j] = true;
     }
     let sign = |on: bool| if on { '+' } else { '-' };
     for cmd in COMMANDS {
         let id = super::selector::id_of(cmd);
         if sel.allowed[id] != fake[id] {
-            rules.push(format!("{}{}", sign(sel.allowed[id]), cmd.full_name));
+            rules.push(format!("{}{}", sign(sel.allowed[id]), cmd.full_name).into_bytes());
             set_command_bits(&mut fake, cmd, sel.allowed[id]);
         }
         for sub in cmd.subcommands {
             let sid = super::selector::id_of(sub);
             if sel.allowed[sid] != fake[sid] {
-                rules.push(format!("{}{}", sign(sel.allowed[sid]), sub.full_name));
+                rules.push(format!("{}{}", sign(sel.allowed[sid]), sub.full_name).into_bytes());
                 fake[sid] = sel.allowed[sid];
             }
         }
         for (i, arg) in &sel.first_args {
             if *i == id {
-                rules.push(format!("+{}|{arg}", cmd.full_name));
+                rules.push([format!("+{}|", cmd.full_name).as_bytes(), arg].concat());
             }
         }
     }
     debug_assert_eq!(fake, sel.allowed, "described rules must rebuild the bitmap");
-    rules.join(" ")
+    rules.join(&b' ')
 }

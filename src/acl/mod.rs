@@ -71,6 +71,17 @@ impl Default for Acl {
     }
 }
 
+/// A username as the ACL keys it. Usernames are still text here (unlike
+/// passwords and rules): bytes that are not UTF-8 are replaced.
+pub(crate) fn username(name: &[u8]) -> String {
+    String::from_utf8_lossy(name).into_owned()
+}
+
+/// Client bytes quoted in an error or log text, which are strings.
+pub(crate) fn shown(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
 /// `NOAUTH Authentication required.`
 pub fn noauth() -> Reply {
     Reply::Error("NOAUTH Authentication required.".into())
@@ -152,13 +163,13 @@ impl Acl {
         self.users.get(name)
     }
 
-    /// `requirepass`: the default user's only password, or `nopass` when
-    /// unset or empty.
-    pub fn set_requirepass(&mut self, pass: Option<&str>) {
+    /// `requirepass`: the default user's only password (any bytes), or
+    /// `nopass` when unset or empty.
+    pub fn set_requirepass(&mut self, pass: Option<&[u8]>) {
         let default = self.users.get_mut("default").expect("default user exists");
         default.apply("resetpass").expect("valid rule");
         match pass {
-            Some(p) if !p.is_empty() => default.apply(&format!(">{p}")),
+            Some(p) if !p.is_empty() => default.apply([&b">"[..], p].concat()),
             _ => default.apply("nopass"),
         }
         .expect("valid rule");
@@ -166,11 +177,13 @@ impl Acl {
 
     /// One `user <name> <rules>...` config line; `args` starts at the user
     /// name. The user is (re)created from scratch, `default` included, so
-    /// apply these after `requirepass`. Errors are Redis's text.
-    pub fn load_user_line(&mut self, args: &[String]) -> Result<(), String> {
+    /// apply these after `requirepass`. Errors are Redis's text. The rules
+    /// are bytes, exactly as the config file spelled them.
+    pub fn load_user_line<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Result<(), String> {
         let Some(name) = args.first() else {
             return Err("Bad directive or wrong number of arguments".into());
         };
+        let name = &username(name.as_ref());
         if name.contains(' ') || name.contains('\0') {
             return Err("Spaces not allowed in ACL usernames".into());
         }
@@ -189,7 +202,10 @@ impl Acl {
                 // Redis checks command names only once the command table
                 // exists, so these fail later and are worded differently.
                 RuleError::UnknownCommand | RuleError::FirstArgOfSubcommand => {
-                    format!("Error loading ACL rule '{op}' for the user named '{name}': {e}")
+                    format!(
+                        "Error loading ACL rule '{}' for the user named '{name}': {e}",
+                        shown(op)
+                    )
                 }
                 _ => declaration(&e),
             })?;
@@ -199,10 +215,11 @@ impl Acl {
         Ok(())
     }
 
-    /// Check a username/password pair (`AUTH`, `HELLO ... AUTH`).
-    pub fn authenticate(&self, user: &str, pass: &str) -> Result<(), Reply> {
+    /// Check a username/password pair (`AUTH`, `HELLO ... AUTH`); the
+    /// password is compared as the exact bytes sent.
+    pub fn authenticate(&self, user: &str, pass: &[u8]) -> Result<(), Reply> {
         match self.users.get(user) {
-            Some(u) if u.password_ok(pass.as_bytes()) => Ok(()),
+            Some(u) if u.password_ok(pass) => Ok(()),
             _ => Err(wrongpass()),
         }
     }
@@ -254,7 +271,7 @@ impl Acl {
             }
             Some(Denied::Channel(ch)) => {
                 self.log
-                    .record(DenialReason::Channel, &ch, user, client_info, now);
+                    .record(DenialReason::Channel, &shown(&ch), user, client_info, now);
                 Err(noperm_channel())
             }
         }
@@ -264,7 +281,7 @@ impl Acl {
     pub fn authenticate_and_log(
         &mut self,
         user: &str,
-        pass: &str,
+        pass: &[u8],
         client_info: &str,
         now: Millis,
     ) -> Result<(), Reply> {
@@ -301,8 +318,9 @@ impl Acl {
         Some(worst)
     }
 
-    /// The `user ...` lines a config rewrite persists (also `ACL LIST`).
-    pub fn config_lines(&self) -> Vec<String> {
+    /// The `user ...` lines a config rewrite persists (also `ACL LIST`),
+    /// as bytes: patterns are written exactly as given, like Redis does.
+    pub fn config_lines(&self) -> Vec<Vec<u8>> {
         self.users.values().map(User::describe).collect()
     }
 

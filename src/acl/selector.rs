@@ -71,7 +71,7 @@ pub(crate) fn id_of(cmd: &CommandSpec) -> usize {
 pub struct KeyPattern {
     pub read: bool,
     pub write: bool,
-    pub pattern: String,
+    pub pattern: Vec<u8>,
 }
 
 /// Why a selector refused a request, in increasing order of relevance: when
@@ -80,7 +80,7 @@ pub struct KeyPattern {
 pub enum Denied {
     Command,
     /// The first channel argument that is not allowed.
-    Channel(String),
+    Channel(Vec<u8>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,11 +91,11 @@ pub struct Selector {
     /// and its rules are described starting from `+@all`.
     pub(crate) all_commands: bool,
     /// `+cmd|firstarg` rules: (command bit, first argument as given).
-    pub(crate) first_args: Vec<(usize, String)>,
+    pub(crate) first_args: Vec<(usize, Vec<u8>)>,
     pub(crate) all_keys: bool,
     pub(crate) keys: Vec<KeyPattern>,
     pub(crate) all_channels: bool,
-    pub(crate) channels: Vec<String>,
+    pub(crate) channels: Vec<Vec<u8>>,
 }
 
 impl Default for Selector {
@@ -114,40 +114,40 @@ impl Default for Selector {
 
 impl Selector {
     /// Apply one selector rule (`~k`, `%R~k`, `&c`, `+cmd`, `-@cat`, ...).
-    pub fn apply(&mut self, op: &str) -> Result<(), RuleError> {
-        match op {
-            "" => Ok(()),
-            "allkeys" => self.apply("~*"),
-            "resetkeys" => {
+    /// Patterns and first arguments are bytes, kept exactly as given.
+    pub fn apply(&mut self, op: impl AsRef<[u8]>) -> Result<(), RuleError> {
+        match op.as_ref() {
+            b"" => Ok(()),
+            b"allkeys" => self.apply("~*"),
+            b"resetkeys" => {
                 self.all_keys = false;
                 self.keys.clear();
                 Ok(())
             }
-            "allchannels" => self.apply("&*"),
-            "resetchannels" => {
+            b"allchannels" => self.apply("&*"),
+            b"resetchannels" => {
                 self.all_channels = false;
                 self.channels.clear();
                 Ok(())
             }
-            "allcommands" => self.apply("+@all"),
-            "nocommands" => self.apply("-@all"),
-            _ if op.starts_with('~') => self.add_key(true, true, &op[1..]),
-            _ if op.starts_with('%') => self.add_key_with_flags(&op[1..]),
-            _ if op.starts_with('&') => self.add_channel(&op[1..]),
-            _ if op.starts_with('+') || op.starts_with('-') => {
-                self.apply_command_rule(op.starts_with('+'), &op[1..])
-            }
+            b"allcommands" => self.apply("+@all"),
+            b"nocommands" => self.apply("-@all"),
+            [b'~', pattern @ ..] => self.add_key(true, true, pattern),
+            [b'%', spec @ ..] => self.add_key_with_flags(spec),
+            [b'&', pattern @ ..] => self.add_channel(pattern),
+            [b'+', what @ ..] => self.apply_command_rule(true, what),
+            [b'-', what @ ..] => self.apply_command_rule(false, what),
             _ => Err(RuleError::Syntax),
         }
     }
 
-    fn add_key_with_flags(&mut self, spec: &str) -> Result<(), RuleError> {
+    fn add_key_with_flags(&mut self, spec: &[u8]) -> Result<(), RuleError> {
         let (mut read, mut write) = (false, false);
-        for (i, ch) in spec.char_indices() {
+        for (i, ch) in spec.iter().enumerate() {
             match ch.to_ascii_uppercase() {
-                'R' => read = true,
-                'W' => write = true,
-                '~' if read || write => return self.add_key(read, write, &spec[i + 1..]),
+                b'R' => read = true,
+                b'W' => write = true,
+                b'~' if read || write => return self.add_key(read, write, &spec[i + 1..]),
                 _ => return Err(RuleError::Syntax),
             }
         }
@@ -155,11 +155,11 @@ impl Selector {
         Ok(())
     }
 
-    fn add_key(&mut self, read: bool, write: bool, pattern: &str) -> Result<(), RuleError> {
+    fn add_key(&mut self, read: bool, write: bool, pattern: &[u8]) -> Result<(), RuleError> {
         if self.all_keys {
             return Err(RuleError::KeyAfterAllKeys);
         }
-        if pattern == "*" && read && write {
+        if pattern == b"*" && read && write {
             self.all_keys = true;
             self.keys.clear();
             return Ok(());
@@ -172,27 +172,34 @@ impl Selector {
             None => self.keys.push(KeyPattern {
                 read,
                 write,
-                pattern: pattern.to_string(),
+                pattern: pattern.to_vec(),
             }),
         }
         Ok(())
     }
 
-    fn add_channel(&mut self, pattern: &str) -> Result<(), RuleError> {
+    fn add_channel(&mut self, pattern: &[u8]) -> Result<(), RuleError> {
         if self.all_channels {
             return Err(RuleError::ChannelAfterAllChannels);
         }
-        if pattern == "*" {
+        if pattern == b"*" {
             self.all_channels = true;
             self.channels.clear();
         } else if !self.channels.iter().any(|c| c == pattern) {
-            self.channels.push(pattern.to_string());
+            self.channels.push(pattern.to_vec());
         }
         Ok(())
     }
 
-    fn apply_command_rule(&mut self, allow: bool, what: &str) -> Result<(), RuleError> {
-        if let Some(cat) = what.strip_prefix('@') {
+    fn apply_command_rule(&mut self, allow: bool, what: &[u8]) -> Result<(), RuleError> {
+        // Only a first argument may be any bytes: command and category
+        // names are ASCII, so anything else names no command.
+        let (name, rest) = match what.iter().position(|&b| b == b'|') {
+            Some(i) => (&what[..i], Some(&what[i + 1..])),
+            None => (what, None),
+        };
+        let name = std::str::from_utf8(name).map_err(|_| RuleError::UnknownCommand)?;
+        if let Some(cat) = name.strip_prefix('@').filter(|_| rest.is_none()) {
             if cat == "all" {
                 self.allowed.iter_mut().for_each(|b| *b = allow);
                 self.all_commands = allow;
@@ -206,10 +213,6 @@ impl Selector {
             self.set_category(cat, allow);
             return Ok(());
         }
-        let (name, rest) = match what.split_once('|') {
-            Some((n, r)) => (n, Some(r)),
-            None => (what, None),
-        };
         let cmd = lookup(name).ok_or(RuleError::UnknownCommand)?;
         let Some(rest) = rest else {
             self.set_command(cmd, allow);
@@ -219,11 +222,14 @@ impl Selector {
             return Err(RuleError::Syntax);
         }
         if cmd.is_container() {
-            let (sub, first_arg) = match rest.split_once('|') {
-                Some((s, a)) => (s, Some(a)),
+            let (sub, first_arg) = match rest.iter().position(|&b| b == b'|') {
+                Some(i) => (&rest[..i], Some(&rest[i + 1..])),
                 None => (rest, None),
             };
-            let sub = cmd.subcommand(sub).ok_or(RuleError::UnknownCommand)?;
+            let sub = std::str::from_utf8(sub)
+                .ok()
+                .and_then(|sub| cmd.subcommand(sub))
+                .ok_or(RuleError::UnknownCommand)?;
             return match first_arg {
                 None => {
                     self.set_command(sub, allow);
@@ -235,7 +241,7 @@ impl Selector {
         }
         // A first argument of a plain command: only ever allowed, never
         // denied, and only one level deep.
-        if !allow || rest.contains('|') {
+        if !allow || rest.contains(&b'|') {
             return Err(RuleError::UnknownCommand);
         }
         let id = id_of(cmd);
@@ -245,7 +251,7 @@ impl Selector {
                 .iter()
                 .any(|(i, a)| *i == id && a.eq_ignore_ascii_case(rest))
         {
-            self.first_args.push((id, rest.to_string()));
+            self.first_args.push((id, rest.to_vec()));
         }
         Ok(())
     }
@@ -284,7 +290,7 @@ impl Selector {
             && self
                 .first_args
                 .iter()
-                .any(|(i, a)| *i == id && a.as_bytes().eq_ignore_ascii_case(&args[1]));
+                .any(|(i, a)| *i == id && a.eq_ignore_ascii_case(&args[1]));
         if !self.allowed[id] && !by_first_arg {
             return Err(Denied::Command);
         }
@@ -307,62 +313,68 @@ impl Selector {
         for ch in channels {
             let ok = self.channels.iter().any(|p| {
                 if literal {
-                    p.as_bytes() == ch.as_slice()
+                    p == ch
                 } else {
-                    glob_match(p.as_bytes(), ch, false)
+                    glob_match(p, ch, false)
                 }
             });
             if !ok {
-                return Err(Denied::Channel(String::from_utf8_lossy(ch).into_owned()));
+                return Err(Denied::Channel(ch.clone()));
             }
         }
         Ok(())
     }
 
-    /// The key patterns as `GETUSER`/`ACL LIST` show them.
-    pub fn describe_keys(&self) -> String {
+    /// The key patterns as `GETUSER`/`ACL LIST` show them (raw bytes, as
+    /// Redis shows them).
+    pub fn describe_keys(&self) -> Vec<u8> {
         if self.all_keys {
-            return "~*".into();
+            return b"~*".to_vec();
         }
-        self.keys
+        let described: Vec<Vec<u8>> = self
+            .keys
             .iter()
-            .map(|k| match (k.read, k.write) {
-                (true, false) => format!("%R~{}", k.pattern),
-                (false, true) => format!("%W~{}", k.pattern),
-                _ => format!("~{}", k.pattern),
+            .map(|k| {
+                let prefix: &[u8] = match (k.read, k.write) {
+                    (true, false) => b"%R~",
+                    (false, true) => b"%W~",
+                    _ => b"~",
+                };
+                [prefix, &k.pattern].concat()
             })
-            .collect::<Vec<_>>()
-            .join(" ")
+            .collect();
+        described.join(&b' ')
     }
 
     /// The channel patterns as `GETUSER` shows them.
-    pub fn describe_channels(&self) -> String {
+    pub fn describe_channels(&self) -> Vec<u8> {
         if self.all_channels {
-            return "&*".into();
+            return b"&*".to_vec();
         }
-        self.channels
+        let described: Vec<Vec<u8>> = self
+            .channels
             .iter()
-            .map(|c| format!("&{c}"))
-            .collect::<Vec<_>>()
-            .join(" ")
+            .map(|c| [&b"&"[..], c].concat())
+            .collect();
+        described.join(&b' ')
     }
 
     /// The rules as one `ACL LIST` fragment: keys, channels, commands.
-    pub fn describe(&self) -> String {
+    pub fn describe(&self) -> Vec<u8> {
         let mut parts = Vec::new();
         let keys = self.describe_keys();
         if !keys.is_empty() {
             parts.push(keys);
         }
         if !self.all_channels {
-            parts.push("resetchannels".into());
+            parts.push(b"resetchannels".to_vec());
         }
         let channels = self.describe_channels();
         if !channels.is_empty() {
             parts.push(channels);
         }
         parts.push(super::describe::describe_commands(self));
-        parts.join(" ")
+        parts.join(&b' ')
     }
 }
 

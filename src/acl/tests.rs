@@ -18,7 +18,7 @@ fn setuser(acl: &mut Acl, name: &str, rules: &[&str]) -> Reply {
 }
 
 fn line_of(acl: &Acl, name: &str) -> String {
-    acl.user(name).unwrap().describe()
+    String::from_utf8(acl.user(name).unwrap().describe()).unwrap()
 }
 
 /// Redis lists single-command fixes in hash-table order (random per
@@ -41,29 +41,71 @@ fn assert_same_rules(ours: &str, redis: &str) {
 fn rules_after(rules: &[&str]) -> String {
     let mut acl = Acl::new();
     assert_eq!(setuser(&mut acl, "u", rules), Reply::ok());
-    describe::describe_commands(&acl.user("u").unwrap().root)
+    String::from_utf8(describe::describe_commands(&acl.user("u").unwrap().root)).unwrap()
 }
 
 #[test]
 fn default_user_is_on_nopass_with_everything() {
     let acl = Acl::new();
-    assert_eq!(acl.config_lines(), ["user default on nopass ~* &* +@all"]);
+    assert_eq!(acl.config_lines(), [b"user default on nopass ~* &* +@all"]);
     assert!(!acl.default_user_requires_auth());
 }
 
 #[test]
 fn requirepass_sets_the_default_users_only_password() {
     let mut acl = Acl::new();
-    acl.set_requirepass(Some("foo"));
+    acl.set_requirepass(Some(b"foo"));
     assert_eq!(
         acl.config_lines(),
-        ["user default on #2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae ~* &* +@all"]
+        [b"user default on #2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae ~* &* +@all"]
     );
     assert!(acl.default_user_requires_auth());
-    assert_eq!(acl.authenticate("default", "foo"), Ok(()));
-    assert_eq!(acl.authenticate("default", "bar"), Err(wrongpass()));
+    assert_eq!(acl.authenticate("default", b"foo"), Ok(()));
+    assert_eq!(acl.authenticate("default", b"bar"), Err(wrongpass()));
     acl.set_requirepass(None);
     assert!(!acl.default_user_requires_auth());
+}
+
+#[test]
+fn passwords_are_their_exact_bytes_even_when_not_utf8() {
+    // Lossy UTF-8 would make both of these U+FFFD U+FFFD.
+    let mut acl = Acl::new();
+    acl.set_requirepass(Some(b"\xff\xfe"));
+    assert_eq!(acl.authenticate("default", b"\xff\xfe"), Ok(()));
+    assert_eq!(acl.authenticate("default", b"\x80\x81"), Err(wrongpass()));
+
+    let setuser = |acl: &mut Acl, rule: &[u8]| {
+        let args: Vec<Vec<u8>> = vec![b"ACL".into(), b"SETUSER".into(), b"u".into(), rule.into()];
+        acl.acl_command("default", &args).reply
+    };
+    assert_eq!(setuser(&mut acl, b"on"), Reply::ok());
+    assert_eq!(setuser(&mut acl, b">\xee\x80"), Reply::ok());
+    assert_eq!(acl.authenticate("u", b"\xee\x80"), Ok(()));
+    assert_eq!(acl.authenticate("u", b"\xee\x81"), Err(wrongpass()));
+    assert!(matches!(setuser(&mut acl, b"<\xee\x81"), Reply::Error(_)));
+    assert_eq!(setuser(&mut acl, b"<\xee\x80"), Reply::ok());
+    assert_eq!(acl.authenticate("u", b"\xee\x80"), Err(wrongpass()));
+}
+
+#[test]
+fn key_and_channel_patterns_and_first_args_are_kept_as_bytes() {
+    let mut acl = Acl::new();
+    let line: Vec<Vec<u8>> = [
+        &b"u"[..],
+        b"on",
+        b"~k\xff",
+        b"%W~w\xfe",
+        b"&c\xfd",
+        b"+ping|\xfc",
+    ]
+    .iter()
+    .map(|a| a.to_vec())
+    .collect();
+    acl.load_user_line(&line).unwrap();
+    assert_eq!(
+        acl.user("u").unwrap().describe(),
+        b"user u on ~k\xff %W~w\xfe resetchannels &c\xfd -@all +ping|\xfc"
+    );
 }
 
 #[test]
@@ -298,9 +340,9 @@ fn authenticate_refuses_disabled_users_and_accepts_nopass() {
     let mut acl = Acl::new();
     setuser(&mut acl, "bob", &["on", "nopass"]);
     setuser(&mut acl, "carl", &["off", ">pw"]);
-    assert_eq!(acl.authenticate("bob", "anything"), Ok(()));
-    assert_eq!(acl.authenticate("carl", "pw"), Err(wrongpass()));
-    assert_eq!(acl.authenticate("nobody", "x"), Err(wrongpass()));
+    assert_eq!(acl.authenticate("bob", b"anything"), Ok(()));
+    assert_eq!(acl.authenticate("carl", b"pw"), Err(wrongpass()));
+    assert_eq!(acl.authenticate("nobody", b"x"), Err(wrongpass()));
 }
 
 #[test]
@@ -439,7 +481,7 @@ fn aclfile_round_trips_and_bad_files_change_nothing() {
     let out = acl.acl_command("default", &argv(&["ACL", "LOAD"]));
     assert_eq!(out.reply, Reply::ok());
     assert_eq!(out.users_to_disconnect, ["bob"]);
-    assert_eq!(acl.config_lines()[1], "user default on nopass ~* &* +@all");
+    assert_eq!(acl.config_lines()[1], b"user default on nopass ~* &* +@all");
     std::fs::write(&path, "user dan on +nosuch\n").unwrap();
     let shown = path.display();
     assert_eq!(

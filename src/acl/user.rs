@@ -14,10 +14,13 @@ pub fn hash_password(pass: &[u8]) -> String {
         .collect()
 }
 
-fn is_valid_hash(h: &str) -> bool {
-    h.len() == 64
-        && h.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+/// The hash of a `#<hash>` / `!<hash>` rule, if it is 64 lower-case hex
+/// digits.
+fn valid_hash(h: &[u8]) -> Option<String> {
+    let ok = h.len() == 64
+        && h.iter()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b));
+    ok.then(|| h.iter().map(|&b| b as char).collect())
 }
 
 /// `sanitize-payload` / `skip-sanitize-payload` (only stored and shown: a
@@ -63,23 +66,26 @@ impl User {
         u
     }
 
-    /// Apply one rule (after selector arguments were merged).
-    pub fn apply(&mut self, op: &str) -> Result<(), RuleError> {
+    /// Apply one rule (after selector arguments were merged). Rules are
+    /// bytes: a password (`>pass`, `<pass`) or a key or channel pattern is
+    /// whatever the client sent, UTF-8 or not.
+    pub fn apply(&mut self, op: impl AsRef<[u8]>) -> Result<(), RuleError> {
+        let op = op.as_ref();
         match op {
-            "on" => self.enabled = true,
-            "off" => self.enabled = false,
-            "nopass" => {
+            b"on" => self.enabled = true,
+            b"off" => self.enabled = false,
+            b"nopass" => {
                 self.nopass = true;
                 self.passwords.clear();
             }
-            "resetpass" => {
+            b"resetpass" => {
                 self.nopass = false;
                 self.passwords.clear();
             }
-            "sanitize-payload" => self.sanitize = Some(Sanitize::Sanitize),
-            "skip-sanitize-payload" => self.sanitize = Some(Sanitize::Skip),
-            "clearselectors" => self.selectors.clear(),
-            "reset" => {
+            b"sanitize-payload" => self.sanitize = Some(Sanitize::Sanitize),
+            b"skip-sanitize-payload" => self.sanitize = Some(Sanitize::Skip),
+            b"clearselectors" => self.selectors.clear(),
+            b"reset" => {
                 for op in [
                     "resetpass",
                     "resetkeys",
@@ -92,28 +98,14 @@ impl User {
                     self.apply(op)?;
                 }
             }
-            _ if op.starts_with('>') => {
-                self.add_hash(hash_password(&op.as_bytes()[1..]));
-            }
-            _ if op.starts_with('#') => {
-                if !is_valid_hash(&op[1..]) {
-                    return Err(RuleError::BadHash);
-                }
-                self.add_hash(op[1..].to_string());
-            }
-            _ if op.starts_with('<') => {
-                self.remove_hash(&hash_password(&op.as_bytes()[1..]))?;
-            }
-            _ if op.starts_with('!') => {
-                if !is_valid_hash(&op[1..]) {
-                    return Err(RuleError::BadHash);
-                }
-                self.remove_hash(&op[1..])?;
-            }
-            _ if op.starts_with('(') && op.ends_with(')') && op.len() >= 2 => {
+            [b'>', pass @ ..] => self.add_hash(hash_password(pass)),
+            [b'#', hash @ ..] => self.add_hash(valid_hash(hash).ok_or(RuleError::BadHash)?),
+            [b'<', pass @ ..] => self.remove_hash(&hash_password(pass))?,
+            [b'!', hash @ ..] => self.remove_hash(&valid_hash(hash).ok_or(RuleError::BadHash)?)?,
+            [b'(', inner @ .., b')'] => {
                 let mut sel = Selector::default();
-                for inner in op[1..op.len() - 1].split(' ') {
-                    sel.apply(inner)?;
+                for rule in inner.split(|&b| b == b' ') {
+                    sel.apply(rule)?;
                 }
                 self.selectors.push(sel);
             }
@@ -159,39 +151,46 @@ impl User {
     }
 
     /// The `ACL LIST` / config-file line: `user default on nopass ~* &* +@all`.
-    pub fn describe(&self) -> String {
-        let mut parts = vec!["user".to_string(), self.name.clone()];
-        parts.extend(self.flags().iter().map(|f| f.to_string()));
-        parts.extend(self.passwords.iter().map(|p| format!("#{p}")));
+    /// Bytes, because key and channel patterns are written as given.
+    pub fn describe(&self) -> Vec<u8> {
+        let mut parts: Vec<Vec<u8>> = vec![b"user".to_vec(), self.name.clone().into_bytes()];
+        parts.extend(self.flags().iter().map(|f| f.as_bytes().to_vec()));
+        parts.extend(self.passwords.iter().map(|p| format!("#{p}").into_bytes()));
         parts.push(self.root.describe());
-        parts.extend(self.selectors.iter().map(|s| format!("({})", s.describe())));
-        parts.join(" ")
+        parts.extend(
+            self.selectors
+                .iter()
+                .map(|s| [&b"("[..], &s.describe(), b")"].concat()),
+        );
+        parts.join(&b' ')
     }
 }
 
 /// Join arguments that belong to one `(...)` selector, as Redis does when a
 /// selector was split on spaces (`(~x`, `+ping)` → `(~x +ping)`).
-pub fn merge_selector_args(args: &[String]) -> Result<Vec<String>, String> {
+pub fn merge_selector_args<A: AsRef<[u8]>>(args: &[A]) -> Result<Vec<Vec<u8>>, String> {
     let mut out = Vec::new();
-    let mut open: Option<(String, String)> = None; // (first arg, joined)
+    let mut open: Option<(Vec<u8>, Vec<u8>)> = None; // (first arg, joined)
     for a in args {
+        let a = a.as_ref();
         match &mut open {
             Some((_, joined)) => {
-                joined.push(' ');
-                joined.push_str(a);
-                if a.ends_with(')') {
+                joined.push(b' ');
+                joined.extend_from_slice(a);
+                if a.ends_with(b")") {
                     out.push(open.take().unwrap().1);
                 }
             }
-            None if a.starts_with('(') && !a.ends_with(')') => {
-                open = Some((a.clone(), a.clone()));
+            None if a.starts_with(b"(") && !a.ends_with(b")") => {
+                open = Some((a.to_vec(), a.to_vec()));
             }
-            None => out.push(a.clone()),
+            None => out.push(a.to_vec()),
         }
     }
     if let Some((first, _)) = open {
         return Err(format!(
-            "Unmatched parenthesis in acl selector starting at '{first}'."
+            "Unmatched parenthesis in acl selector starting at '{}'.",
+            String::from_utf8_lossy(&first)
         ));
     }
     Ok(out)

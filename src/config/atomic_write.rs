@@ -26,12 +26,12 @@ pub fn rewrite_file(
 ) -> io::Result<()> {
     let target = resolve_target(path)?;
     let old = match fs::read(&target) {
-        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(e),
     };
     let new = rewrite_config(&old, desired, managed);
-    write_atomically(&target, new.as_bytes())
+    write_atomically(&target, &new)
 }
 
 /// Replaces `path` with `contents` atomically and durably.

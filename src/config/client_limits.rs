@@ -154,7 +154,7 @@ impl ClientLimits {
     pub fn rewrite_lines(&self) -> Vec<RewriteLine> {
         let line = |key: &str, value: String, force: bool| RewriteLine {
             key: key.to_string(),
-            text: format!("{key} {value}"),
+            text: format!("{key} {value}").into_bytes(),
             force,
         };
         let mut out = vec![
@@ -334,7 +334,7 @@ mod tests {
             l.rewrite_lines()
                 .into_iter()
                 .filter(|r| r.force)
-                .map(|r| r.text)
+                .map(|r| String::from_utf8_lossy(&r.text).into_owned())
                 .collect()
         };
         assert!(forced(&l).is_empty());
@@ -350,10 +350,10 @@ mod tests {
             ]
         );
         let all = l.rewrite_lines();
-        assert_eq!(all[3].text, "client-output-buffer-limit normal 0 0 0");
+        assert_eq!(all[3].text, b"client-output-buffer-limit normal 0 0 0");
         assert_eq!(
             all[4].text,
-            "client-output-buffer-limit replica 256mb 64mb 60"
+            b"client-output-buffer-limit replica 256mb 64mb 60"
         );
     }
 }

@@ -100,6 +100,7 @@ mod tests {
             line: "sentinel monitor mymaster 127.0.0.1 6379 0".into(),
             args: vec![],
             file: "/etc/redis/sentinel.conf".into(),
+            raw_args: vec![],
         };
         let e = ConfigError::at(&d, "Quorum must be 1 or greater.");
         assert_eq!(

@@ -24,11 +24,15 @@ pub struct Directive {
     pub line_no: usize,
     /// The line with surrounding whitespace trimmed, as echoed in errors.
     pub line: String,
-    /// The split arguments, the directive name first (as written).
+    /// The split arguments, the directive name first, read as text (see
+    /// [`text_args`]): for options whose values are names, numbers, paths.
     pub args: Vec<String>,
     /// The file the line belongs to (the config file, or an `include`d
     /// one), named in addition to Redis's FATAL CONFIG FILE ERROR lines.
     pub file: Arc<str>,
+    /// The same arguments as the exact bytes written: passwords and ACL
+    /// rules are read from these, so that any byte survives.
+    pub raw_args: Vec<Vec<u8>>,
 }
 
 impl Directive {
@@ -48,6 +52,24 @@ impl Directive {
             &self.args
         }
     }
+
+    /// [`Directive::sentinel_args`] as the exact bytes written.
+    pub fn sentinel_raw_args(&self) -> &[Vec<u8>] {
+        if self.is_sentinel() {
+            &self.raw_args[1..]
+        } else {
+            &self.raw_args
+        }
+    }
+}
+
+/// Config arguments read as text, bytes that are not UTF-8 replaced. Only
+/// for values that are names, numbers or paths: secrets and ACL rules are
+/// taken from the raw bytes instead.
+pub fn text_args<A: AsRef<[u8]>>(raw: &[A]) -> Vec<String> {
+    raw.iter()
+        .map(|a| String::from_utf8_lossy(a.as_ref()).into_owned())
+        .collect()
 }
 
 /// A successfully read configuration.
@@ -137,11 +159,8 @@ fn parse_into(
         }
         let line_no = index + 1;
         let line = String::from_utf8_lossy(trimmed).into_owned();
-        let args: Vec<String> = match split_args(trimmed) {
-            Ok(args) => args
-                .into_iter()
-                .map(|a| String::from_utf8_lossy(&a).into_owned())
-                .collect(),
+        let raw_args = match split_args(trimmed) {
+            Ok(args) => args,
             Err(_) => {
                 return Err(ConfigError::Line {
                     line_no,
@@ -151,14 +170,15 @@ fn parse_into(
                 })
             }
         };
-        if args.is_empty() {
+        if raw_args.is_empty() {
             // Nothing before a NUL byte: skipped, as Redis skips `argc == 0`.
             continue;
         }
         let directive = Directive {
             line_no,
             line,
-            args,
+            args: text_args(&raw_args),
+            raw_args,
             file: Arc::clone(file),
         };
         let name = directive.args[0].to_ascii_lowercase();
@@ -303,7 +323,15 @@ mod tests {
     fn quoted_arguments_are_unquoted() {
         let d = directives(r#"requirepass "a b\x41" 'it\'s'"#);
         assert_eq!(d[0].args, vec!["requirepass", "a bA", "it's"]);
+        assert_eq!(d[0].raw_args, [&b"requirepass"[..], b"a bA", b"it's"]);
         assert_eq!(d[0].line, r#"requirepass "a b\x41" 'it\'s'"#);
+    }
+
+    #[test]
+    fn raw_arguments_keep_bytes_that_are_not_utf8() {
+        let d = parse(b"requirepass \"\\xff\\xfe\"\nuser u on >\x80\x81\n").unwrap();
+        assert_eq!(d[0].raw_args[1], b"\xff\xfe");
+        assert_eq!(d[1].raw_args[3], b">\x80\x81");
     }
 
     #[test]

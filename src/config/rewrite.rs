@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use super::known_directives::{canonical_name, is_known_directive};
-use super::read::trim;
+use super::read::{text_args, trim};
 use crate::resp::split_args::split_args;
 
 /// Written once, before the first line a rewrite has to append.
@@ -46,8 +46,9 @@ pub struct RewriteLine {
     /// The option it belongs to, as [`rewrite_key`] computes it
     /// (`"port"`, `"user"`, `"sentinel known-replica"`).
     pub key: String,
-    /// The full line, already quoted, without a newline.
-    pub text: String,
+    /// The full line, already quoted, without a newline. Bytes: an ACL
+    /// `user` line holds its key and channel patterns exactly as given.
+    pub text: Vec<u8>,
     /// Append it even when the file has no line for `key`. Redis passes
     /// `false` for options at their default value: such a line only
     /// replaces an existing one.
@@ -56,20 +57,18 @@ pub struct RewriteLine {
 
 impl RewriteLine {
     /// A line whose key is derived from its own text.
-    pub fn new(text: impl Into<String>, force: bool) -> RewriteLine {
+    pub fn new(text: impl Into<Vec<u8>>, force: bool) -> RewriteLine {
         let text = text.into();
-        let key = split_args(text.as_bytes())
-            .ok()
-            .and_then(|args| {
-                let args: Vec<String> = args
-                    .iter()
-                    .map(|a| String::from_utf8_lossy(a).into_owned())
-                    .collect();
-                rewrite_key(&args)
-            })
-            .unwrap_or_default();
+        let key = line_key(&text).unwrap_or_default();
         RewriteLine { key, text, force }
     }
+}
+
+/// The option key of a config line, from its first two arguments (which
+/// name the option; the values after them are never read as text).
+fn line_key(line: &[u8]) -> Option<String> {
+    let args = split_args(line).ok()?;
+    rewrite_key(&text_args(&args[..args.len().min(2)]))
 }
 
 /// The option key of a split config line: the directive name lower-cased
@@ -99,27 +98,26 @@ pub fn rewrite_key(args: &[String]) -> Option<String> {
 /// lines that cannot be parsed or name no known directive are commented out
 /// as `# ??? <line>`. Runs of blank lines collapse to one. Identical desired
 /// lines are written once.
-pub fn rewrite_config(old: &str, desired: &[RewriteLine], managed: &BTreeSet<String>) -> String {
-    let mut lines: Vec<String> = Vec::new();
+///
+/// Works on bytes throughout: lines it keeps are kept byte for byte.
+pub fn rewrite_config(old: &[u8], desired: &[RewriteLine], managed: &BTreeSet<String>) -> Vec<u8> {
+    let mut lines: Vec<Vec<u8>> = Vec::new();
     let mut slots: BTreeMap<String, VecDeque<usize>> = BTreeMap::new();
     let mut has_signature = false;
 
     // Redis splits on '\n', so a final newline yields one trailing empty line.
     if !old.is_empty() {
-        for raw in old.as_bytes().split(|&b| b == b'\n') {
-            let line = String::from_utf8_lossy(trim(raw)).into_owned();
-            if line.is_empty() || line.starts_with('#') {
-                has_signature |= line == REWRITE_SIGNATURE;
+        for raw in old.split(|&b| b == b'\n') {
+            let line = trim(raw).to_vec();
+            if line.is_empty() || line.starts_with(b"#") {
+                has_signature |= line == REWRITE_SIGNATURE.as_bytes();
                 lines.push(line);
                 continue;
             }
-            let key = split_args(line.as_bytes()).ok().and_then(|args| {
-                let args: Vec<String> = args
-                    .iter()
-                    .map(|a| String::from_utf8_lossy(a).into_owned())
-                    .collect();
-                if is_known_directive(&args[0]) {
-                    rewrite_key(&args)
+            let key = split_args(&line).ok().and_then(|args| {
+                let named = text_args(&args[..args.len().min(2)]);
+                if is_known_directive(named.first()?) {
+                    rewrite_key(&named)
                 } else {
                     None
                 }
@@ -129,13 +127,13 @@ pub fn rewrite_config(old: &str, desired: &[RewriteLine], managed: &BTreeSet<Str
                     slots.entry(key).or_default().push_back(lines.len());
                     lines.push(line);
                 }
-                None => lines.push(format!("# ??? {line}")),
+                None => lines.push([&b"# ??? "[..], &line].concat()),
             }
         }
     }
 
     let mut emitted: BTreeSet<&str> = BTreeSet::new();
-    let mut seen_text: BTreeSet<&str> = BTreeSet::new();
+    let mut seen_text: BTreeSet<&[u8]> = BTreeSet::new();
     for line in desired {
         emitted.insert(&line.key);
         if !seen_text.insert(&line.text) {
@@ -145,7 +143,7 @@ pub fn rewrite_config(old: &str, desired: &[RewriteLine], managed: &BTreeSet<Str
             lines[slot] = line.text.clone();
         } else if line.force {
             if !has_signature {
-                lines.push(REWRITE_SIGNATURE.to_string());
+                lines.push(REWRITE_SIGNATURE.into());
                 has_signature = true;
             }
             lines.push(line.text.clone());
@@ -160,7 +158,7 @@ pub fn rewrite_config(old: &str, desired: &[RewriteLine], managed: &BTreeSet<Str
         }
     }
 
-    let mut out = String::new();
+    let mut out = Vec::new();
     let mut previous_blank = false;
     for line in &lines {
         let blank = line.is_empty();
@@ -168,8 +166,8 @@ pub fn rewrite_config(old: &str, desired: &[RewriteLine], managed: &BTreeSet<Str
             continue;
         }
         previous_blank = blank;
-        out.push_str(line);
-        out.push('\n');
+        out.extend_from_slice(line);
+        out.push(b'\n');
     }
     out
 }
@@ -177,6 +175,11 @@ pub fn rewrite_config(old: &str, desired: &[RewriteLine], managed: &BTreeSet<Str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The rewrite on text, for readable assertions.
+    fn rewrite_config(old: &str, desired: &[RewriteLine], managed: &BTreeSet<String>) -> String {
+        String::from_utf8(super::rewrite_config(old.as_bytes(), desired, managed)).unwrap()
+    }
 
     fn managed(keys: &[&str]) -> BTreeSet<String> {
         keys.iter().map(|k| k.to_string()).collect()
@@ -288,6 +291,14 @@ mod tests {
             new,
             "rename-command ROLE FOO\nsentinel known-slave m a 1\n\n"
         );
+    }
+
+    #[test]
+    fn lines_that_are_not_utf8_are_kept_and_written_byte_for_byte() {
+        let old = b"# caf\xe9\nuser u on ~k\xff +@all\nport 1\n";
+        let desired = [RewriteLine::new(&b"user u on ~k\xfe +@all"[..], true)];
+        let new = super::rewrite_config(old, &desired, &managed(&["user"]));
+        assert_eq!(new, b"# caf\xe9\nuser u on ~k\xfe +@all\nport 1\n\n");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::client_limits::{self, ClientLimits};
 use super::error::{strerror, ConfigError};
 use super::known_directives::is_known_directive;
-use super::read::Directive;
+use super::read::{text_args, Directive};
 use super::rewrite::RewriteLine;
 use crate::resp::split_args::repr;
 
@@ -149,14 +149,16 @@ pub struct ServerOptions {
     pub supervised: Supervised,
     pub daemonize: bool,
     pub pidfile: Option<String>,
-    pub requirepass: Option<String>,
+    /// The default user's password: any bytes, exactly as configured.
+    pub requirepass: Option<Vec<u8>>,
     pub aclfile: Option<String>,
     pub maxclients: u32,
     pub hz: u32,
     pub latency_tracking_info_percentiles: Vec<f64>,
     pub bind_source_addr: Option<String>,
-    /// Each `user` line's arguments after `user`, for the ACL engine.
-    pub users: Vec<Vec<String>>,
+    /// Each `user` line's arguments after `user` (bytes: rules may hold
+    /// passwords), for the ACL engine.
+    pub users: Vec<Vec<Vec<u8>>>,
     /// Lower-case original command name -> lower-case new name; an empty
     /// new name disables the command.
     pub renamed_commands: BTreeMap<String, String>,
@@ -195,7 +197,7 @@ impl Default for ServerOptions {
 }
 
 /// Free-form string options that are absent (NULL in Redis) when empty.
-const STRING_OPTIONS: &[&str] = &["pidfile", "requirepass", "aclfile", "bind-source-addr"];
+const STRING_OPTIONS: &[&str] = &["pidfile", "aclfile", "bind-source-addr"];
 
 /// Keys a flush always owns, besides `user` (owned unless `aclfile` is set).
 const MANAGED_KEYS: &[&str] = &[
@@ -247,7 +249,7 @@ impl ServerOptions {
         }
         for directive in directives {
             options
-                .apply(&directive.args, is_command)
+                .apply(&directive.raw_args, is_command)
                 .map_err(|reason| ConfigError::at(directive, reason))?;
         }
         options
@@ -261,16 +263,18 @@ impl ServerOptions {
 
     /// Applies one directive (name first); the error is Redis's reason text.
     /// Directives redis-server knows but sentinel does not use are accepted
-    /// and ignored.
-    pub fn apply(
+    /// and ignored. `requirepass` and `user` keep their values' exact bytes.
+    pub fn apply<A: AsRef<[u8]>>(
         &mut self,
-        args: &[String],
+        raw: &[A],
         is_command: &dyn Fn(&str) -> bool,
     ) -> Result<(), String> {
+        let args = text_args(raw);
         let Some(name) = args.first().map(|n| n.to_ascii_lowercase()) else {
             return Err(BAD_DIRECTIVE.into());
         };
         let values = &args[1..];
+        let raw_values = || raw[1..].iter().map(|v| v.as_ref().to_vec());
         match name.as_str() {
             "port" => self.port = int(values, 0, 65535)? as u16,
             "tls-port" => self.tls.port = int(values, 0, 65535)? as u16,
@@ -315,7 +319,11 @@ impl ServerOptions {
             "latency-tracking-info-percentiles" => {
                 self.latency_tracking_info_percentiles = percentiles(values)?
             }
-            "user" if !values.is_empty() => self.users.push(values.to_vec()),
+            "user" if !values.is_empty() => self.users.push(raw_values().collect()),
+            "requirepass" => {
+                single(values)?;
+                self.requirepass = raw_values().find(|p| !p.is_empty());
+            }
             "rename-command" if values.len() == 2 => {
                 self.rename_command(&values[0], &values[1], is_command)?
             }
@@ -336,15 +344,15 @@ impl ServerOptions {
     /// set. Forced exactly where redis-sentinel 7.0 forces them: values that
     /// differ from redis-server's defaults, plus `dir` and
     /// `latency-tracking-info-percentiles` always.
-    pub fn rewrite_lines(&self, user_lines: &[String]) -> Vec<RewriteLine> {
+    pub fn rewrite_lines(&self, user_lines: &[Vec<u8>]) -> Vec<RewriteLine> {
         let mut out = Vec::new();
         let mut push = |key: &str, value: String, force: bool| {
             out.push(RewriteLine {
                 key: key.to_string(),
                 text: if value.is_empty() {
-                    key.to_string()
+                    key.into()
                 } else {
-                    format!("{key} {value}")
+                    format!("{key} {value}").into_bytes()
                 },
                 force,
             })
@@ -399,7 +407,7 @@ impl ServerOptions {
             true,
         );
         if let Some(password) = &self.requirepass {
-            push("requirepass", repr(password.as_bytes()), true);
+            push("requirepass", repr(password), true);
         }
         let aclfile = self.aclfile.as_deref().unwrap_or("");
         push("aclfile", repr(aclfile.as_bytes()), !aclfile.is_empty());
@@ -490,7 +498,6 @@ impl ServerOptions {
         let value = (!value.is_empty()).then(|| value.to_string());
         match name {
             "pidfile" => self.pidfile = value,
-            "requirepass" => self.requirepass = value,
             "aclfile" => self.aclfile = value,
             "bind-source-addr" => self.bind_source_addr = value,
             tls_name => {

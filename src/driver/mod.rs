@@ -21,7 +21,7 @@ use handle::{CoreHandle, PubMessage, Request};
 pub trait ConfigSink: Send {
     /// Rewrites the config with these `sentinel ...` lines (as tokens). The
     /// error text is logged by the caller.
-    fn flush(&mut self, sentinel_lines: Vec<Vec<String>>) -> Result<(), String>;
+    fn flush(&mut self, sentinel_lines: Vec<Vec<Vec<u8>>>) -> Result<(), String>;
 }
 
 /// How often the timer runs. Redis runs at 10–19 Hz; we react to replies
@@ -36,7 +36,8 @@ pub struct Driver {
     requests: mpsc::Receiver<Request>,
     events: broadcast::Sender<PubMessage>,
     sink: Box<dyn ConfigSink>,
-    requirepass: Option<String>,
+    /// Sent to peer sentinels without `sentinel-pass`: any bytes.
+    requirepass: Option<Vec<u8>>,
     scripts: Scripts,
     flush_pending: bool,
 }
@@ -46,7 +47,7 @@ impl Driver {
     pub fn new(
         core: Sentinel,
         sink: Box<dyn ConfigSink>,
-        requirepass: Option<String>,
+        requirepass: Option<Vec<u8>>,
         link_options: LinkOptions,
     ) -> (Driver, CoreHandle) {
         let (req_tx, requests) = mpsc::channel(1024);

@@ -75,8 +75,9 @@ impl LinkManager {
     }
 
     /// Opens `link` to `addr`, replacing any connection it had. With
-    /// `first_auth`, `AUTH <pass>` is sent before anything else.
-    pub fn connect(&mut self, link: LinkId, addr: Addr, first_auth: Option<String>) {
+    /// `first_auth`, `AUTH <pass>` (the password's exact bytes) is sent
+    /// before anything else.
+    pub fn connect(&mut self, link: LinkId, addr: Addr, first_auth: Option<Vec<u8>>) {
         let generation = self.next_generation;
         self.next_generation += 1;
         let (tx, rx) = mpsc::channel(COMMAND_QUEUE);

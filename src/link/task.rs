@@ -45,7 +45,7 @@ pub(super) struct LinkTask {
     pub link: LinkId,
     pub generation: u64,
     pub addr: Addr,
-    pub first_auth: Option<String>,
+    pub first_auth: Option<Vec<u8>>,
     pub commands: mpsc::Receiver<(Vec<Vec<u8>>, Tag)>,
     /// Bounded: waiting here stops this task from reading its socket, so a
     /// flooding peer slows only itself (see `super::EVENT_QUEUE`).
@@ -125,7 +125,7 @@ where
     let mut tags: VecDeque<Tag> = VecDeque::new();
     let mut out = BytesMut::new();
     if let Some(pass) = t.first_auth.take() {
-        encode_command(&[b"AUTH", pass.as_bytes()], &mut out);
+        encode_command(&[b"AUTH", &pass], &mut out);
         tags.push_back(Tag::Ignore);
     }
     if t.events

@@ -106,7 +106,7 @@ pub fn quote_arg(s: &[u8]) -> String {
         && s.iter()
             .all(|&c| c.is_ascii_graphic() && c != b'"' && c != b'\'' && c != b'\\');
     if bare {
-        return String::from_utf8_lossy(s).into_owned();
+        return s.iter().map(|&c| c as char).collect();
     }
     repr(s)
 }

@@ -17,8 +17,8 @@ fn syntax_error() -> Reply {
 }
 
 /// Checks `user`/`pass` (logging a failure in the ACL log) and logs the
-/// session in on success.
-fn authenticate(ctx: &Ctx, s: &mut Session, user: &str, pass: &str) -> Result<(), Reply> {
+/// session in on success. The password is the exact bytes sent.
+fn authenticate(ctx: &Ctx, s: &mut Session, user: &str, pass: &[u8]) -> Result<(), Reply> {
     let info = s.client.info_line(std::time::Instant::now());
     let now = ctx.state.now();
     ctx.state
@@ -40,11 +40,11 @@ pub fn auth(ctx: &Ctx, s: &mut Session, args: &[Vec<u8>]) -> Reply {
         if nopass {
             return acl::auth_without_password();
         }
-        ("default".to_string(), text(&args[1]))
+        ("default".to_string(), &args[1])
     } else {
-        (text(&args[1]), text(&args[2]))
+        (acl::username(&args[1]), &args[2])
     };
-    match authenticate(ctx, s, &user, &pass) {
+    match authenticate(ctx, s, &user, pass) {
         Ok(()) => Reply::ok(),
         Err(e) => e,
     }
@@ -86,7 +86,7 @@ pub fn hello(ctx: &Ctx, s: &mut Session, args: &[Vec<u8>]) -> Reply {
         let more = args.len() - 1 - j;
         let opt = &args[j];
         if opt.eq_ignore_ascii_case(b"auth") && more >= 2 {
-            login = Some((text(&args[j + 1]), text(&args[j + 2])));
+            login = Some((acl::username(&args[j + 1]), &args[j + 2]));
             j += 3;
         } else if opt.eq_ignore_ascii_case(b"setname") && more >= 1 {
             name = Some(args[j + 1].clone());
@@ -96,7 +96,7 @@ pub fn hello(ctx: &Ctx, s: &mut Session, args: &[Vec<u8>]) -> Reply {
         }
     }
     if let Some((user, pass)) = login {
-        if let Err(e) = authenticate(ctx, s, &user, &pass) {
+        if let Err(e) = authenticate(ctx, s, &user, pass) {
             return e;
         }
     }

@@ -24,7 +24,7 @@ pub struct ServerInfo {
     /// The configured `requirepass`, for reference only: the `Acl` handed
     /// to [`ServerState::new`] must already have it applied (before any
     /// `user` lines), since the server never changes the users itself.
-    pub requirepass: Option<String>,
+    pub requirepass: Option<Vec<u8>>,
     /// `rename-command old new` for the sentinel's own commands, lower-case
     /// (`new` empty = disabled).
     pub renamed_commands: std::collections::BTreeMap<String, String>,

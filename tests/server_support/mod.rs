@@ -78,7 +78,7 @@ impl Harness {
 
     pub async fn with_requirepass(pass: &str) -> Harness {
         let mut acl = Acl::with_seed(7);
-        acl.set_requirepass(Some(pass));
+        acl.set_requirepass(Some(pass.as_bytes()));
         Harness::with(acl, 10_000).await
     }
 

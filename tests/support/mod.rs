@@ -153,6 +153,15 @@ impl Client {
         self.send(args)?;
         self.read()
     }
+
+    /// A command whose arguments are any bytes (e.g. a password that is
+    /// not UTF-8).
+    pub fn cmd_bytes(&mut self, args: &[&[u8]]) -> std::io::Result<Reply> {
+        let mut out = BytesMut::new();
+        encode_command(args, &mut out);
+        self.stream.write_all(&out)?;
+        self.read()
+    }
 }
 
 /// One-shot command on a fresh connection; `None` when nothing answers.

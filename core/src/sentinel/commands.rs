@@ -291,8 +291,8 @@ impl Sentinel {
                 }
                 "auth-pass" | "auth-user" if more > 0 => {
                     j += 1;
-                    let v = s(&args[j]);
-                    let value = (!v.is_empty()).then_some(v);
+                    // Credentials are bytes, stored exactly as sent.
+                    let value = Some(args[j].clone()).filter(|v| !v.is_empty());
                     if opt == "auth-pass" {
                         m.auth_pass = value;
                         redact = true;
@@ -397,11 +397,11 @@ impl Sentinel {
             ("announce-port", Reply::bulk_int(st.announce_port as i64)),
             (
                 "sentinel-user",
-                Reply::bulk(st.sentinel_user.as_deref().unwrap_or("")),
+                Reply::bulk(st.sentinel_user.as_deref().unwrap_or_default()),
             ),
             (
                 "sentinel-pass",
-                Reply::bulk(st.sentinel_pass.as_deref().unwrap_or("")),
+                Reply::bulk(st.sentinel_pass.as_deref().unwrap_or_default()),
             ),
         ]
     }
@@ -452,12 +452,13 @@ impl Sentinel {
                 // Redis stores an empty announce-ip as given (announcing "").
                 "announce-ip" => st.announce_ip = Some(v),
                 "announce-port" => st.announce_port = v.parse().unwrap_or(0),
+                // Credentials are bytes, stored exactly as sent.
                 "sentinel-user" => {
-                    st.sentinel_user = (!v.is_empty()).then_some(v);
+                    st.sentinel_user = Some(pair[1].clone()).filter(|v| !v.is_empty());
                     drop_peer_links = true;
                 }
                 _ => {
-                    st.sentinel_pass = (!v.is_empty()).then_some(v);
+                    st.sentinel_pass = Some(pair[1].clone()).filter(|v| !v.is_empty());
                     drop_peer_links = true;
                 }
             }

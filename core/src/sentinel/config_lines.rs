@@ -1,19 +1,27 @@
 //! The `sentinel ...` lines a config rewrite must contain, in Redis's
 //! emission order. The shell quotes and places them in the file.
 
+use std::cell::RefCell;
+
 use super::instance::Master;
 use super::timing::{DEFAULT_DOWN_AFTER, DEFAULT_FAILOVER_TIMEOUT};
 use super::Sentinel;
 
 impl Sentinel {
-    /// The state lines, each as its tokens starting with `sentinel`.
-    pub fn config_lines(&self) -> Vec<Vec<String>> {
-        let mut out: Vec<Vec<String>> = Vec::new();
-        let mut line = |parts: &[&str]| {
-            let mut v = vec!["sentinel".to_string()];
-            v.extend(parts.iter().map(|s| s.to_string()));
-            out.push(v);
+    /// The state lines, each as its tokens starting with `sentinel`. Tokens
+    /// are bytes: a password or user name is written exactly as configured.
+    pub fn config_lines(&self) -> Vec<Vec<Vec<u8>>> {
+        // Two writers share the list: `line` for text tokens, `secret_line`
+        // for a line ending in a credential (any bytes).
+        let out: RefCell<Vec<Vec<Vec<u8>>>> = RefCell::new(Vec::new());
+        let push = |parts: &[&str], secret: Option<&[u8]>| {
+            let mut v = vec![b"sentinel".to_vec()];
+            v.extend(parts.iter().map(|s| s.as_bytes().to_vec()));
+            v.extend(secret.map(<[u8]>::to_vec));
+            out.borrow_mut().push(v);
         };
+        let line = |parts: &[&str]| push(parts, None);
+        let secret_line = |parts: &[&str], secret: &[u8]| push(parts, Some(secret));
         line(&["myid", self.myid()]);
         if !self.settings.deny_scripts_reconfig {
             line(&["deny-scripts-reconfig", "no"]);
@@ -25,7 +33,7 @@ impl Sentinel {
             line(&["announce-hostnames", "yes"]);
         }
         for m in self.masters.values() {
-            master_lines(m, &mut line);
+            master_lines(m, &line, &secret_line);
         }
         line(&["current-epoch", &self.settings.current_epoch.to_string()]);
         if let Some(ip) = &self.settings.announce_ip {
@@ -35,16 +43,16 @@ impl Sentinel {
             line(&["announce-port", &self.settings.announce_port.to_string()]);
         }
         if let Some(u) = &self.settings.sentinel_user {
-            line(&["sentinel-user", u]);
+            secret_line(&["sentinel-user"], u);
         }
         if let Some(p) = &self.settings.sentinel_pass {
-            line(&["sentinel-pass", p]);
+            secret_line(&["sentinel-pass"], p);
         }
-        out
+        out.into_inner()
     }
 }
 
-fn master_lines(m: &Master, line: &mut impl FnMut(&[&str])) {
+fn master_lines(m: &Master, line: &impl Fn(&[&str]), secret_line: &impl Fn(&[&str], &[u8])) {
     let name = m.name.as_str();
     let current = m.current_addr();
     line(&[
@@ -74,10 +82,10 @@ fn master_lines(m: &Master, line: &mut impl FnMut(&[&str])) {
         line(&["client-reconfig-script", name, s]);
     }
     if let Some(p) = &m.auth_pass {
-        line(&["auth-pass", name, p]);
+        secret_line(&["auth-pass", name], p);
     }
     if let Some(u) = &m.auth_user {
-        line(&["auth-user", name, u]);
+        secret_line(&["auth-user", name], u);
     }
     if m.master_reboot_down_after_period != 0 {
         line(&[
@@ -121,20 +129,23 @@ mod tests {
     #[test]
     fn defaults_are_not_written_but_epochs_always_are() {
         let mut s = Sentinel::new(1, 26379);
-        s.apply_directive(
-            Millis(0),
-            &[
-                "monitor".into(),
-                "m".into(),
-                "127.0.0.1".into(),
-                "6379".into(),
-                "2".into(),
-            ],
-        )
-        .unwrap();
+        s.apply_directive(Millis(0), &["monitor", "m", "127.0.0.1", "6379", "2"])
+            .unwrap();
         s.ensure_myid();
-        let lines: Vec<String> = s.config_lines().iter().map(|l| l.join(" ")).collect();
+        let lines: Vec<String> = s
+            .config_lines()
+            .iter()
+            .map(|l| String::from_utf8(l.join(&b' ')).unwrap())
+            .collect();
         assert_eq!(lines[0], format!("sentinel myid {}", s.myid()));
+        s.apply_directive(Millis(0), &[&b"auth-pass"[..], b"m", b"\xff\xfe"])
+            .unwrap();
+        let auth: Vec<Vec<u8>> = s
+            .config_lines()
+            .into_iter()
+            .find(|l| l[1] == b"auth-pass")
+            .unwrap();
+        assert_eq!(auth, [&b"sentinel"[..], b"auth-pass", b"m", b"\xff\xfe"]);
         assert_eq!(
             &lines[1..],
             &[

@@ -114,7 +114,18 @@ impl Sentinel {
     }
 
     /// Applies one `sentinel <args...>` line (without the word `sentinel`).
-    pub fn apply_directive(&mut self, now: Millis, args: &[String]) -> Result<(), String> {
+    /// Arguments are bytes: credentials keep them exactly; every other value
+    /// (names, addresses, numbers, paths) is read as text.
+    pub fn apply_directive<A: AsRef<[u8]>>(
+        &mut self,
+        now: Millis,
+        raw: &[A],
+    ) -> Result<(), String> {
+        let args: Vec<String> = raw
+            .iter()
+            .map(|a| String::from_utf8_lossy(a.as_ref()).into_owned())
+            .collect();
+        let secret = |i: usize| raw[i].as_ref().to_vec();
         let Some(sub) = args.first() else {
             return Err(UNRECOGNIZED.into());
         };
@@ -175,11 +186,11 @@ impl Sentinel {
                 Ok(())
             }
             ("auth-pass", 3) => {
-                self.master_mut(&args[1])?.auth_pass = Some(args[2].clone());
+                self.master_mut(&args[1])?.auth_pass = Some(secret(2));
                 Ok(())
             }
             ("auth-user", 3) => {
-                self.master_mut(&args[1])?.auth_user = Some(args[2].clone());
+                self.master_mut(&args[1])?.auth_user = Some(secret(2));
                 Ok(())
             }
             ("current-epoch", 2) => {
@@ -270,13 +281,13 @@ impl Sentinel {
             }
             ("sentinel-user", 2) => {
                 if !args[1].is_empty() {
-                    self.settings.sentinel_user = Some(args[1].clone());
+                    self.settings.sentinel_user = Some(secret(1));
                 }
                 Ok(())
             }
             ("sentinel-pass", 2) => {
                 if !args[1].is_empty() {
-                    self.settings.sentinel_pass = Some(args[1].clone());
+                    self.settings.sentinel_pass = Some(secret(1));
                 }
                 Ok(())
             }

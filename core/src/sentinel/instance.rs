@@ -82,8 +82,9 @@ pub struct Master {
     pub parallel_syncs: u32,
     pub notification_script: Option<String>,
     pub client_reconfig_script: Option<String>,
-    pub auth_pass: Option<String>,
-    pub auth_user: Option<String>,
+    /// Credentials for this master's links: any bytes, sent as configured.
+    pub auth_pass: Option<Vec<u8>>,
+    pub auth_user: Option<Vec<u8>>,
     pub master_reboot_down_after_period: u64,
     pub master_reboot: bool,
     pub master_reboot_since: Millis,

@@ -62,8 +62,9 @@ pub enum Tag {
 /// Credentials to use right after connecting.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Auth {
-    pub user: Option<String>,
-    pub pass: String,
+    /// Bytes, exactly as configured: credentials need not be UTF-8.
+    pub user: Option<Vec<u8>>,
+    pub pass: Vec<u8>,
 }
 
 /// A command for the shell to send on a link.
@@ -236,10 +237,8 @@ impl Sentinel {
         let auth = self.auth_for(&link.target);
         if let Some(a) = auth {
             let mut args = vec![b"AUTH".to_vec()];
-            if let Some(u) = a.user {
-                args.push(u.into_bytes());
-            }
-            args.push(a.pass.into_bytes());
+            args.extend(a.user);
+            args.push(a.pass);
             self.send(link.clone(), Tag::Ignore, args);
         }
         let id8: String = self.myid().chars().take(8).collect();

@@ -8,8 +8,9 @@ pub struct Settings {
     pub announce_ip: Option<String>,
     pub announce_port: u16,
     pub deny_scripts_reconfig: bool,
-    pub sentinel_user: Option<String>,
-    pub sentinel_pass: Option<String>,
+    /// Credentials for links to peer sentinels: any bytes.
+    pub sentinel_user: Option<Vec<u8>>,
+    pub sentinel_pass: Option<Vec<u8>>,
     pub resolve_hostnames: bool,
     pub announce_hostnames: bool,
 }

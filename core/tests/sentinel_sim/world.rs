@@ -28,7 +28,7 @@ const LIVENESS_CHECK_EVERY: u64 = 500;
 pub struct Slot {
     pub core: Option<Sentinel>,
     pub incarnation: u32,
-    pub persisted: Vec<Vec<String>>,
+    pub persisted: Vec<Vec<Vec<u8>>>,
     pub myid: String,
 }
 
@@ -415,7 +415,7 @@ impl World {
             if let Err(e) = core.apply_directive(now, &line[1..]) {
                 self.fail(format!(
                     "sentinel #{i} cannot reload its config line `{}`: {e}",
-                    line.join(" ")
+                    String::from_utf8_lossy(&line.join(&b' '))
                 ));
                 return;
             }
