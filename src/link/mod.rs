@@ -74,6 +74,12 @@ impl LinkManager {
         }));
     }
 
+    /// Resolves `host` in the background; the answer comes back as
+    /// [`LinkEvent::Resolved`].
+    pub fn resolve(&self, host: String) {
+        tokio::spawn(task::resolve(host, self.events.clone()));
+    }
+
     /// Queues a command; false when the link is not open (the caller treats
     /// it as closed).
     pub fn send(&mut self, link: &LinkId, args: Vec<Vec<u8>>, tag: Tag) -> bool {

@@ -331,6 +331,8 @@ impl World {
             Action::ReconfigScript { role, from, to, .. } => {
                 self.log(|| format!("s{i} reconfig-script {role} {from} -> {to}"))
             }
+            // The simulated sentinels are configured with IP literals only.
+            Action::Resolve { host } => self.log(|| format!("s{i} resolve {host}")),
             Action::Crash(code) => {
                 self.log(|| format!("s{i} crashes (simulated failure {code})"));
                 self.crash_sentinel(i);
