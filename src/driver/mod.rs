@@ -203,6 +203,7 @@ impl Driver {
                     self.core.link_closed(now, link);
                 }
             }
+            LinkEvent::Resolved { host, ip } => self.core.host_resolved(&host, ip),
         }
     }
 
@@ -232,6 +233,7 @@ impl Driver {
                     }
                 }
                 Action::Close(link) => self.links.close(&link),
+                Action::Resolve { host } => self.links.resolve(host),
                 Action::DropLinks { master } => {
                     let closed = self.links.close_where(|l| match &l.target {
                         Target::Master(m) => *m == master,

@@ -95,6 +95,12 @@ impl LinkManager {
         }));
     }
 
+    /// Resolves `host` in the background; the answer comes back as
+    /// [`LinkEvent::Resolved`].
+    pub fn resolve(&self, host: String) {
+        tokio::spawn(task::resolve(host, self.events.clone()));
+    }
+
     /// Queues a command without ever waiting; false when the link is not
     /// open or its queue is full (it is then closed here, and the caller
     /// treats it as closed).

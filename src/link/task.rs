@@ -39,6 +39,23 @@ pub enum LinkEvent {
         generation: u64,
         error: String,
     },
+    /// A hostname's lookup: the first address found (the one Redis's
+    /// `anetResolve` takes from the same getaddrinfo call), or `None` when
+    /// the lookup failed.
+    Resolved { host: String, ip: Option<String> },
+}
+
+/// Resolves `host` off the driver (tokio's blocking pool runs getaddrinfo)
+/// and reports the answer.
+pub(super) async fn resolve(host: String, events: mpsc::Sender<LinkEvent>) {
+    let ip = match tokio::net::lookup_host((host.as_str(), 0)).await {
+        Ok(mut found) => found.next().map(|a| a.ip().to_string()),
+        Err(e) => {
+            tracing::warn!("Failed to resolve hostname '{host}': {e}");
+            None
+        }
+    };
+    let _ = events.send(LinkEvent::Resolved { host, ip }).await;
 }
 
 pub(super) struct LinkTask {
@@ -56,8 +73,8 @@ pub(super) struct LinkTask {
 }
 
 pub(super) async fn run(mut t: LinkTask) {
-    let error = match tokio::time::timeout(t.connect_timeout, connect(&t.addr, t.bind_source)).await
-    {
+    let connecting = connect(&t.addr, t.bind_source, &t.events);
+    let error = match tokio::time::timeout(t.connect_timeout, connecting).await {
         Ok(Ok(stream)) => {
             let local_ip = stream
                 .local_addr()
@@ -91,11 +108,32 @@ pub(super) async fn run(mut t: LinkTask) {
         .await;
 }
 
-async fn connect(addr: &Addr, bind_source: Option<IpAddr>) -> std::io::Result<TcpStream> {
+/// Connects to `addr`, resolving its host anew each time (as Redis does on
+/// every reconnection with `resolve-hostnames yes`, so a moved instance is
+/// found); a hostname's answer is reported so the core announces the IP
+/// in use.
+async fn connect(
+    addr: &Addr,
+    bind_source: Option<IpAddr>,
+    events: &mpsc::Sender<LinkEvent>,
+) -> std::io::Result<TcpStream> {
     // lookup_host resolves on tokio's blocking pool: a slow DNS server
     // delays this link only, never the driver (no TILT from getaddrinfo).
+    let found: Vec<std::net::SocketAddr> = tokio::net::lookup_host((addr.host.as_str(), addr.port))
+        .await?
+        .collect();
+    if addr.host.parse::<IpAddr>().is_err() {
+        if let Some(first) = found.first() {
+            let _ = events
+                .send(LinkEvent::Resolved {
+                    host: addr.host.clone(),
+                    ip: Some(first.ip().to_string()),
+                })
+                .await;
+        }
+    }
     let mut last_err = None;
-    for sock_addr in tokio::net::lookup_host((addr.host.as_str(), addr.port)).await? {
+    for sock_addr in found {
         let socket = if sock_addr.is_ipv4() {
             TcpSocket::new_v4()?
         } else {

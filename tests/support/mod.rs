@@ -348,7 +348,8 @@ pub fn redis_server_at(port: u16) -> Proc {
     redis_server_with(port, &[])
 }
 
-fn redis_server_with(port: u16, extra: &[&str]) -> Proc {
+/// A real `redis-server` on `port` with `extra` arguments.
+pub fn redis_server_with(port: u16, extra: &[&str]) -> Proc {
     let bin = require_binary("redis-server");
     let dir = tempfile::tempdir().expect("tempdir");
     let log = dir.path().join("redis.log");

@@ -109,20 +109,24 @@ impl Sentinel {
             return;
         }
         let master_addr = m.common.addr.clone();
-        let wrong_master = r.master_port != master_addr.port
-            || !r
-                .master_host
-                .as_deref()
-                .is_some_and(|h| master_addr.host.eq_ignore_ascii_case(h));
-        if wrong_master {
-            let wait = m.failover_timeout;
-            if self.master_looks_sane(now, master)
-                && no_down_for(now, r.common.s_down_since, r.common.o_down_since, wait)
-                && now.since(r.slave_conf_change_time).0 > wait
-                && self.send_slaveof(target, Some(&master_addr))
-            {
-                self.instance_event(master, target, Level::Notice, "+fix-slave-config", "");
-            }
+        let wait = m.failover_timeout;
+        let settled = no_down_for(now, r.common.s_down_since, r.common.o_down_since, wait)
+            && now.since(r.slave_conf_change_time).0 > wait;
+        let reported = r.master_host.clone();
+        let reported_port = r.master_port;
+        // Compared by resolved IP: a replica following `127.0.0.1` follows a
+        // master configured as `localhost`. Nothing is decided while the
+        // reported name is still resolving.
+        let wrong_master = match reported {
+            Some(h) => self.is_at(&master_addr, &h, reported_port) == Some(false),
+            None => true,
+        };
+        if wrong_master
+            && settled
+            && self.master_looks_sane(now, master)
+            && self.send_slaveof(target, Some(&master_addr))
+        {
+            self.instance_event(master, target, Level::Notice, "+fix-slave-config", "");
         }
         self.reconf_progress(master, key, target);
     }
@@ -172,11 +176,11 @@ impl Sentinel {
             "+failover-state-reconf-slaves",
             |_| String::new(),
         );
-        let to = self.masters[master].current_addr().clone();
+        let to = self.announced_addr(self.masters[master].current_addr());
         self.push(Action::ReconfigScript {
             master: master.to_string(),
             role: "leader",
-            from,
+            from: self.announced_addr(&from),
             to,
         });
         self.force_hello(master);
@@ -216,16 +220,18 @@ impl Sentinel {
             return;
         };
         let mut state = r.reconf;
+        let (reported, reported_port) = (r.master_host.clone(), r.master_port);
+        let master_link_up = r.master_link_up;
         let mut events = Vec::new();
         if state == ReconfState::Sent {
-            if let (Some(p), Some(h)) = (&promoted, &r.master_host) {
-                if p.host.eq_ignore_ascii_case(h) && p.port == r.master_port {
+            if let (Some(p), Some(h)) = (&promoted, &reported) {
+                if self.is_at(p, h, reported_port) == Some(true) {
                     state = ReconfState::InProgress;
                     events.push("+slave-reconf-inprog");
                 }
             }
         }
-        if state == ReconfState::InProgress && r.master_link_up {
+        if state == ReconfState::InProgress && master_link_up {
             state = ReconfState::Done;
             events.push("+slave-reconf-done");
         }

@@ -44,6 +44,9 @@ pub enum Action {
     DropLinks { master: String },
     /// Close every link to other sentinels (peer credentials changed).
     DropSentinelLinks,
+    /// Resolve this hostname without blocking and report the first address
+    /// found (or the failure) with `host_resolved`.
+    Resolve { host: String },
 }
 
 /// The answer to a client command.

@@ -45,12 +45,16 @@ impl Sentinel {
         };
         let sub = s(sub).to_ascii_lowercase();
         let arg = |i: usize| args.get(i).map(|a| s(a)).unwrap_or_default();
+        let hostnames = self.settings.announce_hostnames;
         match sub.as_str() {
             "masters" | "primaries" => reply(Reply::Array(
-                self.masters.values().map(|m| master_map(now, m)).collect(),
+                self.masters
+                    .values()
+                    .map(|m| master_map(now, hostnames, m))
+                    .collect(),
             )),
             "master" | "primary" => match self.masters.get(&arg(1)) {
-                Some(m) => reply(master_map(now, m)),
+                Some(m) => reply(master_map(now, hostnames, m)),
                 None => reply(Reply::err(NO_SUCH_MASTER)),
             },
             "replicas" | "slaves" => match self.masters.get(&arg(1)) {
@@ -58,7 +62,7 @@ impl Sentinel {
                     m.replicas
                         .values()
                         .filter(|r| r.replica_announced)
-                        .map(|r| replica_map(now, r, m))
+                        .map(|r| replica_map(now, hostnames, r, m))
                         .collect(),
                 )),
                 None => reply(Reply::err(NO_SUCH_MASTER)),
@@ -67,7 +71,7 @@ impl Sentinel {
                 Some(m) => reply(Reply::Array(
                     m.sentinels
                         .iter()
-                        .map(|(id, p)| sentinel_map(now, id, p))
+                        .map(|(id, p)| sentinel_map(now, hostnames, id, p))
                         .collect(),
                 )),
                 None => reply(Reply::err(NO_SUCH_MASTER)),
@@ -77,7 +81,7 @@ impl Sentinel {
                     Some(m) => {
                         let a = m.current_addr();
                         reply(Reply::Array(vec![
-                            Reply::bulk(&a.host),
+                            Reply::bulk(self.announced(a)),
                             Reply::bulk_int(a.port as i64),
                         ]))
                     }

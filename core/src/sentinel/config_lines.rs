@@ -33,7 +33,7 @@ impl Sentinel {
             line(&["announce-hostnames", "yes"]);
         }
         for m in self.masters.values() {
-            master_lines(m, &line, &secret_line);
+            master_lines(m, self.settings.announce_hostnames, &line, &secret_line);
         }
         line(&["current-epoch", &self.settings.current_epoch.to_string()]);
         if let Some(ip) = &self.settings.announce_ip {
@@ -52,13 +52,20 @@ impl Sentinel {
     }
 }
 
-fn master_lines(m: &Master, line: &impl Fn(&[&str]), secret_line: &impl Fn(&[&str], &[u8])) {
+/// One master's lines. Addresses are written in their announced form, as
+/// Redis does (so `announce-hostnames no` writes the resolved IPs).
+fn master_lines(
+    m: &Master,
+    hostnames: bool,
+    line: &impl Fn(&[&str]),
+    secret_line: &impl Fn(&[&str], &[u8]),
+) {
     let name = m.name.as_str();
     let current = m.current_addr();
     line(&[
         "monitor",
         name,
-        &current.host,
+        current.announced(hostnames),
         &current.port.to_string(),
         &m.quorum.to_string(),
     ]);
@@ -100,18 +107,23 @@ fn master_lines(m: &Master, line: &impl Fn(&[&str]), secret_line: &impl Fn(&[&st
     for r in m.replicas.values() {
         // While a promoted replica is advertised as master, the old master
         // is remembered in its place so a restart still knows it.
-        let addr = if r.common.addr == *current {
+        let addr = if r.common.addr.same_instance(current) {
             &m.common.addr
         } else {
             &r.common.addr
         };
-        line(&["known-replica", name, &addr.host, &addr.port.to_string()]);
+        line(&[
+            "known-replica",
+            name,
+            addr.announced(hostnames),
+            &addr.port.to_string(),
+        ]);
     }
     for (runid, s) in &m.sentinels {
         line(&[
             "known-sentinel",
             name,
-            &s.common.addr.host,
+            s.common.addr.announced(hostnames),
             &s.common.addr.port.to_string(),
             runid,
         ]);

@@ -58,15 +58,16 @@ impl CreateError {
 }
 
 impl Sentinel {
-    /// Checks an address the way Redis's `createSentinelAddr` does.
-    pub(crate) fn check_addr(&self, host: &str, port: i64) -> Result<Addr, CreateError> {
+    /// Checks an address the way Redis's `createSentinelAddr` does; a
+    /// hostname is resolved in the background (see `resolve.rs`).
+    pub(crate) fn check_addr(&mut self, host: &str, port: i64) -> Result<Addr, CreateError> {
         if !(0..=65535).contains(&port) {
             return Err(CreateError::BadPort);
         }
         if !self.settings.resolve_hostnames && !is_ip_literal(host) {
             return Err(CreateError::Unresolvable);
         }
-        Ok(Addr::new(host, port as u16))
+        Ok(self.addr_of(host, port as u16))
     }
 
     /// An address learnt from the network (a hello, an INFO reply): the

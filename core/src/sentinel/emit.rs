@@ -56,6 +56,8 @@ impl Sentinel {
         let Some(m) = self.masters.get(master) else {
             return;
         };
+        let hostnames = self.settings.announce_hostnames;
+        let replica_name;
         let subject = match target {
             Target::Master(_) => Subject::Master {
                 name: &m.name,
@@ -63,7 +65,10 @@ impl Sentinel {
             },
             Target::Replica { key, .. } => match m.replicas.get(key) {
                 Some(r) => Subject::Replica {
-                    name: key,
+                    name: {
+                        replica_name = r.common.addr.announced_key(hostnames);
+                        &replica_name
+                    },
                     addr: &r.common.addr,
                     master: &m.name,
                     master_addr: &m.common.addr,
@@ -80,7 +85,7 @@ impl Sentinel {
                 None => return,
             },
         };
-        let mut msg = subject.describe();
+        let mut msg = subject.describe(hostnames);
         if !rest.is_empty() {
             msg.push(' ');
             msg.push_str(rest);

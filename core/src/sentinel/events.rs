@@ -67,22 +67,29 @@ pub enum Subject<'a> {
 }
 
 impl Subject<'_> {
-    /// Redis's `%@`: `<type> <name> <ip> <port>[ @ <master> <ip> <port>]`.
-    pub fn describe(&self) -> String {
+    /// Redis's `%@`: `<type> <name> <ip> <port>[ @ <master> <ip> <port>]`,
+    /// each address in its announced form (`hostnames` is
+    /// `announce-hostnames`).
+    pub fn describe(&self, hostnames: bool) -> String {
+        let at = |a: &Addr| format!("{} {}", a.announced(hostnames), a.port);
         match self {
-            Subject::Master { name, addr } => format!("master {name} {addr}"),
+            Subject::Master { name, addr } => format!("master {name} {}", at(addr)),
             Subject::Replica {
                 name,
                 addr,
                 master,
                 master_addr,
-            } => format!("slave {name} {addr} @ {master} {master_addr}"),
+            } => format!("slave {name} {} @ {master} {}", at(addr), at(master_addr)),
             Subject::Sentinel {
                 runid,
                 addr,
                 master,
                 master_addr,
-            } => format!("sentinel {runid} {addr} @ {master} {master_addr}"),
+            } => format!(
+                "sentinel {runid} {} @ {master} {}",
+                at(addr),
+                at(master_addr)
+            ),
         }
     }
 }
@@ -102,7 +109,7 @@ mod tests {
             master_addr: &m,
         };
         assert_eq!(
-            s.describe(),
+            s.describe(false),
             "slave 127.0.0.1:6380 127.0.0.1 6380 @ mymaster 127.0.0.1 6379"
         );
     }

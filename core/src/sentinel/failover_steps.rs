@@ -382,7 +382,13 @@ impl Sentinel {
         };
         let old = m.common.addr.clone();
         let new = m.current_addr().clone();
-        let msg = format!("{name} {} {} {} {}", old.host, old.port, new.host, new.port);
+        let msg = format!(
+            "{name} {} {} {} {}",
+            self.announced(&old),
+            old.port,
+            self.announced(&new),
+            new.port
+        );
         self.master_event_plain(name, Level::Warning, "+switch-master", msg);
         self.reset_master_and_change_address(now, name, new);
         self.force_hello(name);

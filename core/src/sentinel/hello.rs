@@ -79,10 +79,17 @@ impl Sentinel {
             return;
         }
         let name = h.master.clone();
+        // Addresses compare by resolved IP: a hello naming a host still
+        // resolving waits for the answer (hellos come again every period).
+        let peer_addr = self.addr_of(&h.ip, h.port);
+        let master_addr = self.addr_of(&h.master_ip, h.master_port);
+        if self.resolving(&h.ip) || self.resolving(&h.master_ip) {
+            return;
+        }
         let known = self.masters[&name]
             .sentinels
             .get(&h.runid)
-            .is_some_and(|s| s.common.addr.same_as(&h.ip, h.port));
+            .is_some_and(|s| s.common.addr.same_instance(&peer_addr));
         if !known {
             self.learn_sentinel(now, &name, &h);
         }
@@ -117,21 +124,24 @@ impl Sentinel {
             let Some(m) = self.masters.get(&name) else {
                 return;
             };
-            if !m.common.addr.same_as(&h.master_ip, h.master_port) {
+            if !m.common.addr.same_instance(&master_addr) {
                 let old = m.common.addr.clone();
                 self.instance_event(&name, &sender, Level::Warning, "+config-update-from", "");
                 let msg = format!(
                     "{name} {} {} {} {}",
-                    old.host, old.port, h.master_ip, h.master_port
+                    self.announced(&old),
+                    old.port,
+                    h.master_ip,
+                    h.master_port
                 );
                 self.master_event_plain(&name, Level::Warning, "+switch-master", msg);
-                let new = Addr::new(h.master_ip.clone(), h.master_port);
+                let new = master_addr;
                 self.reset_master_and_change_address(now, &name, new.clone());
                 self.push(Action::ReconfigScript {
                     master: name.clone(),
                     role: "observer",
-                    from: old,
-                    to: new,
+                    from: self.announced_addr(&old),
+                    to: self.announced_addr(&new),
                 });
             }
         }
@@ -147,6 +157,7 @@ impl Sentinel {
 
     /// A hello from a sentinel we do not know at this address.
     fn learn_sentinel(&mut self, now: Millis, name: &str, h: &Hello) {
+        let addr = self.addr_of(&h.ip, h.port);
         let Some(m) = self.masters.get_mut(name) else {
             return;
         };
@@ -160,7 +171,7 @@ impl Sentinel {
             let stale = self.masters[name]
                 .sentinels
                 .iter()
-                .find(|(_, s)| s.common.addr.same_as(&h.ip, h.port))
+                .find(|(_, s)| s.common.addr.same_instance(&addr))
                 .map(|(id, _)| id.clone());
             if let Some(old) = stale {
                 self.instance_event(
@@ -186,12 +197,7 @@ impl Sentinel {
         let Some(m) = self.masters.get_mut(name) else {
             return;
         };
-        let mut peer = PeerSentinel::new(
-            Addr::new(h.ip.clone(), h.port),
-            h.runid.clone(),
-            m.common.down_after,
-            now,
-        );
+        let mut peer = PeerSentinel::new(addr.clone(), h.runid.clone(), m.common.down_after, now);
         // Share the existing link state when another master already knows
         // this sentinel.
         let shared = self
@@ -219,7 +225,7 @@ impl Sentinel {
                     continue;
                 }
                 if let Some(s) = m.sentinels.get_mut(&h.runid) {
-                    s.common.addr = Addr::new(h.ip.clone(), h.port);
+                    s.common.addr = addr.clone();
                     updated += 1;
                 }
             }
@@ -262,9 +268,9 @@ impl Sentinel {
             .replicas
             .values()
             .map(|r| r.common.addr.clone())
-            .filter(|a| !a.same_as(&new.host, new.port))
+            .filter(|a| !a.same_instance(&new))
             .collect();
-        if !m.common.addr.same_as(&new.host, new.port) {
+        if !m.common.addr.same_instance(&new) {
             replicas.push(m.common.addr.clone());
         }
         self.reset_master(now, name, false);
@@ -385,10 +391,11 @@ mod tests {
     fn a_hostname_is_learnt_with_resolve_hostnames() {
         let peer = "b".repeat(40);
         let mut s = monitoring(&["resolve-hostnames yes"]);
-        s.process_hello(
-            Millis(5),
-            &format!("localhost,26380,{peer},1,m,127.0.0.1,6379,0"),
-        );
+        let hello = format!("localhost,26380,{peer},1,m,127.0.0.1,6379,0");
+        // The name is resolved by the shell first; hellos repeat.
+        s.process_hello(Millis(5), &hello);
+        s.host_resolved("localhost", Some("127.0.0.1".into()));
+        s.process_hello(Millis(6), &hello);
         assert!(s.masters["m"].sentinels.contains_key(&peer));
     }
 

@@ -171,26 +171,45 @@ impl Sentinel {
         }
     }
 
+    /// Adds the replicas the master's INFO lists that we do not know yet,
+    /// recognising a known one by its resolved IP (`localhost` and
+    /// `127.0.0.1` are one replica). One whose name, or a same-port known
+    /// one's, is still resolving waits for the next INFO rather than risk
+    /// being added twice. Without `resolve-hostnames`, a replica announced
+    /// by name is ignored, as Redis cannot create it.
     fn learn_replicas(&mut self, now: Millis, master: &str, replicas: &[Addr]) {
         let mut added = Vec::new();
-        // A replica line is whatever the instance (or a fake replica that
-        // registered with it) says: keep only addresses the loader accepts.
-        let replicas: Vec<Addr> = replicas
-            .iter()
-            .filter_map(|a| self.check_learnt_addr(&a.host, i64::from(a.port)))
-            .collect();
-        let Some(m) = self.masters.get_mut(master) else {
-            return;
-        };
-        for addr in &replicas {
-            let key = addr.key();
-            if !m.replicas.contains_key(&key) {
-                m.replicas.insert(
-                    key.clone(),
-                    Replica::new(addr.clone(), m.common.down_after, now),
-                );
-                added.push(key);
+        for reported in replicas {
+            // A replica line is whatever the instance (or a fake replica
+            // that registered with it) says: keep only addresses the loader
+            // accepts (an IP literal unless resolve-hostnames yes).
+            if self
+                .check_learnt_addr(&reported.host, i64::from(reported.port))
+                .is_none()
+            {
+                continue;
             }
+            let addr = self.addr_of(&reported.host, reported.port);
+            let Some(m) = self.masters.get(master) else {
+                return;
+            };
+            let waiting = std::iter::once(&addr)
+                .chain(m.replicas.values().map(|r| &r.common.addr))
+                .any(|a| a.port == addr.port && a.ip.is_none() && self.resolving(&a.host));
+            let known = m
+                .replicas
+                .values()
+                .any(|r| r.common.addr.same_instance(&addr));
+            let key = addr.key();
+            if waiting || known || m.replicas.contains_key(&key) {
+                continue;
+            }
+            let Some(m) = self.masters.get_mut(master) else {
+                return;
+            };
+            m.replicas
+                .insert(key.clone(), Replica::new(addr, m.common.down_after, now));
+            added.push(key);
         }
         for key in &added {
             let target = Target::Replica {

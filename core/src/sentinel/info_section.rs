@@ -40,7 +40,7 @@ impl Sentinel {
             out.push_str(&format!(
                 "master{i}:name={},status={status},address={}:{},slaves={},sentinels={}\r\n",
                 m.name,
-                addr.host,
+                self.announced(addr),
                 addr.port,
                 m.replicas.len(),
                 m.sentinels.len() + 1

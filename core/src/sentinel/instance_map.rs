@@ -76,10 +76,11 @@ fn flags(c: &Common, kind: &Kind) -> String {
     f.join(",")
 }
 
-fn common(now: Millis, name: &str, c: &Common, kind: &Kind) -> Fields {
+/// `hostnames` is `announce-hostnames`: it picks the host or the IP.
+fn common(now: Millis, hostnames: bool, name: &str, c: &Common, kind: &Kind) -> Fields {
     let mut f = Fields(Vec::with_capacity(40));
     f.s("name", name);
-    f.s("ip", &c.addr.host);
+    f.s("ip", c.addr.announced(hostnames));
     f.n("port", c.addr.port as i64);
     f.s("runid", c.runid.as_deref().unwrap_or(""));
     f.s("flags", &flags(c, kind));
@@ -111,9 +112,9 @@ fn common(now: Millis, name: &str, c: &Common, kind: &Kind) -> Fields {
     f
 }
 
-pub fn master_map(now: Millis, m: &Master) -> Reply {
+pub fn master_map(now: Millis, hostnames: bool, m: &Master) -> Reply {
     let kind = Kind::Master(m);
-    let mut f = common(now, &m.name, &m.common, &kind);
+    let mut f = common(now, hostnames, &m.name, &m.common, &kind);
     f.n("config-epoch", m.config_epoch as i64);
     f.n("num-slaves", m.replicas.len() as i64);
     f.n("num-other-sentinels", m.sentinels.len() as i64);
@@ -129,9 +130,14 @@ pub fn master_map(now: Millis, m: &Master) -> Reply {
     Reply::Map(f.0)
 }
 
-pub fn replica_map(now: Millis, r: &Replica, m: &Master) -> Reply {
+/// A replica is named after its announced address, so switching
+/// `announce-hostnames` renames it at once (Redis keeps the name it was
+/// created under and, at its next INFO, adds the same replica again under
+/// the other name).
+pub fn replica_map(now: Millis, hostnames: bool, r: &Replica, m: &Master) -> Reply {
     let kind = Kind::Replica(r, m);
-    let mut f = common(now, &r.common.addr.key(), &r.common, &kind);
+    let name = r.common.addr.announced_key(hostnames);
+    let mut f = common(now, hostnames, &name, &r.common, &kind);
     f.n("master-link-down-time", r.master_link_down_time);
     f.s(
         "master-link-status",
@@ -145,9 +151,9 @@ pub fn replica_map(now: Millis, r: &Replica, m: &Master) -> Reply {
     Reply::Map(f.0)
 }
 
-pub fn sentinel_map(now: Millis, runid: &str, s: &PeerSentinel) -> Reply {
+pub fn sentinel_map(now: Millis, hostnames: bool, runid: &str, s: &PeerSentinel) -> Reply {
     let kind = Kind::Sentinel(s);
-    let mut f = common(now, runid, &s.common, &kind);
+    let mut f = common(now, hostnames, runid, &s.common, &kind);
     f.n("last-hello-message", ago(now, s.last_hello_time));
     f.s("voted-leader", s.leader.as_deref().unwrap_or("?"));
     f.n("voted-leader-epoch", s.leader_epoch as i64);

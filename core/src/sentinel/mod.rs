@@ -22,6 +22,7 @@ pub mod links;
 mod odown;
 mod replica_selection;
 mod reset;
+mod resolve;
 mod schedule;
 pub mod settings;
 mod slaveof;
@@ -66,6 +67,7 @@ pub struct Sentinel {
     script_counts: (usize, usize),
     pub(crate) prng: Prng,
     pub(crate) script_check: ScriptCheck,
+    pub(crate) resolutions: resolve::Resolutions,
     actions: VecDeque<Action>,
 }
 
@@ -85,6 +87,7 @@ impl Sentinel {
             script_counts: (0, 0),
             prng: Prng::new(seed),
             script_check: |_| true,
+            resolutions: resolve::Resolutions::default(),
             actions: VecDeque::new(),
         }
     }
@@ -127,11 +130,13 @@ impl Sentinel {
         }
     }
 
-    /// Finds the master monitored at `host:port` (its configured address).
-    pub fn master_by_addr(&self, host: &str, port: u16) -> Option<&Master> {
+    /// Finds the master monitored at `host:port` (its configured address),
+    /// by resolved IP when known.
+    pub fn master_by_addr(&mut self, host: &str, port: u16) -> Option<&Master> {
+        let addr = self.addr_of(host, port);
         self.masters
             .values()
-            .find(|m| m.common.addr.same_as(host, port))
+            .find(|m| m.common.addr.same_instance(&addr))
     }
 
     /// Number of masters (for INFO).

@@ -47,7 +47,12 @@ impl Sentinel {
         } else {
             "*".to_string()
         };
-        let addr = m.common.addr.clone();
+        let addr = m
+            .common
+            .addr
+            .announced(self.settings.announce_hostnames)
+            .to_string();
+        let port = m.common.addr.port;
         let s_down = m.common.s_down;
         let o_down = m.common.o_down;
         let mut ask = Vec::new();
@@ -74,8 +79,8 @@ impl Sentinel {
                 vec![
                     b"SENTINEL".to_vec(),
                     b"is-master-down-by-addr".to_vec(),
-                    addr.host.clone().into_bytes(),
-                    addr.port.to_string().into_bytes(),
+                    addr.clone().into_bytes(),
+                    port.to_string().into_bytes(),
                     current_epoch.to_string().into_bytes(),
                     voter.clone().into_bytes(),
                 ],

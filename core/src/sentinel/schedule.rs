@@ -207,7 +207,7 @@ impl Sentinel {
             self.myid(),
             self.settings.current_epoch,
             m.name,
-            addr.host,
+            self.announced(addr),
             addr.port,
             m.config_epoch
         );

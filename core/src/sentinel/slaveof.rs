@@ -16,7 +16,12 @@ impl Sentinel {
             return false;
         }
         let (host, port) = match to {
-            Some(a) => (a.host.clone().into_bytes(), a.port.to_string().into_bytes()),
+            // Redis sends the announced form: the hostname itself with
+            // `announce-hostnames yes`.
+            Some(a) => (
+                self.announced(a).as_bytes().to_vec(),
+                a.port.to_string().into_bytes(),
+            ),
             None => (b"NO".to_vec(), b"ONE".to_vec()),
         };
         let link = LinkId::cmd(target.clone());

@@ -22,10 +22,9 @@ impl Sentinel {
         };
         let host = text(1);
         let runid = text(4);
-        let name = self
-            .masters
-            .values()
-            .find(|m| (0..=65535).contains(&port) && m.common.addr.same_as(&host, port as u16))
+        let name = u16::try_from(port)
+            .ok()
+            .and_then(|port| self.master_by_addr(&host, port))
             .map(|m| m.name.clone());
         let mut isdown = 0;
         let mut leader: Option<String> = None;
@@ -159,6 +158,6 @@ mod tests {
         assert!(s
             .config_lines()
             .iter()
-            .any(|l| l.join(" ") == "sentinel leader-epoch m 0"));
+            .any(|l| l.join(&b" "[..]) == b"sentinel leader-epoch m 0"));
     }
 }

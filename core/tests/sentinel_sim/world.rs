@@ -333,6 +333,8 @@ impl World {
                 self.log(|| format!("s{i} reconfig-script {role} {from} -> {to}"))
             }
             Action::Log { text, .. } => self.log(|| format!("s{i} log: {text}")),
+            // The simulated sentinels are configured with IP literals only.
+            Action::Resolve { host } => self.log(|| format!("s{i} resolve {host}")),
             Action::Crash(code) => {
                 self.log(|| format!("s{i} crashes (simulated failure {code})"));
                 self.crash_sentinel(i);
