@@ -188,13 +188,18 @@ fn epochs_stop_at_the_maximum_instead_of_wrapping() {
 #[test]
 fn chaos_near_the_maximum_epoch_is_safe() {
     // The chaos schedules again, with epochs starting three below the
-    // maximum: the epoch invariants (never backwards, one vote and one
-    // leader per epoch) must hold when the epochs run out.
+    // maximum: the safety invariants (epochs never backwards, one vote and
+    // one leader per epoch, one promotion per epoch) must hold when the
+    // epochs run out. Liveness is not asked for: with no epoch left, a
+    // failover that a later one would have repaired stays as it is.
     let seeds: Vec<u64> = sweep_seeds().into_iter().take(200).collect();
     let failures = sweep(&seeds, |seed| {
         let mut cfg = SimConfig::chaos(seed);
         cfg.initial_epoch = rsentinel_core::sentinel::failover::MAX_ELECTION_EPOCH - 3;
-        run(&cfg).err().map(|f| f.to_string())
+        run(&cfg)
+            .err()
+            .filter(|f| !f.what.starts_with("no convergence"))
+            .map(|f| f.to_string())
     });
     assert_no_failures(&failures, seeds.len());
 }
