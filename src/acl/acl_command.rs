@@ -113,7 +113,7 @@ fn cat(args: &[Vec<u8>]) -> Reply {
                 Some(cat) => bulk_strings(
                     universe()
                         .iter()
-                        .filter(|c| c.in_category(cat))
+                        .filter(|c| !c.is_valkey_alias() && c.in_category(cat))
                         .map(|c| c.full_name),
                 ),
                 None => Reply::err(format!("Unknown category '{name}'")),

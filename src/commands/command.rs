@@ -7,7 +7,7 @@ use rsentinel_core::reply::Reply;
 
 use super::resolve::{unknown_subcommand, wrong_arity};
 use super::table::{
-    all_commands, lookup, lookup_full, Arg, BeginSearch, CommandDocs, CommandSpec, FindKeys,
+    all_commands, lookup, lookup_listed, Arg, BeginSearch, CommandDocs, CommandSpec, FindKeys,
     KeySpec, COMMANDS,
 };
 
@@ -57,7 +57,7 @@ pub fn command(args: &[Vec<u8>], resp3: bool) -> Reply {
         "info" => Reply::Array(
             names
                 .iter()
-                .map(|n| lookup_full(&text(n)).map_or(Reply::Null, |c| out.info(c)))
+                .map(|n| lookup_listed(&text(n)).map_or(Reply::Null, |c| out.info(c)))
                 .collect(),
         ),
         "docs" if names.is_empty() => out.map(
@@ -70,7 +70,7 @@ pub fn command(args: &[Vec<u8>], resp3: bool) -> Reply {
         "docs" => out.map(
             names
                 .iter()
-                .filter_map(|n| lookup_full(&text(n)))
+                .filter_map(|n| lookup_listed(&text(n)))
                 .map(|c| (Reply::bulk(c.full_name), out.docs(c)))
                 .collect(),
         ),
@@ -102,7 +102,7 @@ fn list(rest: &[Vec<u8>]) -> Reply {
     };
     Reply::Array(
         all_commands()
-            .filter(|c| filter(c))
+            .filter(|c| !c.is_valkey_alias() && filter(c))
             .map(|c| Reply::bulk(c.full_name))
             .collect(),
     )
@@ -114,6 +114,7 @@ fn getkeys(full: &[Vec<u8>]) -> Reply {
     let found = lookup(&text(&full[0])).and_then(|c| {
         if c.is_container() && full.len() >= 2 {
             c.subcommand(&text(&full[1]))
+                .filter(|s| !s.is_valkey_alias())
         } else {
             Some(c)
         }
@@ -168,7 +169,7 @@ impl Out {
     /// One `COMMAND INFO` entry: the 10-element array.
     fn info(&self, c: &CommandSpec) -> Reply {
         let subcommands = if c.is_container() {
-            Reply::Array(c.subcommands.iter().map(|s| self.info(s)).collect())
+            Reply::Array(c.listed_subcommands().map(|s| self.info(s)).collect())
         } else {
             self.set(vec![])
         };
@@ -285,8 +286,7 @@ impl Out {
         }
         if c.is_container() {
             let subs = c
-                .subcommands
-                .iter()
+                .listed_subcommands()
                 .map(|s| (Reply::bulk(s.full_name), self.docs(s)))
                 .collect();
             f.push(("subcommands", self.map(subs)));
@@ -351,10 +351,16 @@ mod tests {
     }
 
     #[test]
-    fn list_includes_subcommands_and_aliases() {
+    fn list_includes_subcommands_but_not_the_valkey_aliases() {
         let all = bulk_strings(&run(&["command", "list"], false));
+        // redis-sentinel 7.0 lists exactly 72 names.
+        assert_eq!(all.len(), 72);
         assert!(all.contains(&"sentinel|set".to_string()));
-        assert!(all.contains(&"sentinel|primary".to_string()));
+        assert!(!all.iter().any(|n| n.contains("primar")));
+        assert_eq!(
+            run(&["command", "info", "sentinel|primary"], false),
+            Reply::Array(vec![Reply::Null])
+        );
         assert!(all.contains(&"ping".to_string()));
         assert!(!all.contains(&"quit".to_string()));
     }

@@ -150,6 +150,31 @@ impl CommandSpec {
     pub fn is_container(&self) -> bool {
         !self.subcommands.is_empty()
     }
+
+    /// valkey 8's `SENTINEL PRIMARY…` names: they work as commands (and in
+    /// ACL rules, as their `master` twins), but redis-sentinel 7.0 has no
+    /// such commands, so `COMMAND` never shows them.
+    pub fn is_valkey_alias(&self) -> bool {
+        VALKEY_ALIASES.contains(&self.full_name)
+    }
+
+    /// The subcommands `COMMAND` shows: the 7.0 ones, no aliases.
+    pub fn listed_subcommands(&self) -> impl Iterator<Item = &'static CommandSpec> {
+        self.subcommands.iter().filter(|s| !s.is_valkey_alias())
+    }
+}
+
+const VALKEY_ALIASES: [&str; 4] = [
+    "sentinel|primary",
+    "sentinel|primaries",
+    "sentinel|get-primary-addr-by-name",
+    "sentinel|is-primary-down-by-addr",
+];
+
+/// Like [`lookup_full`], but only what redis-sentinel 7.0's `COMMAND`
+/// knows: the valkey aliases are unknown there.
+pub fn lookup_listed(name: &str) -> Option<&'static CommandSpec> {
+    lookup_full(name).filter(|c| !c.is_valkey_alias())
 }
 
 #[cfg(test)]
