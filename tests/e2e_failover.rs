@@ -449,3 +449,32 @@ fn odown_without_a_majority_of_votes_aborts_not_elected() {
     s[1].signal(libc::SIGCONT);
     s[2].signal(libc::SIGCONT);
 }
+
+/// A script's way of failing over: wait until every sentinel lists both
+/// replicas, then `SENTINEL FAILOVER` once. Discovery is fast enough that
+/// a replica's first INFO may still be on its way: that must not make the
+/// command fail. Five times, on fresh processes each time.
+#[test]
+fn failover_right_after_discovery_answers_ok_every_time() {
+    for round in 0..5 {
+        let (master, _r1, _r2) = master_and_two_replicas();
+        let (_s, ports) = three_rsentinels(&body(&master, 5000));
+        for &p in &ports {
+            assert!(
+                wait_until(Duration::from_secs(15), || {
+                    query(p, &["SENTINEL", "MASTER", "mymaster"])
+                        .and_then(|r| field(&r, "num-slaves"))
+                        .as_deref()
+                        == Some("2")
+                }),
+                "round {round}: sentinel {p} lists both replicas"
+            );
+        }
+        assert_eq!(
+            query(ports[0], &["SENTINEL", "FAILOVER", "mymaster"]),
+            Some(Reply::Simple("OK".into())),
+            "round {round}"
+        );
+        wait_switched_away(&ports, &master.port.to_string(), "failed over");
+    }
+}

@@ -33,7 +33,7 @@ impl FailoverState {
 }
 
 use super::actions::CommandOutput;
-use super::replica_selection::select_replica;
+use super::replica_selection::{replica_may_qualify_soon, select_replica};
 use super::{Action, Level, Sentinel};
 use crate::ids::Epoch;
 use crate::reply::Reply;
@@ -59,7 +59,10 @@ impl Sentinel {
                 "INPROG Failover already in progress".into(),
             ));
         }
-        if select_replica(m, &self.timing, now).is_none() {
+        // Discovery is fast: a script that waits for `num-slaves` and then
+        // fails over may see replicas whose first INFO has not arrived.
+        // Those may qualify in a moment; select_slave waits for them.
+        if select_replica(m, &self.timing, now).is_none() && !replica_may_qualify_soon(m) {
             return CommandOutput::reply(Reply::Error(
                 "NOGOODSLAVE No suitable replica to promote".into(),
             ));

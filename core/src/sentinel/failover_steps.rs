@@ -6,7 +6,7 @@
 use super::failover::FailoverState;
 use super::instance::ReconfState;
 use super::links::{LinkId, Tag, Target};
-use super::replica_selection::select_replica;
+use super::replica_selection::{replica_may_qualify_soon, select_replica};
 use super::{Action, Level, Sentinel, SIMFAILURE_CRASH_AFTER_ELECTION};
 use crate::time::Millis;
 
@@ -116,14 +116,13 @@ impl Sentinel {
         };
         let Some(key) = select_replica(m, &self.timing, now) else {
             // Elected faster than Redis would be, we may be looking at
-            // replica INFO that is a few seconds old. If a reachable replica
-            // could qualify, give fresh INFO (asked for at SDOWN and every
-            // second since) a moment to arrive before giving up.
-            let reachable = m
-                .replicas
-                .values()
-                .any(|r| r.common.link.cc_connected && !r.common.s_down && r.slave_priority != 0);
-            if reachable && now.since(m.failover_state_change_time).0 < SELECT_GRACE {
+            // replica INFO that is a few seconds old, or at a replica just
+            // discovered whose first INFO is on its way. Give fresh INFO
+            // (asked for at SDOWN and every second since) a moment to
+            // arrive before giving up.
+            if replica_may_qualify_soon(m)
+                && now.since(m.failover_state_change_time).0 < SELECT_GRACE
+            {
                 return;
             }
             self.master_event(

@@ -41,6 +41,18 @@ pub fn select_replica(m: &Master, timing: &Timing, now: Millis) -> Option<String
     candidates.first().map(|(k, _)| (*k).clone())
 }
 
+/// True when a replica that does not qualify yet may qualify in a moment:
+/// it is reachable (its INFO may just be a little old), or it was just
+/// discovered and its first INFO is still on the way. Selection then waits
+/// briefly instead of giving up (`select_slave`'s grace).
+pub fn replica_may_qualify_soon(m: &Master) -> bool {
+    m.replicas.values().any(|r| {
+        !r.common.s_down
+            && r.slave_priority != 0
+            && (r.common.link.cc_connected || r.common.info_refresh.is_none())
+    })
+}
+
 fn compare(a: &Replica, b: &Replica) -> Ordering {
     a.slave_priority
         .cmp(&b.slave_priority)
