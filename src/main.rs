@@ -289,6 +289,23 @@ fn bind_addrs(options: &ServerOptions) -> Vec<(IpAddr, bool)> {
         .collect()
 }
 
+/// Listens on the `unixsocket` path as Redis does: a stale socket file is
+/// removed first, and `unixsocketperm` (when not 0) sets the file's mode.
+fn bind_unix(path: &str, perm: u32) -> anyhow::Result<Listener> {
+    let _ = std::fs::remove_file(path);
+    let socket = tokio::net::UnixListener::bind(path)
+        .map_err(|e| anyhow::anyhow!("Failed opening Unix socket: {e}"))?;
+    if perm != 0 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(perm))
+            .map_err(|e| anyhow::anyhow!("Failed opening Unix socket: {e}"))?;
+    }
+    tracing::info!("The server is now ready to accept connections at {path}");
+    Ok(Listener {
+        socket: rsentinel::server::Socket::Unix(socket, path.to_string()),
+        tls: None,
+    })
+}
+
 /// Listens on `port` at every `bind` address; at least one must work.
 async fn bind_all(
     options: &ServerOptions,
@@ -341,7 +358,7 @@ async fn serve(p: Prepared) -> anyhow::Result<()> {
 
     let tls = TlsSetup::load(&options.tls).context("Failed to configure TLS")?;
     anyhow::ensure!(
-        options.port != 0 || options.tls.port != 0,
+        options.port != 0 || options.tls.port != 0 || options.unixsocket.is_some(),
         "Configured to not listen anywhere, exiting."
     );
     let mut listeners = Vec::new();
@@ -353,10 +370,13 @@ async fn serve(p: Prepared) -> anyhow::Result<()> {
     if let Some(acceptor) = &tls.acceptor {
         for socket in bind_all(&options, options.tls.port, "TLS").await? {
             listeners.push(Listener {
-                socket,
+                socket: socket.into(),
                 tls: Some(acceptor.clone()),
             });
         }
+    }
+    if let Some(path) = &options.unixsocket {
+        listeners.push(bind_unix(path, options.unixsocketperm)?);
     }
     tracing::info!("Running mode=sentinel, port={}.", options.port);
 
@@ -393,6 +413,7 @@ async fn serve(p: Prepared) -> anyhow::Result<()> {
         tls: tls.connector.clone(),
     };
     let pidfile = options.pidfile.clone();
+    let unixsocket = options.unixsocket.clone();
     let sink = FileSink::new(path, options, user_lines);
     let (driver, handle) = Driver::new(core, Box::new(sink), requirepass, link_options);
 
@@ -426,6 +447,9 @@ async fn serve(p: Prepared) -> anyhow::Result<()> {
     let _ = driver_done.await;
     if let Some(pidfile) = pidfile {
         let _ = std::fs::remove_file(pidfile);
+    }
+    if let Some(path) = unixsocket {
+        let _ = std::fs::remove_file(path);
     }
     tracing::warn!("Sentinel is now ready to exit, bye bye...");
     Ok(())

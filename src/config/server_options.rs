@@ -149,6 +149,10 @@ pub struct ServerOptions {
     pub supervised: Supervised,
     pub daemonize: bool,
     pub pidfile: Option<String>,
+    /// `unixsocket`: a Unix socket path clients may connect to as well.
+    pub unixsocket: Option<String>,
+    /// `unixsocketperm`: the socket file's mode (octal in the config).
+    pub unixsocketperm: u32,
     /// The default user's password: any bytes, exactly as configured.
     pub requirepass: Option<Vec<u8>>,
     pub aclfile: Option<String>,
@@ -182,6 +186,8 @@ impl Default for ServerOptions {
             supervised: Supervised::No,
             daemonize: false,
             pidfile: None,
+            unixsocket: None,
+            unixsocketperm: 0,
             requirepass: None,
             aclfile: None,
             maxclients: 10000,
@@ -197,7 +203,7 @@ impl Default for ServerOptions {
 }
 
 /// Free-form string options that are absent (NULL in Redis) when empty.
-const STRING_OPTIONS: &[&str] = &["pidfile", "aclfile", "bind-source-addr"];
+const STRING_OPTIONS: &[&str] = &["pidfile", "aclfile", "bind-source-addr", "unixsocket"];
 
 /// Keys a flush always owns, besides `user` (owned unless `aclfile` is set).
 const MANAGED_KEYS: &[&str] = &[
@@ -206,6 +212,8 @@ const MANAGED_KEYS: &[&str] = &[
     "protected-mode",
     "daemonize",
     "pidfile",
+    "unixsocket",
+    "unixsocketperm",
     "loglevel",
     "logfile",
     "syslog-enabled",
@@ -279,6 +287,7 @@ impl ServerOptions {
             "port" => self.port = int(values, 0, 65535)? as u16,
             "tls-port" => self.tls.port = int(values, 0, 65535)? as u16,
             "maxclients" => self.maxclients = int(values, 1, u32::MAX as i64)? as u32,
+            "unixsocketperm" => self.unixsocketperm = octal(values, 0o777)?,
             // Redis clamps hz into 1..=500 rather than refusing it.
             "hz" => self.hz = int(values, 0, i32::MAX as i64)?.clamp(1, 500) as u32,
             "tls-session-cache-size" => {
@@ -371,6 +380,14 @@ impl ServerOptions {
         if let Some(pidfile) = &self.pidfile {
             push("pidfile", repr(pidfile.as_bytes()), true);
         }
+        if let Some(path) = &self.unixsocket {
+            push("unixsocket", repr(path.as_bytes()), true);
+        }
+        push(
+            "unixsocketperm",
+            format!("{:o}", self.unixsocketperm),
+            self.unixsocketperm != 0,
+        );
         push(
             "loglevel",
             self.loglevel.as_str().into(),
@@ -498,6 +515,7 @@ impl ServerOptions {
         let value = (!value.is_empty()).then(|| value.to_string());
         match name {
             "pidfile" => self.pidfile = value,
+            "unixsocket" => self.unixsocket = value,
             "aclfile" => self.aclfile = value,
             "bind-source-addr" => self.bind_source_addr = value,
             tls_name => {
@@ -607,6 +625,20 @@ fn int(values: &[String], min: i64, max: i64) -> Result<i64, String> {
         return Err(format!(
             "argument must be between {min} and {max} inclusive"
         ));
+    }
+    Ok(value)
+}
+
+/// An octal option (`unixsocketperm 700`), as Redis's octal configs parse
+/// and bound it.
+fn octal(values: &[String], max: u32) -> Result<u32, String> {
+    let v = single(values)?;
+    let value = (!v.is_empty() && v.bytes().all(|b| (b'0'..=b'7').contains(&b)))
+        .then(|| u32::from_str_radix(v, 8).ok())
+        .flatten()
+        .ok_or_else(|| "argument couldn't be parsed into an integer".to_string())?;
+    if value > max {
+        return Err(format!("argument must be between 0 and {max:o} inclusive"));
     }
     Ok(value)
 }

@@ -66,12 +66,35 @@ pub struct ClientMeta {
     pub no_evict: bool,
 }
 
+/// Where a client is connected from (or to): a TCP address, or the path
+/// of the `unixsocket` (which Redis prints as `path:0`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientAddr {
+    Tcp(SocketAddr),
+    Unix(String),
+}
+
+impl std::fmt::Display for ClientAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClientAddr::Tcp(a) => write!(f, "{a}"),
+            ClientAddr::Unix(path) => write!(f, "{path}:0"),
+        }
+    }
+}
+
+impl From<SocketAddr> for ClientAddr {
+    fn from(a: SocketAddr) -> ClientAddr {
+        ClientAddr::Tcp(a)
+    }
+}
+
 /// One connected client.
 #[derive(Debug)]
 pub struct Client {
     pub id: u64,
-    pub addr: SocketAddr,
-    pub laddr: SocketAddr,
+    pub addr: ClientAddr,
+    pub laddr: ClientAddr,
     pub fd: i32,
     pub created: Instant,
     meta: Mutex<ClientMeta>,
@@ -116,7 +139,7 @@ impl Client {
         let m = self.meta();
         let age = now.saturating_duration_since(self.created).as_secs();
         let idle = now.saturating_duration_since(m.last_interaction).as_secs();
-        let flags = flag_letters(&m);
+        let flags = flag_letters(&m, matches!(self.addr, ClientAddr::Unix(_)));
         let redir = if m.tracking.on {
             m.tracking.redirect as i64
         } else {
@@ -148,7 +171,7 @@ impl Client {
 }
 
 /// CLIENT LIST `flags=`: one letter per flag in Redis's order, `N` if none.
-fn flag_letters(m: &ClientMeta) -> String {
+fn flag_letters(m: &ClientMeta, unix_socket: bool) -> String {
     let mut f = String::new();
     if m.sub + m.psub > 0 {
         f.push('P');
@@ -158,6 +181,9 @@ fn flag_letters(m: &ClientMeta) -> String {
         if m.tracking.bcast {
             f.push('B');
         }
+    }
+    if unix_socket {
+        f.push('U');
     }
     if m.no_evict {
         f.push('e');
@@ -240,16 +266,16 @@ impl ClientRegistry {
     /// Adds a client logged in as `user` (RESP2, no name) and returns it.
     pub fn register(
         &self,
-        addr: SocketAddr,
-        laddr: SocketAddr,
+        addr: impl Into<ClientAddr>,
+        laddr: impl Into<ClientAddr>,
         fd: i32,
         user: &str,
     ) -> Arc<Client> {
         let now = Instant::now();
         let client = Arc::new(Client {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
-            addr,
-            laddr,
+            addr: addr.into(),
+            laddr: laddr.into(),
             fd,
             created: now,
             meta: Mutex::new(ClientMeta {

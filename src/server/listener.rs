@@ -5,7 +5,7 @@
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use tokio::sync::{mpsc, watch};
 use tokio_rustls::TlsAcceptor;
 
@@ -37,13 +37,44 @@ fn log_due(last: &mut Option<std::time::Instant>, now: std::time::Instant) -> bo
 
 /// A listening socket and, for `tls-port`, the TLS it speaks.
 pub struct Listener {
-    pub socket: TcpListener,
+    pub socket: Socket,
     pub tls: Option<TlsAcceptor>,
+}
+
+/// A TCP port (`port`, `tls-port`) or the `unixsocket`.
+pub enum Socket {
+    Tcp(TcpListener),
+    /// The socket and its path, as clients' `addr` shows it.
+    Unix(UnixListener, String),
+}
+
+impl From<TcpListener> for Socket {
+    fn from(socket: TcpListener) -> Socket {
+        Socket::Tcp(socket)
+    }
 }
 
 impl From<TcpListener> for Listener {
     fn from(socket: TcpListener) -> Listener {
-        Listener { socket, tls: None }
+        Listener {
+            socket: socket.into(),
+            tls: None,
+        }
+    }
+}
+
+/// An accepted connection, of either kind.
+enum Accepted {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Listener {
+    async fn accept(&self) -> std::io::Result<Accepted> {
+        match &self.socket {
+            Socket::Tcp(l) => l.accept().await.map(|(s, _)| Accepted::Tcp(s)),
+            Socket::Unix(l, _) => l.accept().await.map(|(s, _)| Accepted::Unix(s)),
+        }
     }
 }
 
@@ -72,8 +103,13 @@ pub async fn accept_loop(
     loop {
         tokio::select! {
             _ = stop.changed() => return,
-            accepted = listener.socket.accept() => match accepted {
-                Ok((stream, _)) => admit(stream, listener.tls.as_ref(), &ctx, &alive),
+            accepted = listener.accept() => match accepted {
+                Ok(Accepted::Tcp(stream)) => admit(stream, listener.tls.as_ref(), &ctx, &alive),
+                Ok(Accepted::Unix(stream)) => {
+                    if let Socket::Unix(_, path) = &listener.socket {
+                        admit_unix(stream, path, &ctx, &alive);
+                    }
+                }
                 Err(e) => {
                     // Typically out of file descriptors: back off briefly
                     // instead of spinning, but stay responsive to stop; and
@@ -113,6 +149,28 @@ fn set_keepalive(stream: &TcpStream, secs: u32) {
     if let Err(e) = socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive) {
         tracing::debug!("Setting TCP keepalive: {e}");
     }
+}
+
+/// A `unixsocket` client: local by definition (protected mode does not
+/// apply), never TLS, no keepalive; `maxclients` counts it like any other.
+fn admit_unix(stream: UnixStream, path: &str, ctx: &Ctx, alive: &mpsc::Sender<()>) {
+    let state = &ctx.state;
+    if state.clients.len() >= state.info.maxclients {
+        Stats::add(&state.stats.rejected_connections, 1);
+        let _ = stream.try_write(MAX_CLIENTS_ERROR);
+        return;
+    }
+    Stats::add(&state.stats.connections_received, 1);
+    let addr = super::client_registry::ClientAddr::Unix(path.to_string());
+    let client = state
+        .clients
+        .register(addr.clone(), addr, stream.as_raw_fd(), "default");
+    let ctx = ctx.clone();
+    let alive = alive.clone();
+    tokio::spawn(async move {
+        connection::serve(ctx, stream, client).await;
+        drop(alive);
+    });
 }
 
 fn admit(stream: TcpStream, tls: Option<&TlsAcceptor>, ctx: &Ctx, alive: &mpsc::Sender<()>) {

@@ -24,7 +24,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::driver::handle::CoreHandle;
-pub use listener::Listener;
+pub use listener::{Listener, Socket};
 use session::Ctx;
 pub use state::{ServerInfo, ServerState};
 
