@@ -1,27 +1,32 @@
 //! The driver: the one task that owns the Sentinel core. It feeds the core
 //! requests from clients, link events and timer ticks (with `now`), and
 //! carries out the actions the core returns — it decides nothing itself.
+//! Config writes run on the [`config_writer`] thread; replies that must
+//! follow a write wait here until it is acknowledged.
 
+pub mod config_writer;
 pub mod handle;
 
 use std::time::{Duration, Instant};
 
 use rsentinel_core::reply::Reply;
 use rsentinel_core::sentinel::links::{LinkId, Target};
-use rsentinel_core::sentinel::{Action, Event, Level, Sentinel, FLUSH_FAILED};
+use rsentinel_core::sentinel::{Action, Durability, Event, Level, Sentinel, FLUSH_FAILED};
 use rsentinel_core::time::Millis;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::link::{LinkEvent, LinkManager, LinkOptions};
 use crate::scripts::{ScriptEvent, Scripts};
+use config_writer::{Ack, ConfigWriter};
+pub use config_writer::{ConfigSink, FlushError};
 use handle::{CoreHandle, PubMessage, Request};
 
-/// Where the core's state is persisted: the config rewrite. Kept behind a
-/// trait so the driver can be run against an in-memory sink in tests.
-pub trait ConfigSink: Send {
-    /// Rewrites the config with these `sentinel ...` lines (as tokens). The
-    /// error text is logged by the caller.
-    fn flush(&mut self, sentinel_lines: Vec<Vec<Vec<u8>>>) -> Result<(), String>;
+/// A reply held back until the config write with sequence `seq` (or a
+/// later one) is acknowledged.
+struct HeldReply {
+    seq: u64,
+    reply: Reply,
+    to: oneshot::Sender<Reply>,
 }
 
 /// How often the timer runs. Redis runs at 10–19 Hz; we react to replies
@@ -35,11 +40,15 @@ pub struct Driver {
     link_events: mpsc::Receiver<LinkEvent>,
     requests: mpsc::Receiver<Request>,
     events: broadcast::Sender<PubMessage>,
-    sink: Box<dyn ConfigSink>,
+    writer: ConfigWriter,
+    /// Replies waiting for a config write, oldest first.
+    held: Vec<HeldReply>,
     /// Sent to peer sentinels without `sentinel-pass`: any bytes.
     requirepass: Option<Vec<u8>>,
     scripts: Scripts,
-    flush_pending: bool,
+    /// `SENTINEL SIMULATE-FAILURE` asked to exit with this code, once the
+    /// config written so far is on disk.
+    crash: Option<i32>,
 }
 
 impl Driver {
@@ -63,10 +72,11 @@ impl Driver {
             link_events,
             requests,
             events,
-            sink,
+            writer: ConfigWriter::start(sink),
+            held: Vec::new(),
             requirepass,
             scripts: Scripts::new(),
-            flush_pending: false,
+            crash: None,
         };
         (driver, handle)
     }
@@ -106,6 +116,7 @@ impl Driver {
                     self.run_scripts();
                 }
                 Some(ev) = self.link_events.recv() => self.on_link_event(ev),
+                Some(ack) = self.writer.next_ack() => self.release_held(ack),
                 Some(done) = self.scripts.done_rx.recv() => {
                     if let Some(ev) = self.scripts.finished(done, Instant::now()) {
                         self.script_event(ev);
@@ -115,9 +126,7 @@ impl Driver {
                     Some(Request::Shutdown(reply)) => {
                         self.apply_actions();
                         tracing::warn!("User requested shutdown...");
-                        if let Err(e) = self.flush() {
-                            tracing::warn!("Error trying to save the config: {e}");
-                        }
+                        self.final_write().await;
                         let _ = reply.send(());
                         return;
                     }
@@ -126,6 +135,11 @@ impl Driver {
                 },
             }
             self.apply_actions();
+            if let Some(code) = self.crash {
+                self.final_write().await;
+                tracing::warn!("Simulated failure: exiting with code {code}");
+                std::process::exit(code);
+            }
         }
     }
 
@@ -136,18 +150,23 @@ impl Driver {
                 let is_pending_scripts = args
                     .first()
                     .is_some_and(|a| a.eq_ignore_ascii_case(b"pending-scripts"));
-                let r = if is_pending_scripts {
-                    self.scripts.pending_reply(Instant::now())
-                } else {
-                    let out = self.core.command(now, &args);
-                    self.apply_actions();
-                    let mut r = out.reply;
-                    if out.flush && self.flush().is_err() && r == Reply::ok() {
-                        r = Reply::err(FLUSH_FAILED);
+                if is_pending_scripts {
+                    let _ = reply.send(self.scripts.pending_reply(Instant::now()));
+                    return;
+                }
+                let out = self.core.command(now, &args);
+                // Submits the snapshot the command queued, if any.
+                self.apply_actions();
+                match out.durability {
+                    Durability::Immediate => {
+                        let _ = reply.send(out.reply);
                     }
-                    r
-                };
-                let _ = reply.send(r);
+                    Durability::AfterWrite => self.held.push(HeldReply {
+                        seq: self.writer.last_seq(),
+                        reply: out.reply,
+                        to: reply,
+                    }),
+                }
             }
             Request::Hello(payload, reply) => {
                 let text = String::from_utf8_lossy(&payload).into_owned();
@@ -162,9 +181,6 @@ impl Driver {
             }
             Request::Role(reply) => {
                 let _ = reply.send(self.core.role());
-            }
-            Request::FlushConfig(reply) => {
-                let _ = reply.send(self.flush());
             }
             Request::Shutdown(_) => unreachable!("handled in run"),
         }
@@ -209,10 +225,15 @@ impl Driver {
 
     /// Carries out everything the core queued.
     fn apply_actions(&mut self) {
-        while let Some(action) = self.core.poll_action() {
+        while self.crash.is_none() {
+            let Some(action) = self.core.poll_action() else {
+                break;
+            };
             match action {
                 Action::Event(e) => self.publish(e),
-                Action::FlushConfig => self.flush_pending = true,
+                Action::Persist(lines) => {
+                    self.writer.submit(lines);
+                }
                 Action::Connect {
                     link,
                     addr,
@@ -274,14 +295,8 @@ impl Driver {
                     }
                 }
                 Action::Log { level, text } => log_at(level, &text),
-                Action::Crash(code) => {
-                    tracing::warn!("Simulated failure: exiting with code {code}");
-                    std::process::exit(code);
-                }
+                Action::Crash(code) => self.crash = Some(code),
             }
-        }
-        if self.flush_pending {
-            let _ = self.flush();
         }
     }
 
@@ -338,16 +353,40 @@ impl Driver {
         });
     }
 
-    /// Rewrites the config now.
-    fn flush(&mut self) -> Result<(), String> {
-        self.flush_pending = false;
-        let lines = self.core.config_lines();
-        self.sink.flush(lines).map_err(|e| {
-            tracing::warn!(
-                "WARNING: Sentinel was not able to save the new configuration on disk!!!: {e}"
-            );
-            e
-        })
+    /// Sends the replies the acknowledged write covers; an `+OK` whose
+    /// write failed becomes Redis's flush error.
+    fn release_held(&mut self, ack: Ack) {
+        let (covered, waiting) = std::mem::take(&mut self.held)
+            .into_iter()
+            .partition(|h| h.seq <= ack.seq);
+        self.held = waiting;
+        for h in covered {
+            let reply = if ack.result.is_err() && h.reply == Reply::ok() {
+                Reply::err(FLUSH_FAILED)
+            } else {
+                h.reply
+            };
+            let _ = h.to.send(reply);
+        }
+    }
+
+    /// At shutdown: writes the final config and waits for it (and for the
+    /// replies still held).
+    async fn final_write(&mut self) {
+        let last = self.writer.submit(self.core.config_lines());
+        self.writer.close();
+        while let Some(ack) = self.writer.next_ack().await {
+            let done = ack.seq >= last;
+            if done {
+                if let Err(e) = &ack.result {
+                    tracing::warn!("Error trying to save the config: {e}");
+                }
+            }
+            self.release_held(ack);
+            if done {
+                break;
+            }
+        }
     }
 }
 

@@ -164,7 +164,7 @@ impl Sentinel {
         m.failover = FailoverState::ReconfSlaves;
         m.failover_state_change_time = now;
         let from = m.common.addr.clone();
-        self.push(Action::FlushConfig);
+        self.request_persist();
         self.instance_event(master, target, Level::Warning, "+promoted-slave", "");
         if self.simulate_failure & SIMFAILURE_CRASH_AFTER_PROMOTION != 0 {
             self.push(Action::Crash(99));

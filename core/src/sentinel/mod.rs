@@ -32,7 +32,7 @@ mod vote;
 
 use std::collections::{BTreeMap, VecDeque};
 
-pub use actions::{Action, CommandOutput, FLUSH_FAILED};
+pub use actions::{Action, CommandOutput, Durability, FLUSH_FAILED};
 pub use addr::Addr;
 pub use events::{Event, Level, Subject};
 pub use instance::{Master, PeerSentinel, Replica};
@@ -69,6 +69,12 @@ pub struct Sentinel {
     pub(crate) script_check: ScriptCheck,
     pub(crate) resolutions: resolve::Resolutions,
     actions: VecDeque<Action>,
+    /// A config snapshot is owed to the shell ([`Action::Persist`], taken
+    /// when drained so that it is the latest state).
+    persist_pending: bool,
+    /// How many persists were asked for, so `command` can tell whether
+    /// its reply must wait for a write.
+    persist_requests: u64,
 }
 
 impl Sentinel {
@@ -89,6 +95,8 @@ impl Sentinel {
             script_check: |_| true,
             resolutions: resolve::Resolutions::default(),
             actions: VecDeque::new(),
+            persist_pending: false,
+            persist_requests: 0,
         }
     }
 
@@ -102,7 +110,7 @@ impl Sentinel {
         if self.settings.myid.is_none() {
             let id = self.prng.hex40();
             self.settings.myid = Some(id);
-            self.push(Action::FlushConfig);
+            self.request_persist();
         }
         self.settings.myid.as_deref().unwrap_or_default()
     }
@@ -111,12 +119,31 @@ impl Sentinel {
         self.settings.myid.as_deref().unwrap_or("")
     }
 
-    /// The next thing the shell should do, if any.
+    /// The next thing the shell should do, if any. An owed config snapshot
+    /// comes last, so it holds everything the other actions reflect.
     pub fn poll_action(&mut self) -> Option<Action> {
-        self.actions.pop_front()
+        if let Some(a) = self.actions.pop_front() {
+            return Some(a);
+        }
+        if std::mem::take(&mut self.persist_pending) {
+            return Some(Action::Persist(self.config_lines()));
+        }
+        None
+    }
+
+    /// State that must survive a crash changed: owe the shell a snapshot.
+    pub(crate) fn request_persist(&mut self) {
+        self.persist_pending = true;
+        self.persist_requests += 1;
     }
 
     pub(crate) fn push(&mut self, action: Action) {
+        // What was owed is written before a simulated crash, as Redis
+        // flushes before it exits.
+        if matches!(action, Action::Crash(_)) && std::mem::take(&mut self.persist_pending) {
+            let lines = self.config_lines();
+            self.actions.push_back(Action::Persist(lines));
+        }
         self.actions.push_back(action);
     }
 

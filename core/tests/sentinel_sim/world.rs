@@ -324,11 +324,7 @@ impl World {
             Action::DropSentinelLinks => {
                 self.drop_links_where(i, |t| matches!(t, Target::Sentinel(_)));
             }
-            Action::FlushConfig => {
-                if let Some(c) = self.slots[i].core.as_ref() {
-                    self.slots[i].persisted = c.config_lines();
-                }
-            }
+            Action::Persist(lines) => self.slots[i].persisted = lines,
             Action::ReconfigScript { role, from, to, .. } => {
                 self.log(|| format!("s{i} reconfig-script {role} {from} -> {to}"))
             }
@@ -682,11 +678,9 @@ impl World {
                 Reply::Int(1)
             }
             "SENTINEL" if args.len() > 1 => {
-                let out = core.command(now, &args[1..]);
-                if out.flush {
-                    self.slots[j].persisted = core.config_lines();
-                }
-                out.reply
+                // The persist the command queued is applied by the drain
+                // below, before the reply leaves (a synchronous disk).
+                core.command(now, &args[1..]).reply
             }
             _ => Reply::err(format!("unknown command '{}'", name.to_lowercase())),
         };
