@@ -291,15 +291,20 @@ fn no_sdown_is_declared_during_tilt() {
 #[test]
 fn poll_timeout_names_the_moment_sdown_becomes_due() {
     let mut s = basic();
+    // Before any tick, one is due at once.
+    assert_eq!(s.poll_timeout(Millis(0)), Millis(0));
     connect_master(&mut s, Millis(0));
+    // A tick is due one timer period after the last one.
+    assert_eq!(s.poll_timeout(Millis(10)), Millis(50));
     // The PING sent at connect is unanswered: SDOWN is due just after
-    // down-after-milliseconds.
-    assert_eq!(s.poll_timeout(Millis(10)), Some(Millis(1001)));
+    // down-after-milliseconds, sooner than the next period would be.
+    s.tick(Millis(990));
+    assert_eq!(s.poll_timeout(Millis(990)), Millis(1001));
     s.handle_reply(
-        Millis(20),
+        Millis(995),
         LinkId::cmd(master()),
         Tag::Ping,
         Reply::Simple("PONG".into()),
     );
-    assert_eq!(s.poll_timeout(Millis(30)), None);
+    assert_eq!(s.poll_timeout(Millis(995)), Millis(1040));
 }

@@ -1,6 +1,7 @@
 //! The driver: the one task that owns the Sentinel core. It feeds the core
-//! requests from clients, link events and timer ticks (with `now`), and
-//! carries out the actions the core returns — it decides nothing itself.
+//! requests from clients, link events, script exits and ticks (with `now`,
+//! exactly when the core's `poll_timeout` says), and carries out the
+//! actions the core returns — it decides nothing itself.
 //! Config writes run on the [`config_writer`] thread; replies that must
 //! follow a write wait here until it is acknowledged.
 
@@ -16,7 +17,7 @@ use rsentinel_core::time::Millis;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::link::{LinkEvent, LinkManager, LinkOptions};
-use crate::scripts::{ScriptEvent, Scripts};
+use crate::scripts::{Scripts, SpawnError};
 use config_writer::{Ack, ConfigWriter};
 pub use config_writer::{ConfigSink, FlushError};
 use handle::{CoreHandle, PubMessage, Request};
@@ -28,10 +29,6 @@ struct HeldReply {
     reply: Reply,
     to: oneshot::Sender<Reply>,
 }
-
-/// How often the timer runs. Redis runs at 10–19 Hz; we react to replies
-/// at once and tick a little faster.
-const TICK: Duration = Duration::from_millis(50);
 
 pub struct Driver {
     core: Sentinel,
@@ -92,35 +89,26 @@ impl Driver {
         self.apply_actions();
         #[cfg(debug_assertions)]
         let injected_panic = debug_panic_deadline();
-        let mut tick = tokio::time::interval(TICK);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            // Wake exactly when the core expects a deadline to pass.
-            let deadline = self
-                .core
-                .poll_timeout(self.now())
-                .map(|t| tokio::time::Instant::from_std(self.started) + Duration::from_millis(t.0))
-                .unwrap_or_else(|| tokio::time::Instant::now() + TICK);
+            // The core's deadline is the only clock: sleep exactly until it.
+            let deadline = self.core.poll_timeout(self.now());
+            let wake =
+                tokio::time::Instant::from_std(self.started) + Duration::from_millis(deadline.0);
             tokio::select! {
-                _ = tokio::time::sleep_until(deadline) => {
-                    let now = self.now();
-                    self.core.tick(now);
-                }
-                _ = tick.tick() => {
+                _ = tokio::time::sleep_until(wake) => {
                     #[cfg(debug_assertions)]
                     if injected_panic.is_some_and(|at| Instant::now() >= at) {
                         panic!("injected fault: RSENTINEL_DEBUG_DRIVER_PANIC_AFTER_MS");
                     }
                     let now = self.now();
                     self.core.tick(now);
-                    self.run_scripts();
                 }
                 Some(ev) = self.link_events.recv() => self.on_link_event(ev),
                 Some(ack) = self.writer.next_ack() => self.release_held(ack),
                 Some(done) = self.scripts.done_rx.recv() => {
-                    if let Some(ev) = self.scripts.finished(done, Instant::now()) {
-                        self.script_event(ev);
-                    }
+                    self.scripts.reaped(done.id);
+                    let now = self.now();
+                    self.core.script_exited(now, done.id, done.code, done.signal);
                 }
                 req = self.requests.recv() => match req {
                     Some(Request::Shutdown(reply)) => {
@@ -147,13 +135,6 @@ impl Driver {
         let now = self.now();
         match req {
             Request::Sentinel(args, reply) => {
-                let is_pending_scripts = args
-                    .first()
-                    .is_some_and(|a| a.eq_ignore_ascii_case(b"pending-scripts"));
-                if is_pending_scripts {
-                    let _ = reply.send(self.scripts.pending_reply(Instant::now()));
-                    return;
-                }
                 let out = self.core.command(now, &args);
                 // Submits the snapshot the command queued, if any.
                 self.apply_actions();
@@ -175,8 +156,6 @@ impl Driver {
                 let _ = reply.send(Reply::Int(1));
             }
             Request::InfoSection(reply) => {
-                self.core
-                    .set_script_counts(self.scripts.running(), self.scripts.queued());
                 let _ = reply.send(self.core.info_section(now));
             }
             Request::Role(reply) => {
@@ -269,31 +248,18 @@ impl Driver {
                         .close_where(|l| matches!(l.target, Target::Sentinel(_)));
                     self.report_closed(closed);
                 }
-                Action::ReconfigScript {
-                    master,
-                    role,
-                    from,
-                    to,
-                } => {
-                    let script = self
-                        .core
-                        .masters
-                        .get(&master)
-                        .and_then(|m| m.client_reconfig_script.clone());
-                    if let Some(path) = script {
-                        let argv = vec![
-                            path,
-                            master,
-                            role.to_string(),
-                            "start".into(),
-                            from.host,
-                            from.port.to_string(),
-                            to.host,
-                            to.port.to_string(),
-                        ];
-                        self.scripts.queue(argv, Instant::now());
+                Action::RunScript(run) => {
+                    let now = self.now();
+                    match self.scripts.spawn(&run) {
+                        Ok(pid) => self.core.script_started(run.id, pid),
+                        Err(SpawnError::Busy) => self.core.script_spawn_failed(now, run.id, true),
+                        Err(SpawnError::Failed(e)) => {
+                            tracing::warn!("Error spawning {}: {e}", run.argv[0]);
+                            self.core.script_spawn_failed(now, run.id, false);
+                        }
                     }
                 }
+                Action::KillScript { id } => self.scripts.kill(id),
                 Action::Log { level, text } => log_at(level, &text),
                 Action::Crash(code) => self.crash = Some(code),
             }
@@ -307,8 +273,9 @@ impl Driver {
         }
     }
 
-    /// Logs an event, publishes it, and queues the notification script.
-    fn publish(&mut self, e: Event) {
+    /// Logs an event and publishes it (its notification script, if any,
+    /// is already queued in the core).
+    fn publish(&self, e: Event) {
         log_at(e.level, &format!("{} {}", e.kind, e.msg));
         if e.is_published() {
             let _ = self.events.send(PubMessage {
@@ -316,41 +283,6 @@ impl Driver {
                 message: e.msg.clone(),
             });
         }
-        if let Some(master) = &e.script_master {
-            let script = self
-                .core
-                .masters
-                .get(master)
-                .and_then(|m| m.notification_script.clone());
-            if let Some(path) = script {
-                self.scripts
-                    .queue(vec![path, e.kind, e.msg], Instant::now());
-            }
-        }
-    }
-
-    fn run_scripts(&mut self) {
-        let t = &self.core.timing;
-        self.scripts
-            .set_limits(t.script_max_runtime, t.script_retry_delay);
-        for ev in self.scripts.run_pending(Instant::now()) {
-            self.script_event(ev);
-        }
-    }
-
-    fn script_event(&mut self, ev: ScriptEvent) {
-        let (kind, msg) = match ev {
-            ScriptEvent::Error { path, signal, code } => {
-                ("-script-error", format!("{path} {signal} {code}"))
-            }
-            ScriptEvent::Timeout { path, pid } => ("-script-timeout", format!("{path} {pid}")),
-        };
-        self.publish(Event {
-            level: Level::Warning,
-            kind: kind.into(),
-            msg,
-            script_master: None,
-        });
     }
 
     /// Sends the replies the acknowledged write covers; an `+OK` whose

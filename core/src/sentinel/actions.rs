@@ -3,6 +3,7 @@
 use super::addr::Addr;
 use super::events::{Event, Level};
 use super::links::{Auth, LinkId, Outgoing};
+use super::scripts::ScriptRun;
 use crate::reply::Reply;
 
 /// One instruction for the shell, drained with `Sentinel::poll_action`.
@@ -28,14 +29,12 @@ pub enum Action {
     /// must survive a crash changed). Only the latest snapshot matters: a
     /// writer may skip older ones it has not started yet.
     Persist(Vec<Vec<Vec<u8>>>),
-    /// Run the master's `client-reconfig-script` (if it has one) with
-    /// `<master> <role> start <from-ip> <from-port> <to-ip> <to-port>`.
-    ReconfigScript {
-        master: String,
-        role: &'static str,
-        from: Addr,
-        to: Addr,
-    },
+    /// Start a script (notification or client-reconfig; the queue policy
+    /// is the core's). Report with `script_started` or
+    /// `script_spawn_failed`, and later `script_exited`.
+    RunScript(ScriptRun),
+    /// Kill (SIGKILL) the running script `id`; it overran its deadline.
+    KillScript { id: u64 },
     /// Exit the process with this code (`SENTINEL SIMULATE-FAILURE`).
     Crash(i32),
     /// Write a log line that is not an event (not published, no script),

@@ -137,7 +137,7 @@ impl Sentinel {
             "set" => self.set_cmd(now, args),
             "config" => self.config_cmd(args),
             "info-cache" => self.info_cache_cmd(now, args),
-            "pending-scripts" => reply(Reply::Array(Vec::new())),
+            "pending-scripts" => reply(self.pending_scripts_reply(now)),
             "myid" => reply(Reply::bulk(self.myid())),
             "simulate-failure" => {
                 let mut flags = 0;

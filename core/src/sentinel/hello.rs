@@ -137,12 +137,12 @@ impl Sentinel {
                 self.master_event_plain(&name, Level::Warning, "+switch-master", msg);
                 let new = master_addr;
                 self.reset_master_and_change_address(now, &name, new.clone());
-                self.push(Action::ReconfigScript {
-                    master: name.clone(),
-                    role: "observer",
-                    from: self.announced_addr(&old),
-                    to: self.announced_addr(&new),
-                });
+                self.queue_reconfig_script(
+                    &name,
+                    "observer",
+                    self.announced_addr(&old),
+                    self.announced_addr(&new),
+                );
             }
         }
         if let Some(s) = self

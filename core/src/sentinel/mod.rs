@@ -24,6 +24,7 @@ mod replica_selection;
 mod reset;
 mod resolve;
 mod schedule;
+mod scripts;
 pub mod settings;
 mod slaveof;
 mod tilt;
@@ -37,6 +38,7 @@ pub use addr::Addr;
 pub use events::{Event, Level, Subject};
 pub use instance::{Master, PeerSentinel, Replica};
 pub use replica_selection::select_replica;
+pub use scripts::ScriptRun;
 pub use settings::Settings;
 pub use timing::Timing;
 
@@ -64,7 +66,7 @@ pub struct Sentinel {
     pub tilt_start: Millis,
     pub previous_tick: Option<Millis>,
     pub simulate_failure: u32,
-    script_counts: (usize, usize),
+    scripts: scripts::ScriptQueue,
     pub(crate) prng: Prng,
     pub(crate) script_check: ScriptCheck,
     pub(crate) resolutions: resolve::Resolutions,
@@ -90,7 +92,7 @@ impl Sentinel {
             tilt_start: Millis::ZERO,
             previous_tick: None,
             simulate_failure: 0,
-            script_counts: (0, 0),
+            scripts: scripts::ScriptQueue::default(),
             prng: Prng::new(seed),
             script_check: |_| true,
             resolutions: resolve::Resolutions::default(),

@@ -325,9 +325,14 @@ impl World {
                 self.drop_links_where(i, |t| matches!(t, Target::Sentinel(_)));
             }
             Action::Persist(lines) => self.slots[i].persisted = lines,
-            Action::ReconfigScript { role, from, to, .. } => {
-                self.log(|| format!("s{i} reconfig-script {role} {from} -> {to}"))
+            Action::RunScript(run) => {
+                // No processes here: a script succeeds at once.
+                self.log(|| format!("s{i} script {:?}", run.argv));
+                if let Some(c) = self.slots[i].core.as_mut() {
+                    c.script_exited(self.now, run.id, Some(0), None);
+                }
             }
+            Action::KillScript { id } => self.log(|| format!("s{i} kill script {id}")),
             Action::Log { text, .. } => self.log(|| format!("s{i} log: {text}")),
             // The simulated sentinels are configured with IP literals only.
             Action::Resolve { host } => self.log(|| format!("s{i} resolve {host}")),
