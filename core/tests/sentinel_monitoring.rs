@@ -269,7 +269,7 @@ fn a_long_gap_between_ticks_enters_tilt_and_it_ends_after_the_period() {
     s.tick(Millis(0));
     s.tick(Millis(2500));
     assert!(events(&drain(&mut s)).contains(&"+tilt #tilt mode entered".to_string()));
-    assert!(s.tilt);
+    assert!(s.in_tilt());
     let mut t = 2600;
     while t <= 32_600 {
         s.tick(Millis(t));

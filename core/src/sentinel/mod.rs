@@ -54,18 +54,20 @@ pub const SIMFAILURE_CRASH_AFTER_PROMOTION: u32 = 2;
 pub type ScriptCheck = fn(&str) -> bool;
 
 /// One sentinel's whole state.
+/// Its state is private: the shell and the simulators read it through the
+/// accessors below and change it only through inputs.
 pub struct Sentinel {
-    pub settings: Settings,
-    pub timing: Timing,
+    pub(crate) settings: Settings,
+    pub(crate) timing: Timing,
     /// Monitored masters by name (ordered, so every walk is deterministic).
-    pub masters: BTreeMap<String, Master>,
+    pub(crate) masters: BTreeMap<String, Master>,
     /// The port this sentinel listens on (announced in hellos when
     /// `announce-port` is 0).
-    pub port: u16,
-    pub tilt: bool,
-    pub tilt_start: Millis,
-    pub previous_tick: Option<Millis>,
-    pub simulate_failure: u32,
+    pub(crate) port: u16,
+    pub(crate) tilt: bool,
+    pub(crate) tilt_start: Millis,
+    pub(crate) previous_tick: Option<Millis>,
+    pub(crate) simulate_failure: u32,
     scripts: scripts::ScriptQueue,
     pub(crate) prng: Prng,
     pub(crate) script_check: ScriptCheck,
@@ -171,5 +173,30 @@ impl Sentinel {
     /// Number of masters (for INFO).
     pub fn master_count(&self) -> usize {
         self.masters.len()
+    }
+
+    /// The monitored masters, by name (read-only).
+    pub fn masters(&self) -> &BTreeMap<String, Master> {
+        &self.masters
+    }
+
+    /// The global settings (`current-epoch`, `myid`, announce options…).
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The timing settings (`SENTINEL CONFIG` values and fixed periods).
+    pub fn timing(&self) -> &Timing {
+        &self.timing
+    }
+
+    /// The port announced in hellos when `announce-port` is 0.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Whether the sentinel is in TILT mode.
+    pub fn in_tilt(&self) -> bool {
+        self.tilt
     }
 }

@@ -365,7 +365,7 @@ impl World {
             return;
         };
         let myid = core.myid().to_string();
-        let master = core.masters.get(MASTER_NAME);
+        let master = core.masters().get(MASTER_NAME);
         let verdict = match e.kind.as_str() {
             "+elected-leader" => {
                 let epoch = master.map_or(0, |m| m.failover_epoch);
@@ -860,7 +860,7 @@ impl World {
             let Some(epoch) = self.slots[i]
                 .core
                 .as_ref()
-                .and_then(|c| c.masters.get(MASTER_NAME))
+                .and_then(|c| c.masters().get(MASTER_NAME))
                 .map(|m| m.config_epoch)
             else {
                 continue;
@@ -871,7 +871,7 @@ impl World {
             let current = self.slots[i]
                 .core
                 .as_ref()
-                .map_or(0, |c| c.settings.current_epoch);
+                .map_or(0, |c| c.settings().current_epoch);
             if let Err(what) = self.checks.current_epochs.observe(i, current) {
                 self.fail(what);
             }
@@ -956,17 +956,17 @@ impl World {
                 out.push_str(&format!("  sentinel #{i} down\n"));
                 continue;
             };
-            if let Some(m) = c.masters.get(MASTER_NAME) {
+            if let Some(m) = c.masters().get(MASTER_NAME) {
                 out.push_str(&format!(
                     "  sentinel #{i} {} master={} config_epoch={} current_epoch={} failover={} sdown={} odown={} tilt={} sentinels={} replicas={:?}\n",
                     &s.myid[..8],
                     m.current_addr(),
                     m.config_epoch,
-                    c.settings.current_epoch,
+                    c.settings().current_epoch,
                     m.failover.as_str(),
                     m.common.s_down,
                     m.common.o_down,
-                    c.tilt,
+                    c.in_tilt(),
                     m.sentinels.len(),
                     m.replicas.keys().collect::<Vec<_>>(),
                 ));
