@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use crate::config::{rewrite_file, RewriteLine, ServerOptions, SENTINEL_REWRITE_KEYS};
-use crate::driver::ConfigSink;
+use crate::driver::{ConfigSink, FlushError};
 use crate::resp::split_args::quote_arg;
 
 /// Produces the current `user ...` lines at flush time (bytes: ACL patterns
@@ -40,7 +40,7 @@ pub fn config_line<T: AsRef<[u8]>>(tokens: &[T]) -> String {
 }
 
 impl ConfigSink for FileSink {
-    fn flush(&mut self, sentinel_lines: Vec<Vec<Vec<u8>>>) -> Result<(), String> {
+    fn flush(&mut self, sentinel_lines: Vec<Vec<Vec<u8>>>) -> Result<(), FlushError> {
         let mut desired = self.options.rewrite_lines(&(self.user_lines)());
         desired.extend(
             sentinel_lines
@@ -49,6 +49,6 @@ impl ConfigSink for FileSink {
         );
         let mut managed = self.options.managed_keys();
         managed.extend(SENTINEL_REWRITE_KEYS.iter().map(|k| k.to_string()));
-        rewrite_file(&self.path, &desired, &managed).map_err(|e| e.to_string())
+        Ok(rewrite_file(&self.path, &desired, &managed)?)
     }
 }

@@ -1,56 +1,38 @@
-//! Notification and client-reconfig scripts, run the way Redis runs them: a
-//! FIFO of at most 256 jobs, at most 16 running, a retry with doubling delay
-//! when a script exits 1 or dies from a signal, a 60 s time limit.
+//! Spawning and reaping the notification and client-reconfig scripts the
+//! core asks for ([`Action::RunScript`]); the queue policy (FIFO,
+//! concurrency, retries, time limit) is the core's.
+//!
+//! [`Action::RunScript`]: rsentinel_core::sentinel::Action::RunScript
 
-use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::collections::HashMap;
 
-use rsentinel_core::reply::Reply;
+use rsentinel_core::sentinel::ScriptRun;
 use tokio::sync::mpsc;
 
-const MAX_QUEUE: usize = 256;
-const MAX_RUNNING: usize = 16;
-const MAX_RETRY: u32 = 10;
-
-struct Job {
-    id: u64,
-    argv: Vec<String>,
-    retry_num: u32,
-    /// Running since, with its pid.
-    running: Option<(Instant, u32)>,
-    /// Not to be started before.
-    not_before: Instant,
-}
-
-/// How a finished script ended.
-#[derive(Debug)]
-pub struct Finished {
-    id: u64,
-    code: Option<i32>,
-    signal: Option<i32>,
-}
-
-/// What the driver should log/publish about a script.
+/// How a script ended, reported to the core with `script_exited`.
 #[derive(Debug, PartialEq, Eq)]
-pub enum ScriptEvent {
-    Error {
-        path: String,
-        signal: i32,
-        code: i32,
-    },
-    Timeout {
-        path: String,
-        pid: u32,
-    },
+pub struct Exited {
+    pub id: u64,
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
 }
 
+/// Why a script could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    /// The file is still open for writing somewhere (e.g. an fd inherited
+    /// by a concurrent fork): worth trying again shortly.
+    #[error("text file busy")]
+    Busy,
+    #[error("{0}")]
+    Failed(std::io::Error),
+}
+
+/// The running scripts' pids, and the channel their exits arrive on.
 pub struct Scripts {
-    jobs: VecDeque<Job>,
-    next_id: u64,
-    done_tx: mpsc::UnboundedSender<Finished>,
-    pub done_rx: mpsc::UnboundedReceiver<Finished>,
-    max_runtime: Duration,
-    retry_delay: Duration,
+    pids: HashMap<u64, u32>,
+    done_tx: mpsc::UnboundedSender<Exited>,
+    pub done_rx: mpsc::UnboundedReceiver<Exited>,
 }
 
 impl Default for Scripts {
@@ -63,180 +45,54 @@ impl Scripts {
     pub fn new() -> Scripts {
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         Scripts {
-            jobs: VecDeque::new(),
-            next_id: 1,
+            pids: HashMap::new(),
             done_tx,
             done_rx,
-            max_runtime: Duration::from_secs(60),
-            retry_delay: Duration::from_secs(30),
         }
     }
 
-    pub fn set_limits(&mut self, max_runtime_ms: u64, retry_delay_ms: u64) {
-        self.max_runtime = Duration::from_millis(max_runtime_ms);
-        self.retry_delay = Duration::from_millis(retry_delay_ms);
-    }
-
-    /// Queues `argv` (path first). On overflow the oldest job that is not
-    /// running is dropped, as Redis does.
-    pub fn queue(&mut self, argv: Vec<String>, now: Instant) {
-        if self.jobs.len() >= MAX_QUEUE {
-            if let Some(pos) = self.jobs.iter().position(|j| j.running.is_none()) {
-                self.jobs.remove(pos);
+    /// Starts `run`; its exit arrives on `done_rx`. Returns the pid.
+    pub fn spawn(&mut self, run: &ScriptRun) -> Result<u32, SpawnError> {
+        let mut cmd = tokio::process::Command::new(program_path(&run.argv[0]));
+        cmd.args(&run.argv[1..]).kill_on_drop(false);
+        let mut child = cmd.spawn().map_err(|e| {
+            if e.raw_os_error() == Some(libc::ETXTBSY) {
+                SpawnError::Busy
+            } else {
+                SpawnError::Failed(e)
             }
-        }
-        self.jobs.push_back(Job {
-            id: self.next_id,
-            argv,
-            retry_num: 0,
-            running: None,
-            not_before: now,
+        })?;
+        let pid = child.id().unwrap_or(0);
+        self.pids.insert(run.id, pid);
+        let tx = self.done_tx.clone();
+        let id = run.id;
+        tokio::spawn(async move {
+            let (code, signal) = match child.wait().await {
+                Ok(s) => {
+                    use std::os::unix::process::ExitStatusExt;
+                    (s.code(), s.signal())
+                }
+                Err(_) => (Some(2), None),
+            };
+            let _ = tx.send(Exited { id, code, signal });
         });
-        self.next_id += 1;
+        Ok(pid)
     }
 
-    pub fn running(&self) -> usize {
-        self.jobs.iter().filter(|j| j.running.is_some()).count()
+    /// Forgets a script that exited (before its exit reaches the core).
+    pub fn reaped(&mut self, id: u64) {
+        self.pids.remove(&id);
     }
 
-    pub fn queued(&self) -> usize {
-        self.jobs.len()
-    }
-
-    /// Starts due jobs and kills overdue ones.
-    pub fn run_pending(&mut self, now: Instant) -> Vec<ScriptEvent> {
-        let mut events = Vec::new();
-        let mut running = self.running();
-        let mut failed = Vec::new();
-        for job in self.jobs.iter_mut() {
-            if let Some((since, pid)) = job.running {
-                if now.duration_since(since) > self.max_runtime {
-                    // SAFETY: kill(2) has no memory-safety preconditions; the pid
-                    // is a child we spawned.
-                    unsafe {
-                        libc::kill(pid as i32, libc::SIGKILL);
-                    }
-                    events.push(ScriptEvent::Timeout {
-                        path: job.argv[0].clone(),
-                        pid,
-                    });
-                }
-                continue;
-            }
-            if running >= MAX_RUNNING || job.not_before > now {
-                continue;
-            }
-            let mut cmd = tokio::process::Command::new(program_path(&job.argv[0]));
-            cmd.args(&job.argv[1..]).kill_on_drop(false);
-            match cmd.spawn() {
-                Ok(mut child) => {
-                    let pid = child.id().unwrap_or(0);
-                    job.running = Some((now, pid));
-                    job.retry_num += 1;
-                    running += 1;
-                    let tx = self.done_tx.clone();
-                    let id = job.id;
-                    tokio::spawn(async move {
-                        let status = child.wait().await;
-                        let (code, signal) = match status {
-                            Ok(s) => {
-                                use std::os::unix::process::ExitStatusExt;
-                                (s.code(), s.signal())
-                            }
-                            Err(_) => (Some(2), None),
-                        };
-                        let _ = tx.send(Finished { id, code, signal });
-                    });
-                }
-                // A script file still open for writing somewhere (e.g. an fd
-                // inherited by a concurrent fork) cannot be executed yet:
-                // that is transient, so try again shortly.
-                Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
-                    job.not_before = now + Duration::from_millis(10);
-                }
-                Err(e) => {
-                    tracing::warn!("Error spawning {}: {e}", job.argv[0]);
-                    failed.push(job.id)
-                }
+    /// SIGKILLs script `id` if it still runs.
+    pub fn kill(&self, id: u64) {
+        if let Some(&pid) = self.pids.get(&id) {
+            // SAFETY: kill(2) has no memory-safety preconditions; the pid is
+            // a child we spawned and have not reaped yet.
+            unsafe {
+                libc::kill(pid as i32, libc::SIGKILL);
             }
         }
-        for id in failed {
-            if let Some(pos) = self.jobs.iter().position(|j| j.id == id) {
-                let job = self.jobs.remove(pos).expect("position is valid");
-                events.push(ScriptEvent::Error {
-                    path: job.argv[0].clone(),
-                    signal: 99,
-                    code: 0,
-                });
-            }
-        }
-        events
-    }
-
-    /// Records a finished script: done, retried later, or failed for good.
-    pub fn finished(&mut self, f: Finished, now: Instant) -> Option<ScriptEvent> {
-        let pos = self.jobs.iter().position(|j| j.id == f.id)?;
-        let retry = f.signal.is_some() || f.code == Some(1);
-        let job = &mut self.jobs[pos];
-        job.running = None;
-        if f.code == Some(0) {
-            self.jobs.remove(pos);
-            return None;
-        }
-        if retry && job.retry_num < MAX_RETRY {
-            let factor = 1u32 << (job.retry_num.saturating_sub(1)).min(16);
-            job.not_before = now + self.retry_delay * factor;
-            return None;
-        }
-        let job = self.jobs.remove(pos)?;
-        Some(ScriptEvent::Error {
-            path: job.argv[0].clone(),
-            signal: f.signal.unwrap_or(0),
-            code: f.code.unwrap_or(0),
-        })
-    }
-
-    /// `SENTINEL PENDING-SCRIPTS`.
-    pub fn pending_reply(&self, now: Instant) -> Reply {
-        Reply::Array(
-            self.jobs
-                .iter()
-                .map(|j| {
-                    let mut pairs = vec![
-                        (
-                            "argv",
-                            Reply::Array(j.argv.iter().map(Reply::bulk).collect()),
-                        ),
-                        (
-                            "flags",
-                            Reply::bulk(if j.running.is_some() {
-                                "running"
-                            } else {
-                                "scheduled"
-                            }),
-                        ),
-                        (
-                            "pid",
-                            Reply::bulk_int(j.running.map_or(0, |(_, p)| p as i64)),
-                        ),
-                    ];
-                    match j.running {
-                        Some((since, _)) => pairs.push((
-                            "run-time",
-                            Reply::bulk_int(now.duration_since(since).as_millis() as i64),
-                        )),
-                        None => pairs.push((
-                            "run-delay",
-                            Reply::bulk_int(
-                                j.not_before.saturating_duration_since(now).as_millis() as i64,
-                            ),
-                        )),
-                    }
-                    pairs.push(("retry-num", Reply::bulk_int(j.retry_num as i64)));
-                    Reply::map_of(pairs)
-                })
-                .collect(),
-        )
     }
 }
 
@@ -265,98 +121,62 @@ mod tests {
     }
 
     use super::*;
+    use rsentinel_core::time::Millis;
     use std::os::unix::fs::PermissionsExt;
-
-    fn script(dir: &std::path::Path, body: &str) -> String {
-        let path = dir.join("s.sh");
-        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-        path.display().to_string()
-    }
-
-    /// Runs the queue until it is empty or `limit` passes; the events.
-    async fn drive(s: &mut Scripts, limit: Duration) -> Vec<ScriptEvent> {
-        let deadline = Instant::now() + limit;
-        let mut events = Vec::new();
-        while s.queued() > 0 && Instant::now() < deadline {
-            events.extend(s.run_pending(Instant::now()));
-            if let Ok(Some(done)) =
-                tokio::time::timeout(Duration::from_millis(50), s.done_rx.recv()).await
-            {
-                events.extend(s.finished(done, Instant::now()));
-            }
-        }
-        events
-    }
+    use std::time::Duration;
 
     #[tokio::test]
-    async fn a_script_gets_its_arguments_and_leaves_the_queue() {
+    async fn a_script_gets_its_arguments_and_its_exit_is_reported() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out");
-        let path = script(dir.path(), &format!("echo \"$@\" > {}", out.display()));
+        let path = dir.path().join("s.sh");
+        std::fs::write(
+            &path,
+            format!("#!/bin/sh\necho \"$@\" > {}\nexit 3\n", out.display()),
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
         let mut s = Scripts::new();
-        s.queue(
-            vec![path, "+sdown".into(), "master m 127.0.0.1 1".into()],
-            Instant::now(),
+        let run = ScriptRun {
+            id: 7,
+            argv: vec![
+                path.display().to_string(),
+                "+sdown".into(),
+                "master m 127.0.0.1 1".into(),
+            ],
+            deadline: Millis(60_000),
+        };
+        s.spawn(&run).unwrap();
+        let exited = tokio::time::timeout(Duration::from_secs(10), s.done_rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            exited,
+            Exited {
+                id: 7,
+                code: Some(3),
+                signal: None
+            }
         );
-        assert_eq!(drive(&mut s, Duration::from_secs(5)).await, vec![]);
-        assert_eq!(s.queued(), 0);
         assert_eq!(
             std::fs::read_to_string(out).unwrap(),
             "+sdown master m 127.0.0.1 1\n"
         );
     }
 
-    #[tokio::test]
-    async fn exit_two_is_a_script_error_and_exit_one_is_retried() {
-        let dir = tempfile::tempdir().unwrap();
-        let fails = script(dir.path(), "exit 2");
-        let mut s = Scripts::new();
-        s.queue(vec![fails.clone()], Instant::now());
-        let events = drive(&mut s, Duration::from_secs(5)).await;
-        assert_eq!(
-            events,
-            vec![ScriptEvent::Error {
-                path: fails,
-                signal: 0,
-                code: 2
-            }]
-        );
-
-        let counter = dir.path().join("runs");
-        let retried = dir.path().join("r.sh");
-        std::fs::write(
-            &retried,
-            format!(
-                "#!/bin/sh\necho x >> {c}\n[ $(wc -l < {c}) -ge 3 ] && exit 0\nexit 1\n",
-                c = counter.display()
-            ),
-        )
-        .unwrap();
-        std::fs::set_permissions(&retried, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let mut s = Scripts::new();
-        s.set_limits(60_000, 10);
-        s.queue(vec![retried.display().to_string()], Instant::now());
-        assert_eq!(drive(&mut s, Duration::from_secs(10)).await, vec![]);
-        assert_eq!(std::fs::read_to_string(counter).unwrap().lines().count(), 3);
-    }
-
-    #[tokio::test]
-    async fn pending_scripts_lists_argv_flags_and_retry_count() {
-        let mut s = Scripts::new();
-        let later = Instant::now() + Duration::from_secs(60);
-        s.queue(vec!["/bin/true".into(), "a".into()], later);
-        let Reply::Array(items) = s.pending_reply(Instant::now()) else {
-            panic!("an array");
+    #[test]
+    fn a_missing_script_fails_to_spawn() {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let _guard = rt.enter();
+        let run = ScriptRun {
+            id: 1,
+            argv: vec!["/nonexistent/script.sh".into()],
+            deadline: Millis(0),
         };
-        let Reply::Map(fields) = &items[0] else {
-            panic!("a map");
-        };
-        let names: Vec<String> = fields
-            .iter()
-            .map(|(k, _)| k.as_str().unwrap().to_string())
-            .collect();
-        assert_eq!(names, ["argv", "flags", "pid", "run-delay", "retry-num"]);
-        assert_eq!(fields[1].1, Reply::bulk("scheduled"));
+        assert!(matches!(
+            Scripts::new().spawn(&run),
+            Err(SpawnError::Failed(_))
+        ));
     }
 }

@@ -23,8 +23,6 @@ pub enum Request {
     InfoSection(oneshot::Sender<String>),
     /// `ROLE`.
     Role(oneshot::Sender<Reply>),
-    /// Rewrite the config (e.g. after ACL changes); the error text on failure.
-    FlushConfig(oneshot::Sender<Result<(), String>>),
     /// Flush the config and stop the process.
     Shutdown(oneshot::Sender<()>),
 }
@@ -69,10 +67,15 @@ impl CoreHandle {
         self.ask(Request::Role).await.unwrap_or_else(shutting_down)
     }
 
-    pub async fn flush_config(&self) -> Result<(), String> {
-        self.ask(Request::FlushConfig)
-            .await
-            .unwrap_or_else(|| Err("shutting down".into()))
+    /// Rewrites the config (e.g. after ACL changes) and returns once it is
+    /// written: the same path as `SENTINEL FLUSHCONFIG`, so there is one way
+    /// to ask for a write.
+    pub async fn flush_config(&self) -> Result<(), super::FlushError> {
+        match self.sentinel(vec![b"flushconfig".to_vec()]).await {
+            r if r == Reply::ok() => Ok(()),
+            Reply::Error(e) => Err(super::FlushError::Rejected(e)),
+            r => Err(super::FlushError::Rejected(format!("{r:?}"))),
+        }
     }
 
     /// Asks the process to stop; returns once the config was flushed.

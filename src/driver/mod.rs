@@ -1,32 +1,34 @@
 //! The driver: the one task that owns the Sentinel core. It feeds the core
-//! requests from clients, link events and timer ticks (with `now`), and
-//! carries out the actions the core returns — it decides nothing itself.
+//! requests from clients, link events, script exits and ticks (with `now`,
+//! exactly when the core's `poll_timeout` says), and carries out the
+//! actions the core returns — it decides nothing itself.
+//! Config writes run on the [`config_writer`] thread; replies that must
+//! follow a write wait here until it is acknowledged.
 
+pub mod config_writer;
 pub mod handle;
 
 use std::time::{Duration, Instant};
 
 use rsentinel_core::reply::Reply;
 use rsentinel_core::sentinel::links::{LinkId, Target};
-use rsentinel_core::sentinel::{Action, Event, Level, Sentinel, FLUSH_FAILED};
+use rsentinel_core::sentinel::{Action, Durability, Event, Level, Sentinel, FLUSH_FAILED};
 use rsentinel_core::time::Millis;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::link::{LinkEvent, LinkManager, LinkOptions};
-use crate::scripts::{ScriptEvent, Scripts};
+use crate::scripts::{Scripts, SpawnError};
+use config_writer::{Ack, ConfigWriter};
+pub use config_writer::{ConfigSink, FlushError};
 use handle::{CoreHandle, PubMessage, Request};
 
-/// Where the core's state is persisted: the config rewrite. Kept behind a
-/// trait so the driver can be run against an in-memory sink in tests.
-pub trait ConfigSink: Send {
-    /// Rewrites the config with these `sentinel ...` lines (as tokens). The
-    /// error text is logged by the caller.
-    fn flush(&mut self, sentinel_lines: Vec<Vec<Vec<u8>>>) -> Result<(), String>;
+/// A reply held back until the config write with sequence `seq` (or a
+/// later one) is acknowledged.
+struct HeldReply {
+    seq: u64,
+    reply: Reply,
+    to: oneshot::Sender<Reply>,
 }
-
-/// How often the timer runs. Redis runs at 10–19 Hz; we react to replies
-/// at once and tick a little faster.
-const TICK: Duration = Duration::from_millis(50);
 
 pub struct Driver {
     core: Sentinel,
@@ -35,11 +37,15 @@ pub struct Driver {
     link_events: mpsc::Receiver<LinkEvent>,
     requests: mpsc::Receiver<Request>,
     events: broadcast::Sender<PubMessage>,
-    sink: Box<dyn ConfigSink>,
+    writer: ConfigWriter,
+    /// Replies waiting for a config write, oldest first.
+    held: Vec<HeldReply>,
     /// Sent to peer sentinels without `sentinel-pass`: any bytes.
     requirepass: Option<Vec<u8>>,
     scripts: Scripts,
-    flush_pending: bool,
+    /// `SENTINEL SIMULATE-FAILURE` asked to exit with this code, once the
+    /// config written so far is on disk.
+    crash: Option<i32>,
 }
 
 impl Driver {
@@ -63,10 +69,11 @@ impl Driver {
             link_events,
             requests,
             events,
-            sink,
+            writer: ConfigWriter::start(sink),
+            held: Vec::new(),
             requirepass,
             scripts: Scripts::new(),
-            flush_pending: false,
+            crash: None,
         };
         (driver, handle)
     }
@@ -82,42 +89,32 @@ impl Driver {
         self.apply_actions();
         #[cfg(debug_assertions)]
         let injected_panic = debug_panic_deadline();
-        let mut tick = tokio::time::interval(TICK);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            // Wake exactly when the core expects a deadline to pass.
-            let deadline = self
-                .core
-                .poll_timeout(self.now())
-                .map(|t| tokio::time::Instant::from_std(self.started) + Duration::from_millis(t.0))
-                .unwrap_or_else(|| tokio::time::Instant::now() + TICK);
+            // The core's deadline is the only clock: sleep exactly until it.
+            let deadline = self.core.poll_timeout(self.now());
+            let wake =
+                tokio::time::Instant::from_std(self.started) + Duration::from_millis(deadline.0);
             tokio::select! {
-                _ = tokio::time::sleep_until(deadline) => {
-                    let now = self.now();
-                    self.core.tick(now);
-                }
-                _ = tick.tick() => {
+                _ = tokio::time::sleep_until(wake) => {
                     #[cfg(debug_assertions)]
                     if injected_panic.is_some_and(|at| Instant::now() >= at) {
                         panic!("injected fault: RSENTINEL_DEBUG_DRIVER_PANIC_AFTER_MS");
                     }
                     let now = self.now();
                     self.core.tick(now);
-                    self.run_scripts();
                 }
                 Some(ev) = self.link_events.recv() => self.on_link_event(ev),
+                Some(ack) = self.writer.next_ack() => self.release_held(ack),
                 Some(done) = self.scripts.done_rx.recv() => {
-                    if let Some(ev) = self.scripts.finished(done, Instant::now()) {
-                        self.script_event(ev);
-                    }
+                    self.scripts.reaped(done.id);
+                    let now = self.now();
+                    self.core.script_exited(now, done.id, done.code, done.signal);
                 }
                 req = self.requests.recv() => match req {
                     Some(Request::Shutdown(reply)) => {
                         self.apply_actions();
                         tracing::warn!("User requested shutdown...");
-                        if let Err(e) = self.flush() {
-                            tracing::warn!("Error trying to save the config: {e}");
-                        }
+                        self.final_write().await;
                         let _ = reply.send(());
                         return;
                     }
@@ -126,6 +123,11 @@ impl Driver {
                 },
             }
             self.apply_actions();
+            if let Some(code) = self.crash {
+                self.final_write().await;
+                tracing::warn!("Simulated failure: exiting with code {code}");
+                std::process::exit(code);
+            }
         }
     }
 
@@ -133,21 +135,19 @@ impl Driver {
         let now = self.now();
         match req {
             Request::Sentinel(args, reply) => {
-                let is_pending_scripts = args
-                    .first()
-                    .is_some_and(|a| a.eq_ignore_ascii_case(b"pending-scripts"));
-                let r = if is_pending_scripts {
-                    self.scripts.pending_reply(Instant::now())
-                } else {
-                    let out = self.core.command(now, &args);
-                    self.apply_actions();
-                    let mut r = out.reply;
-                    if out.flush && self.flush().is_err() && r == Reply::ok() {
-                        r = Reply::err(FLUSH_FAILED);
+                let out = self.core.command(now, &args);
+                // Submits the snapshot the command queued, if any.
+                self.apply_actions();
+                match out.durability {
+                    Durability::Immediate => {
+                        let _ = reply.send(out.reply);
                     }
-                    r
-                };
-                let _ = reply.send(r);
+                    Durability::AfterWrite => self.held.push(HeldReply {
+                        seq: self.writer.last_seq(),
+                        reply: out.reply,
+                        to: reply,
+                    }),
+                }
             }
             Request::Hello(payload, reply) => {
                 let text = String::from_utf8_lossy(&payload).into_owned();
@@ -156,15 +156,10 @@ impl Driver {
                 let _ = reply.send(Reply::Int(1));
             }
             Request::InfoSection(reply) => {
-                self.core
-                    .set_script_counts(self.scripts.running(), self.scripts.queued());
                 let _ = reply.send(self.core.info_section(now));
             }
             Request::Role(reply) => {
                 let _ = reply.send(self.core.role());
-            }
-            Request::FlushConfig(reply) => {
-                let _ = reply.send(self.flush());
             }
             Request::Shutdown(_) => unreachable!("handled in run"),
         }
@@ -209,10 +204,15 @@ impl Driver {
 
     /// Carries out everything the core queued.
     fn apply_actions(&mut self) {
-        while let Some(action) = self.core.poll_action() {
+        while self.crash.is_none() {
+            let Some(action) = self.core.poll_action() else {
+                break;
+            };
             match action {
                 Action::Event(e) => self.publish(e),
-                Action::FlushConfig => self.flush_pending = true,
+                Action::Persist(lines) => {
+                    self.writer.submit(lines);
+                }
                 Action::Connect {
                     link,
                     addr,
@@ -248,40 +248,21 @@ impl Driver {
                         .close_where(|l| matches!(l.target, Target::Sentinel(_)));
                     self.report_closed(closed);
                 }
-                Action::ReconfigScript {
-                    master,
-                    role,
-                    from,
-                    to,
-                } => {
-                    let script = self
-                        .core
-                        .masters
-                        .get(&master)
-                        .and_then(|m| m.client_reconfig_script.clone());
-                    if let Some(path) = script {
-                        let argv = vec![
-                            path,
-                            master,
-                            role.to_string(),
-                            "start".into(),
-                            from.host,
-                            from.port.to_string(),
-                            to.host,
-                            to.port.to_string(),
-                        ];
-                        self.scripts.queue(argv, Instant::now());
+                Action::RunScript(run) => {
+                    let now = self.now();
+                    match self.scripts.spawn(&run) {
+                        Ok(pid) => self.core.script_started(run.id, pid),
+                        Err(SpawnError::Busy) => self.core.script_spawn_failed(now, run.id, true),
+                        Err(SpawnError::Failed(e)) => {
+                            tracing::warn!("Error spawning {}: {e}", run.argv[0]);
+                            self.core.script_spawn_failed(now, run.id, false);
+                        }
                     }
                 }
+                Action::KillScript { id } => self.scripts.kill(id),
                 Action::Log { level, text } => log_at(level, &text),
-                Action::Crash(code) => {
-                    tracing::warn!("Simulated failure: exiting with code {code}");
-                    std::process::exit(code);
-                }
+                Action::Crash(code) => self.crash = Some(code),
             }
-        }
-        if self.flush_pending {
-            let _ = self.flush();
         }
     }
 
@@ -292,8 +273,9 @@ impl Driver {
         }
     }
 
-    /// Logs an event, publishes it, and queues the notification script.
-    fn publish(&mut self, e: Event) {
+    /// Logs an event and publishes it (its notification script, if any,
+    /// is already queued in the core).
+    fn publish(&self, e: Event) {
         log_at(e.level, &format!("{} {}", e.kind, e.msg));
         if e.is_published() {
             let _ = self.events.send(PubMessage {
@@ -301,53 +283,42 @@ impl Driver {
                 message: e.msg.clone(),
             });
         }
-        if let Some(master) = &e.script_master {
-            let script = self
-                .core
-                .masters
-                .get(master)
-                .and_then(|m| m.notification_script.clone());
-            if let Some(path) = script {
-                self.scripts
-                    .queue(vec![path, e.kind, e.msg], Instant::now());
-            }
+    }
+
+    /// Sends the replies the acknowledged write covers; an `+OK` whose
+    /// write failed becomes Redis's flush error.
+    fn release_held(&mut self, ack: Ack) {
+        let (covered, waiting) = std::mem::take(&mut self.held)
+            .into_iter()
+            .partition(|h| h.seq <= ack.seq);
+        self.held = waiting;
+        for h in covered {
+            let reply = if ack.result.is_err() && h.reply == Reply::ok() {
+                Reply::err(FLUSH_FAILED)
+            } else {
+                h.reply
+            };
+            let _ = h.to.send(reply);
         }
     }
 
-    fn run_scripts(&mut self) {
-        let t = &self.core.timing;
-        self.scripts
-            .set_limits(t.script_max_runtime, t.script_retry_delay);
-        for ev in self.scripts.run_pending(Instant::now()) {
-            self.script_event(ev);
-        }
-    }
-
-    fn script_event(&mut self, ev: ScriptEvent) {
-        let (kind, msg) = match ev {
-            ScriptEvent::Error { path, signal, code } => {
-                ("-script-error", format!("{path} {signal} {code}"))
+    /// At shutdown: writes the final config and waits for it (and for the
+    /// replies still held).
+    async fn final_write(&mut self) {
+        let last = self.writer.submit(self.core.config_lines());
+        self.writer.close();
+        while let Some(ack) = self.writer.next_ack().await {
+            let done = ack.seq >= last;
+            if done {
+                if let Err(e) = &ack.result {
+                    tracing::warn!("Error trying to save the config: {e}");
+                }
             }
-            ScriptEvent::Timeout { path, pid } => ("-script-timeout", format!("{path} {pid}")),
-        };
-        self.publish(Event {
-            level: Level::Warning,
-            kind: kind.into(),
-            msg,
-            script_master: None,
-        });
-    }
-
-    /// Rewrites the config now.
-    fn flush(&mut self) -> Result<(), String> {
-        self.flush_pending = false;
-        let lines = self.core.config_lines();
-        self.sink.flush(lines).map_err(|e| {
-            tracing::warn!(
-                "WARNING: Sentinel was not able to save the new configuration on disk!!!: {e}"
-            );
-            e
-        })
+            self.release_held(ack);
+            if done {
+                break;
+            }
+        }
     }
 }
 

@@ -43,6 +43,12 @@ async fn fake_driver(mut rx: mpsc::Receiver<Request>, log: Arc<Mutex<Vec<String>
                     .iter()
                     .map(|a| String::from_utf8_lossy(a).into_owned())
                     .collect();
+                // `CoreHandle::flush_config` asks the core to write.
+                if words == ["flushconfig"] {
+                    note("flush".into());
+                    let _ = tx.send(Reply::ok());
+                    continue;
+                }
                 note(format!("sentinel {}", words.join(" ")));
                 let _ = tx.send(Reply::bulk(format!("core saw {}", words.join(" "))));
             }
@@ -58,10 +64,6 @@ async fn fake_driver(mut rx: mpsc::Receiver<Request>, log: Arc<Mutex<Vec<String>
                     Reply::bulk("sentinel"),
                     Reply::Array(vec![Reply::bulk("mymaster")]),
                 ]));
-            }
-            Request::FlushConfig(tx) => {
-                note("flush".into());
-                let _ = tx.send(Ok(()));
             }
             Request::Shutdown(tx) => {
                 note("shutdown".into());

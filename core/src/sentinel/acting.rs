@@ -164,7 +164,7 @@ impl Sentinel {
         m.failover = FailoverState::ReconfSlaves;
         m.failover_state_change_time = now;
         let from = m.common.addr.clone();
-        self.push(Action::FlushConfig);
+        self.request_persist();
         self.instance_event(master, target, Level::Warning, "+promoted-slave", "");
         if self.simulate_failure & SIMFAILURE_CRASH_AFTER_PROMOTION != 0 {
             self.push(Action::Crash(99));
@@ -177,12 +177,7 @@ impl Sentinel {
             |_| String::new(),
         );
         let to = self.announced_addr(self.masters[master].current_addr());
-        self.push(Action::ReconfigScript {
-            master: master.to_string(),
-            role: "leader",
-            from: self.announced_addr(&from),
-            to,
-        });
+        self.queue_reconfig_script(master, "leader", self.announced_addr(&from), to);
         self.force_hello(master);
         // Reconfigure the other replicas and tell the peers now.
         self.failover_step(now, master);

@@ -3,6 +3,7 @@
 use super::addr::Addr;
 use super::events::{Event, Level};
 use super::links::{Auth, LinkId, Outgoing};
+use super::scripts::ScriptRun;
 use crate::reply::Reply;
 
 /// One instruction for the shell, drained with `Sentinel::poll_action`.
@@ -24,16 +25,16 @@ pub enum Action {
     Send(Outgoing),
     /// Close a link (it will be reconnected later by the core).
     Close(LinkId),
-    /// Rewrite the config file now (state that must survive a crash changed).
-    FlushConfig,
-    /// Run the master's `client-reconfig-script` (if it has one) with
-    /// `<master> <role> start <from-ip> <from-port> <to-ip> <to-port>`.
-    ReconfigScript {
-        master: String,
-        role: &'static str,
-        from: Addr,
-        to: Addr,
-    },
+    /// Persist this snapshot of the `sentinel ...` config lines (state that
+    /// must survive a crash changed). Only the latest snapshot matters: a
+    /// writer may skip older ones it has not started yet.
+    Persist(Vec<Vec<Vec<u8>>>),
+    /// Start a script (notification or client-reconfig; the queue policy
+    /// is the core's). Report with `script_started` or
+    /// `script_spawn_failed`, and later `script_exited`.
+    RunScript(ScriptRun),
+    /// Kill (SIGKILL) the running script `id`; it overran its deadline.
+    KillScript { id: u64 },
     /// Exit the process with this code (`SENTINEL SIMULATE-FAILURE`).
     Crash(i32),
     /// Write a log line that is not an event (not published, no script),
@@ -49,25 +50,45 @@ pub enum Action {
     Resolve { host: String },
 }
 
+/// When the answer to a client command may leave.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// At once: the command changed nothing that must survive a crash.
+    Immediate,
+    /// Only once the [`Action::Persist`] this command queued (or a later
+    /// one) is written and synced: a vote, an epoch, SET, MONITOR, REMOVE,
+    /// FLUSHCONFIG, CONFIG SET… must not be acknowledged before it would
+    /// survive a crash. If that write fails and the reply is `+OK`, the
+    /// answer is [`FLUSH_FAILED`] instead.
+    AfterWrite,
+}
+
 /// The answer to a client command.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CommandOutput {
     pub reply: Reply,
-    /// Flush the config before replying; if that fails and `reply` is `+OK`,
-    /// answer `-ERR Failed to save config file. Check server logs.` instead.
-    pub flush: bool,
+    pub durability: Durability,
 }
 
 impl CommandOutput {
     pub fn reply(reply: Reply) -> CommandOutput {
         CommandOutput {
             reply,
-            flush: false,
+            durability: Durability::Immediate,
         }
     }
 
+    /// A reply that waits for the config write (`Sentinel::command` queues
+    /// the [`Action::Persist`]).
     pub fn flushed(reply: Reply) -> CommandOutput {
-        CommandOutput { reply, flush: true }
+        CommandOutput {
+            reply,
+            durability: Durability::AfterWrite,
+        }
+    }
+
+    pub fn after_write(&self) -> bool {
+        self.durability == Durability::AfterWrite
     }
 }
 

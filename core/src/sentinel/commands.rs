@@ -2,7 +2,7 @@
 //! Arity was checked by the shell against the command table; the handlers
 //! still never index past the arguments they were given.
 
-use super::actions::CommandOutput;
+use super::actions::{CommandOutput, Durability};
 use super::directives::CreateError;
 use super::instance_map::{master_map, replica_map, sentinel_map};
 use super::settings::{parse_yes_no, yes_no};
@@ -36,8 +36,22 @@ fn reply(r: Reply) -> CommandOutput {
 }
 
 impl Sentinel {
-    /// Runs `SENTINEL <args...>`; `args[0]` is the subcommand.
+    /// Runs `SENTINEL <args...>`; `args[0]` is the subcommand. A command
+    /// that changed persisted state (itself, or through a vote or a new
+    /// epoch) queues one [`super::Action::Persist`] and its reply is
+    /// [`Durability::AfterWrite`].
     pub fn command(&mut self, now: Millis, args: &[Vec<u8>]) -> CommandOutput {
+        let requests_before = self.persist_requests;
+        let mut out = self.run_command(now, args);
+        if out.after_write() {
+            self.request_persist();
+        } else if self.persist_requests != requests_before {
+            out.durability = Durability::AfterWrite;
+        }
+        out
+    }
+
+    fn run_command(&mut self, now: Millis, args: &[Vec<u8>]) -> CommandOutput {
         let Some(sub) = args.first() else {
             return reply(Reply::err(
                 "wrong number of arguments for 'sentinel' command",
@@ -123,7 +137,7 @@ impl Sentinel {
             "set" => self.set_cmd(now, args),
             "config" => self.config_cmd(args),
             "info-cache" => self.info_cache_cmd(now, args),
-            "pending-scripts" => reply(Reply::Array(Vec::new())),
+            "pending-scripts" => reply(self.pending_scripts_reply(now)),
             "myid" => reply(Reply::bulk(self.myid())),
             "simulate-failure" => {
                 let mut flags = 0;
@@ -229,7 +243,11 @@ impl Sentinel {
         let mut j = 2;
         let fail = |changes: usize, r: Reply| CommandOutput {
             reply: r,
-            flush: changes > 0,
+            durability: if changes > 0 {
+                Durability::AfterWrite
+            } else {
+                Durability::Immediate
+            },
         };
         while j < args.len() {
             let option = s(&args[j]);

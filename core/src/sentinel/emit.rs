@@ -20,6 +20,9 @@ impl Sentinel {
     /// warnings still run the master's notification script.
     pub(crate) fn master_event_plain(&mut self, name: &str, level: Level, kind: &str, msg: String) {
         let script_master = (level == Level::Warning).then(|| name.to_string());
+        if script_master.is_some() {
+            self.queue_notification(name, kind, &msg);
+        }
         self.push(Action::Event(Event {
             level,
             kind: kind.to_string(),

@@ -95,7 +95,7 @@ impl Sentinel {
         }
         if h.current_epoch > self.settings.current_epoch {
             self.settings.current_epoch = h.current_epoch;
-            self.push(Action::FlushConfig);
+            self.request_persist();
             self.master_event_plain(
                 &name,
                 Level::Warning,
@@ -111,7 +111,7 @@ impl Sentinel {
             m.config_epoch = h.master_config_epoch;
             // Persist it even when the address stays the same: a restart
             // must never see an older config epoch than we acted on.
-            self.push(Action::FlushConfig);
+            self.request_persist();
             let Some(m) = self.masters.get_mut(&name) else {
                 return;
             };
@@ -137,12 +137,12 @@ impl Sentinel {
                 self.master_event_plain(&name, Level::Warning, "+switch-master", msg);
                 let new = master_addr;
                 self.reset_master_and_change_address(now, &name, new.clone());
-                self.push(Action::ReconfigScript {
-                    master: name.clone(),
-                    role: "observer",
-                    from: self.announced_addr(&old),
-                    to: self.announced_addr(&new),
-                });
+                self.queue_reconfig_script(
+                    &name,
+                    "observer",
+                    self.announced_addr(&old),
+                    self.announced_addr(&new),
+                );
             }
         }
         if let Some(s) = self
@@ -255,7 +255,7 @@ impl Sentinel {
                 "",
             );
         }
-        self.push(Action::FlushConfig);
+        self.request_persist();
     }
 
     /// Points master `name` at `new`: the old master and the other replicas
@@ -297,7 +297,7 @@ impl Sentinel {
             };
             self.instance_event(name, &target, Level::Notice, "+slave", "");
         }
-        self.push(Action::FlushConfig);
+        self.request_persist();
     }
 }
 

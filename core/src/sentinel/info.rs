@@ -4,7 +4,7 @@
 use super::addr::Addr;
 use super::instance::{Replica, Role};
 use super::links::Target;
-use super::{Action, Level, Sentinel};
+use super::{Level, Sentinel};
 use crate::time::Millis;
 
 /// The fields of an INFO reply a sentinel uses.
@@ -219,7 +219,7 @@ impl Sentinel {
             self.instance_event(master, &target, Level::Notice, "+slave", "");
         }
         if !added.is_empty() {
-            self.push(Action::FlushConfig);
+            self.request_persist();
         }
     }
 

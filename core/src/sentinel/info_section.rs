@@ -57,16 +57,11 @@ impl Sentinel {
         ])
     }
 
-    /// The shell runs scripts; it tells the core how many, for INFO.
-    pub fn set_script_counts(&mut self, running: usize, queued: usize) {
-        self.script_counts = (running, queued);
-    }
-
     fn running_scripts(&self) -> usize {
-        self.script_counts.0
+        self.script_counts().0
     }
 
     fn queued_scripts(&self) -> usize {
-        self.script_counts.1
+        self.script_counts().1
     }
 }

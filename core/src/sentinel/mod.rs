@@ -24,6 +24,7 @@ mod replica_selection;
 mod reset;
 mod resolve;
 mod schedule;
+mod scripts;
 pub mod settings;
 mod slaveof;
 mod tilt;
@@ -32,11 +33,12 @@ mod vote;
 
 use std::collections::{BTreeMap, VecDeque};
 
-pub use actions::{Action, CommandOutput, FLUSH_FAILED};
+pub use actions::{Action, CommandOutput, Durability, FLUSH_FAILED};
 pub use addr::Addr;
 pub use events::{Event, Level, Subject};
 pub use instance::{Master, PeerSentinel, Replica};
 pub use replica_selection::select_replica;
+pub use scripts::ScriptRun;
 pub use settings::Settings;
 pub use timing::Timing;
 
@@ -52,23 +54,31 @@ pub const SIMFAILURE_CRASH_AFTER_PROMOTION: u32 = 2;
 pub type ScriptCheck = fn(&str) -> bool;
 
 /// One sentinel's whole state.
+/// Its state is private: the shell and the simulators read it through the
+/// accessors below and change it only through inputs.
 pub struct Sentinel {
-    pub settings: Settings,
-    pub timing: Timing,
+    pub(crate) settings: Settings,
+    pub(crate) timing: Timing,
     /// Monitored masters by name (ordered, so every walk is deterministic).
-    pub masters: BTreeMap<String, Master>,
+    pub(crate) masters: BTreeMap<String, Master>,
     /// The port this sentinel listens on (announced in hellos when
     /// `announce-port` is 0).
-    pub port: u16,
-    pub tilt: bool,
-    pub tilt_start: Millis,
-    pub previous_tick: Option<Millis>,
-    pub simulate_failure: u32,
-    script_counts: (usize, usize),
+    pub(crate) port: u16,
+    pub(crate) tilt: bool,
+    pub(crate) tilt_start: Millis,
+    pub(crate) previous_tick: Option<Millis>,
+    pub(crate) simulate_failure: u32,
+    scripts: scripts::ScriptQueue,
     pub(crate) prng: Prng,
     pub(crate) script_check: ScriptCheck,
     pub(crate) resolutions: resolve::Resolutions,
     actions: VecDeque<Action>,
+    /// A config snapshot is owed to the shell ([`Action::Persist`], taken
+    /// when drained so that it is the latest state).
+    persist_pending: bool,
+    /// How many persists were asked for, so `command` can tell whether
+    /// its reply must wait for a write.
+    persist_requests: u64,
 }
 
 impl Sentinel {
@@ -84,11 +94,13 @@ impl Sentinel {
             tilt_start: Millis::ZERO,
             previous_tick: None,
             simulate_failure: 0,
-            script_counts: (0, 0),
+            scripts: scripts::ScriptQueue::default(),
             prng: Prng::new(seed),
             script_check: |_| true,
             resolutions: resolve::Resolutions::default(),
             actions: VecDeque::new(),
+            persist_pending: false,
+            persist_requests: 0,
         }
     }
 
@@ -102,7 +114,7 @@ impl Sentinel {
         if self.settings.myid.is_none() {
             let id = self.prng.hex40();
             self.settings.myid = Some(id);
-            self.push(Action::FlushConfig);
+            self.request_persist();
         }
         self.settings.myid.as_deref().unwrap_or_default()
     }
@@ -111,12 +123,31 @@ impl Sentinel {
         self.settings.myid.as_deref().unwrap_or("")
     }
 
-    /// The next thing the shell should do, if any.
+    /// The next thing the shell should do, if any. An owed config snapshot
+    /// comes last, so it holds everything the other actions reflect.
     pub fn poll_action(&mut self) -> Option<Action> {
-        self.actions.pop_front()
+        if let Some(a) = self.actions.pop_front() {
+            return Some(a);
+        }
+        if std::mem::take(&mut self.persist_pending) {
+            return Some(Action::Persist(self.config_lines()));
+        }
+        None
+    }
+
+    /// State that must survive a crash changed: owe the shell a snapshot.
+    pub(crate) fn request_persist(&mut self) {
+        self.persist_pending = true;
+        self.persist_requests += 1;
     }
 
     pub(crate) fn push(&mut self, action: Action) {
+        // What was owed is written before a simulated crash, as Redis
+        // flushes before it exits.
+        if matches!(action, Action::Crash(_)) && std::mem::take(&mut self.persist_pending) {
+            let lines = self.config_lines();
+            self.actions.push_back(Action::Persist(lines));
+        }
         self.actions.push_back(action);
     }
 
@@ -142,5 +173,30 @@ impl Sentinel {
     /// Number of masters (for INFO).
     pub fn master_count(&self) -> usize {
         self.masters.len()
+    }
+
+    /// The monitored masters, by name (read-only).
+    pub fn masters(&self) -> &BTreeMap<String, Master> {
+        &self.masters
+    }
+
+    /// The global settings (`current-epoch`, `myid`, announce options…).
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The timing settings (`SENTINEL CONFIG` values and fixed periods).
+    pub fn timing(&self) -> &Timing {
+        &self.timing
+    }
+
+    /// The port announced in hellos when `announce-port` is 0.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Whether the sentinel is in TILT mode.
+    pub fn in_tilt(&self) -> bool {
+        self.tilt
     }
 }

@@ -100,7 +100,7 @@ mod tests {
     fn remove_drops_the_masters_links_and_orphaned_peers() {
         let mut s = sentinel_with_peer();
         let out = s.command(Millis(5), &[b"remove".to_vec(), b"m".to_vec()]);
-        assert!(out.flush);
+        assert!(out.after_write());
         let acts = actions(&mut s);
         assert!(acts.contains(&Action::DropLinks { master: "m".into() }));
         assert!(acts.contains(&Action::Close(LinkId::cmd(Target::Sentinel(PEER.into())))));

@@ -12,10 +12,16 @@ const DOWN_RECONNECT_PERIOD: u64 = 200;
 /// Per-rank delay of a failover start after ODOWN (see `stagger`).
 const STAGGER_STEP: u64 = 25;
 
+/// The core's own timer period: at the latest this long after a tick, the
+/// next one is due (Redis's `sentinelTimer` runs at 10–19 Hz; periodic
+/// PING/INFO/hello, reconnects, failover timeouts and TILT detection are
+/// judged at ticks).
+pub const TIMER_PERIOD: Millis = Millis(50);
+
 impl Sentinel {
-    /// One tick. The shell calls this every 100 ms or so, and whenever it
-    /// wants the core to re-evaluate (after replies, the core also reacts
-    /// at once where the protocol allows).
+    /// One tick. The shell calls this when `poll_timeout` comes due (and
+    /// may call it more often); after replies the core also reacts at once
+    /// where the protocol allows.
     pub fn tick(&mut self, now: Millis) {
         self.check_tilt(now);
         if self.tilt && now.since(self.tilt_start).0 > self.timing.tilt_period {
@@ -38,14 +44,23 @@ impl Sentinel {
             }
         }
         self.after_tick(now);
+        self.run_pending_scripts(now);
     }
 
-    /// The next moment a tick could change something without any input:
-    /// an instance crossing its down-after-milliseconds, or a staggered
-    /// failover start coming due. The shell wakes the core then, so
-    /// failure detection is not rounded up to the tick period.
-    /// Only deadlines after `now` are returned.
-    pub fn poll_timeout(&self, now: Millis) -> Option<Millis> {
+    /// When the shell must call `tick` next: the only clock the shell waits
+    /// on. The timer period after the last tick ([`TIMER_PERIOD`], or `now`
+    /// before the first), brought forward to the exact moment an instance
+    /// crosses its down-after-milliseconds, a staggered failover start or
+    /// a script comes due, so these are not rounded up to the period.
+    pub fn poll_timeout(&self, now: Millis) -> Millis {
+        let period = self
+            .previous_tick
+            .map_or(now, |t| (t + TIMER_PERIOD).max(now));
+        self.next_deadline(now).map_or(period, |t| t.min(period))
+    }
+
+    /// The exact deadlines after `now` (see `poll_timeout`).
+    fn next_deadline(&self, now: Millis) -> Option<Millis> {
         let mut next: Option<Millis> = None;
         let mut consider = |t: Millis| {
             if t > now {
@@ -62,6 +77,9 @@ impl Sentinel {
             if c.o_down && !m.failover_in_progress() {
                 consider(c.o_down_since + Millis(self.stagger(m)));
             }
+        }
+        if let Some(t) = self.scripts.next_deadline(self.timing.script_max_runtime) {
+            consider(t);
         }
         next
     }

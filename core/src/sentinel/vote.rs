@@ -4,7 +4,7 @@
 use super::actions::CommandOutput;
 use super::commands::not_an_integer;
 use super::instance::CastVote;
-use super::{Action, Level, Sentinel};
+use super::{Level, Sentinel};
 use crate::election::VoteKeeper;
 use crate::ids::Epoch;
 use crate::reply::Reply;
@@ -71,7 +71,7 @@ impl Sentinel {
         let outcome = keeper.request(Epoch(req_epoch), runid.to_string());
         if outcome.epoch_adopted {
             self.settings.current_epoch = keeper.current_epoch().0;
-            self.push(Action::FlushConfig);
+            self.request_persist();
             let epoch = self.settings.current_epoch;
             self.master_event_plain(name, Level::Warning, "+new-epoch", epoch.to_string());
         }
@@ -89,7 +89,7 @@ impl Sentinel {
                     m.failover_start_time = Some(now + Millis(jitter));
                 }
             }
-            self.push(Action::FlushConfig);
+            self.request_persist();
             self.master_event_plain(
                 name,
                 Level::Warning,

@@ -324,14 +324,15 @@ impl World {
             Action::DropSentinelLinks => {
                 self.drop_links_where(i, |t| matches!(t, Target::Sentinel(_)));
             }
-            Action::FlushConfig => {
-                if let Some(c) = self.slots[i].core.as_ref() {
-                    self.slots[i].persisted = c.config_lines();
+            Action::Persist(lines) => self.slots[i].persisted = lines,
+            Action::RunScript(run) => {
+                // No processes here: a script succeeds at once.
+                self.log(|| format!("s{i} script {:?}", run.argv));
+                if let Some(c) = self.slots[i].core.as_mut() {
+                    c.script_exited(self.now, run.id, Some(0), None);
                 }
             }
-            Action::ReconfigScript { role, from, to, .. } => {
-                self.log(|| format!("s{i} reconfig-script {role} {from} -> {to}"))
-            }
+            Action::KillScript { id } => self.log(|| format!("s{i} kill script {id}")),
             Action::Log { text, .. } => self.log(|| format!("s{i} log: {text}")),
             // The simulated sentinels are configured with IP literals only.
             Action::Resolve { host } => self.log(|| format!("s{i} resolve {host}")),
@@ -364,7 +365,7 @@ impl World {
             return;
         };
         let myid = core.myid().to_string();
-        let master = core.masters.get(MASTER_NAME);
+        let master = core.masters().get(MASTER_NAME);
         let verdict = match e.kind.as_str() {
             "+elected-leader" => {
                 let epoch = master.map_or(0, |m| m.failover_epoch);
@@ -682,11 +683,9 @@ impl World {
                 Reply::Int(1)
             }
             "SENTINEL" if args.len() > 1 => {
-                let out = core.command(now, &args[1..]);
-                if out.flush {
-                    self.slots[j].persisted = core.config_lines();
-                }
-                out.reply
+                // The persist the command queued is applied by the drain
+                // below, before the reply leaves (a synchronous disk).
+                core.command(now, &args[1..]).reply
             }
             _ => Reply::err(format!("unknown command '{}'", name.to_lowercase())),
         };
@@ -861,7 +860,7 @@ impl World {
             let Some(epoch) = self.slots[i]
                 .core
                 .as_ref()
-                .and_then(|c| c.masters.get(MASTER_NAME))
+                .and_then(|c| c.masters().get(MASTER_NAME))
                 .map(|m| m.config_epoch)
             else {
                 continue;
@@ -872,7 +871,7 @@ impl World {
             let current = self.slots[i]
                 .core
                 .as_ref()
-                .map_or(0, |c| c.settings.current_epoch);
+                .map_or(0, |c| c.settings().current_epoch);
             if let Err(what) = self.checks.current_epochs.observe(i, current) {
                 self.fail(what);
             }
@@ -957,17 +956,17 @@ impl World {
                 out.push_str(&format!("  sentinel #{i} down\n"));
                 continue;
             };
-            if let Some(m) = c.masters.get(MASTER_NAME) {
+            if let Some(m) = c.masters().get(MASTER_NAME) {
                 out.push_str(&format!(
                     "  sentinel #{i} {} master={} config_epoch={} current_epoch={} failover={} sdown={} odown={} tilt={} sentinels={} replicas={:?}\n",
                     &s.myid[..8],
                     m.current_addr(),
                     m.config_epoch,
-                    c.settings.current_epoch,
+                    c.settings().current_epoch,
                     m.failover.as_str(),
                     m.common.s_down,
                     m.common.o_down,
-                    c.tilt,
+                    c.in_tilt(),
                     m.sentinels.len(),
                     m.replicas.keys().collect::<Vec<_>>(),
                 ));
