@@ -177,6 +177,11 @@ impl Scripts {
     pub fn finished(&mut self, f: Finished, now: Instant) -> Option<ScriptEvent> {
         let pos = self.jobs.iter().position(|j| j.id == f.id)?;
         let retry = f.signal.is_some() || f.code == Some(1);
+        crate::observe::on_script_result(match (f.code, retry) {
+            (Some(0), _) => "ok",
+            (_, true) => "retry",
+            _ => "error",
+        });
         let job = &mut self.jobs[pos];
         job.running = None;
         if f.code == Some(0) {

@@ -120,6 +120,9 @@ fn server(state: &ServerState) -> String {
         ("executable", info.executable.clone()),
         ("config_file", info.config_file.clone()),
         ("io_threads_active", "0".into()),
+        // Added last, no Redis field changed: tells rsentinel apart from
+        // redis-sentinel for tools that parse INFO by field name.
+        ("rsentinel_version", env!("CARGO_PKG_VERSION").into()),
     ];
     lines("Server", &fields)
 }
