@@ -120,8 +120,27 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>>
         return reply(StatusCode::METHOD_NOT_ALLOWED, "text/plain", "GET only\n");
     }
     let observer = super::observer();
-    match req.uri().path() {
-        "/" => reply(StatusCode::OK, "text/html; charset=utf-8", PAGE),
+    let path = req.uri().path();
+    let known = ["/", "/metrics", "/api/topology", "/api/events"].contains(&path);
+    observer
+        .metrics
+        .http_requests
+        .get_or_create(&super::metrics::labels(&[(
+            "path",
+            if known { path } else { "other" },
+        )]))
+        .inc();
+    match path {
+        "/" => {
+            let initial = serde_json::json!({
+                "topology": topology_json(&shared.core).await,
+                "events": events_json(0),
+            });
+            // Inside <script>: "</" must not close the element.
+            let inline = initial.to_string().replace("</", "<\\/");
+            let page = PAGE.replacen("null /*INITIAL*/", &inline, 1);
+            reply(StatusCode::OK, "text/html; charset=utf-8", page)
+        }
         "/metrics" => {
             let _one = shared.scrape.lock().await;
             let topo = super::topology::snapshot(&shared.core).await;
@@ -132,21 +151,15 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>>
                 text,
             )
         }
-        "/api/topology" => {
-            let topo = super::topology::snapshot(&shared.core).await;
-            let mut body = serde_json::to_value(&topo).unwrap_or_default();
-            body["current_epoch"] = observer.metrics.current_epoch().into();
-            reply(StatusCode::OK, JSON, body.to_string())
-        }
+        "/api/topology" => reply(
+            StatusCode::OK,
+            JSON,
+            topology_json(&shared.core).await.to_string(),
+        ),
         "/api/events" => match since(req.uri().query()) {
             Some(since) => {
                 wait_for_news(since, param(req.uri().query(), "wait").unwrap_or(0)).await;
-                let t = observer.timeline();
-                let body = serde_json::json!({
-                    "last_seq": t.last_seq(),
-                    "events": t.since(since),
-                });
-                reply(StatusCode::OK, JSON, body.to_string())
+                reply(StatusCode::OK, JSON, events_json(since).to_string())
             }
             None => reply(
                 StatusCode::BAD_REQUEST,
@@ -156,6 +169,20 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>>
         },
         _ => reply(StatusCode::NOT_FOUND, "text/plain", "not found\n"),
     }
+}
+
+/// `/api/topology`: the snapshot plus the highest epoch seen.
+async fn topology_json(core: &CoreHandle) -> serde_json::Value {
+    let topo = super::topology::snapshot(core).await;
+    let mut body = serde_json::to_value(&topo).unwrap_or_default();
+    body["current_epoch"] = super::observer().metrics.current_epoch().into();
+    body
+}
+
+/// `/api/events`: the events after `since` and the newest sequence number.
+fn events_json(since: u64) -> serde_json::Value {
+    let t = super::observer().timeline();
+    serde_json::json!({ "last_seq": t.last_seq(), "events": t.since(since) })
 }
 
 /// Longest long poll a client may ask for.

@@ -49,6 +49,7 @@ pub struct Metrics {
     pub(super) commands: Family<Labels, Counter>,
     cpu_seconds: Counter<f64, AtomicU64>,
     resident_bytes: Gauge,
+    pub(super) http_requests: Family<Labels, Counter>,
 }
 
 fn phase_histogram() -> Histogram {
@@ -102,6 +103,7 @@ impl Metrics {
             commands: Family::default(),
             cpu_seconds: Counter::default(),
             resident_bytes: Gauge::default(),
+            http_requests: Family::default(),
         };
         m.register();
         m
@@ -235,6 +237,11 @@ impl Metrics {
             "commands",
             "Commands processed by name",
             self.commands.clone(),
+        );
+        r.register(
+            "http_requests",
+            "Requests to this HTTP listener by path (other paths as \"other\")",
+            self.http_requests.clone(),
         );
     }
 
