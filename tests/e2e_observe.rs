@@ -134,14 +134,17 @@ fn a_kill_9_failover_shows_in_metrics_and_live_on_the_page() {
     }
     let old = master.port.to_string();
 
-    // Load the page before the failover; Chromium's virtual time stands
+    // Load the page before the failover. Chromium's virtual time stands
     // still while the page's long poll waits, so the page keeps polling
-    // through the whole failover and its DOM is dumped at the end.
+    // through the whole failover (however long it takes in real time); it
+    // stops once it has seen +switch-master, and Chromium then dumps the DOM.
     let page_port = sentinels[0].http;
     let profile = tempfile::tempdir().unwrap();
     let dump = browser(profile.path())
-        .args(["--virtual-time-budget=25000", "--dump-dom"])
-        .arg(format!("http://127.0.0.1:{page_port}/?poll=1000&wait=1000"))
+        .args(["--virtual-time-budget=120000", "--dump-dom"])
+        .arg(format!(
+            "http://127.0.0.1:{page_port}/?poll=500&wait=1000&until=%2Bswitch-master"
+        ))
         .stdout(Stdio::piped())
         .spawn()
         .expect("start chromium");
@@ -271,6 +274,7 @@ fn a_kill_9_failover_shows_in_metrics_and_live_on_the_page() {
         dom.contains(&card),
         "page did not update in place to {new}:\n{dom}"
     );
+    assert!(dom.contains("data-stopped=\"+switch-master\""), "{dom}");
     for kind in ["+sdown", "+switch-master"] {
         assert!(
             dom.contains(&format!("class=\"tl-event\" data-kind=\"{kind}\"")),
