@@ -172,6 +172,7 @@ fn a_kill_9_failover_shows_in_metrics_and_live_on_the_page() {
     // Every sentinel counted the failover exactly once: one as leader, the
     // others as observers, all successful.
     let mut leaders = 0;
+    let mut granted = 0.0;
     let mut leader_http = page_port;
     for s in &sentinels {
         let port = s.http;
@@ -226,6 +227,7 @@ fn a_kill_9_failover_shows_in_metrics_and_live_on_the_page() {
             1.0,
             "{m}"
         );
+        granted += sample(&m, "rsentinel_leader_votes_total{outcome=\"granted\"}");
         if led == 1.0 {
             leaders += 1;
             leader_http = port;
@@ -262,6 +264,8 @@ fn a_kill_9_failover_shows_in_metrics_and_live_on_the_page() {
         }
     }
     assert_eq!(leaders, 1, "exactly one sentinel led the failover");
+    // A majority of three: at least one peer granted the leader its vote.
+    assert!(granted >= 1.0, "no vote granted to a peer");
 
     // The page, loaded once before the failover, now shows the new master
     // (and remembers the old one it first drew) and the timeline.

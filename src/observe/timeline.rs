@@ -320,6 +320,22 @@ mod tests {
     }
 
     #[test]
+    fn a_replica_going_down_is_not_the_master_s_detection() {
+        let mut t = Timeline::default();
+        let replica = "slave 127.0.0.1:6380 127.0.0.1 6380 @ mymaster 127.0.0.1 6379";
+        let obs = run(
+            &mut t,
+            &[
+                (0, "+sdown", replica),
+                (100, "+odown", M),
+                (200, "+sdown", M),
+                (700, "+odown", M),
+            ],
+        );
+        assert_eq!(obs, vec![phase(Phase::Detect, 0.5)]);
+    }
+
+    #[test]
     fn the_ring_keeps_the_newest_events() {
         let mut t = Timeline::default();
         for i in 0..(KEEP_EVENTS as u64 + 5) {
