@@ -23,6 +23,9 @@ pub const ADDR_VAR: &str = "RSENTINEL_HTTP_ADDR";
 
 const PAGE: &str = include_str!("page.html");
 
+/// How long a client may take to send its request headers.
+const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Why the listener could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
@@ -81,8 +84,15 @@ pub async fn serve(listener: TcpListener, core: CoreHandle, state: Arc<ServerSta
         scrape: tokio::sync::Mutex::new(()),
     });
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of descriptors, most likely: back off instead of
+                // spinning on the same error.
+                tracing::debug!("HTTP accept: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
         };
         let shared = Arc::clone(&shared);
         tokio::spawn(async move {
@@ -90,7 +100,10 @@ pub async fn serve(listener: TcpListener, core: CoreHandle, state: Arc<ServerSta
                 let shared = Arc::clone(&shared);
                 async move { Ok::<_, Infallible>(route(&shared, req).await) }
             });
+            // A client that never finishes its headers is dropped.
             let conn = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
                 .serve_connection(TokioIo::new(stream), service);
             if let Err(e) = conn.await {
                 tracing::debug!("HTTP connection: {e}");
