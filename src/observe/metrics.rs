@@ -352,3 +352,71 @@ impl Metrics {
         text
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::timeline::Phase;
+    use super::super::topology::{MasterView, Node};
+    use super::*;
+
+    #[test]
+    fn the_exposition_has_the_documented_names_and_labels() {
+        let m = Metrics::new();
+        m.event("+new-epoch", "7", &[]);
+        m.event(
+            "+switch-master",
+            "mymaster 127.0.0.1 6379 127.0.0.1 6380",
+            &[
+                Observation::PhaseDone {
+                    phase: Phase::Detect,
+                    seconds: 0.25,
+                },
+                Observation::Failover {
+                    role: "observer",
+                    result: "success".into(),
+                },
+            ],
+        );
+        m.vote("granted");
+        let node = |state: &str| Node {
+            address: "127.0.0.1:1".into(),
+            state: state.into(),
+            fields: Default::default(),
+        };
+        let topo = Topology {
+            masters: vec![MasterView {
+                name: "mymaster".into(),
+                address: "127.0.0.1:6380".into(),
+                state: "odown".into(),
+                config_epoch: 3,
+                quorum_ok: true,
+                replicas: vec![node("ok"), node("sdown")],
+                sentinels: vec![node("ok")],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let text = m.render(&topo, 5);
+        let labels = r#"master_name="mymaster",master_address="127.0.0.1:6380""#;
+        for line in [
+            r#"rsentinel_build_info{version="0.1.0",redis_version="7.0.15"} 1"#.to_string(),
+            "rsentinel_masters 1".into(),
+            "rsentinel_current_epoch 7".into(),
+            format!(r#"rsentinel_master_state{{{labels},state="odown"}} 1"#),
+            format!(r#"rsentinel_master_state{{{labels},state="ok"}} 0"#),
+            format!("rsentinel_master_config_epoch{{{labels}}} 3"),
+            format!("rsentinel_master_quorum_reachable{{{labels}}} 1"),
+            format!(r#"rsentinel_master_replicas{{{labels},state="sdown"}} 1"#),
+            format!(r#"rsentinel_master_sentinels{{{labels},state="ok"}} 1"#),
+            r#"rsentinel_events_total{event="+switch-master"} 1"#.into(),
+            r#"rsentinel_failovers_total{role="observer",result="success"} 1"#.into(),
+            r#"rsentinel_failover_phase_seconds_count{phase="detect"} 1"#.into(),
+            r#"rsentinel_leader_votes_total{outcome="granted"} 1"#.into(),
+            "rsentinel_connected_clients 5".into(),
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
+        }
+        assert!(text.contains("process_resident_memory_bytes "));
+        assert!(text.ends_with("# EOF\n"));
+    }
+}
