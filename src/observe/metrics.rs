@@ -399,7 +399,11 @@ mod tests {
         let text = m.render(&topo, 5);
         let labels = r#"master_name="mymaster",master_address="127.0.0.1:6380""#;
         for line in [
-            r#"rsentinel_build_info{version="0.1.0",redis_version="7.0.15"} 1"#.to_string(),
+            format!(
+                r#"rsentinel_build_info{{version="{}",redis_version="{}"}} 1"#,
+                env!("CARGO_PKG_VERSION"),
+                crate::REDIS_VERSION
+            ),
             "rsentinel_masters 1".into(),
             "rsentinel_current_epoch 7".into(),
             format!(r#"rsentinel_master_state{{{labels},state="odown"}} 1"#),
