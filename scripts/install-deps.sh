@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine lacks to run rsentinel's demo and tests:
 # the real redis-server, redis-sentinel (the oracle for differential tests),
-# redis-cli, and openssl (certificates for the TLS tests). Safe to run again: it does nothing when they are present.
+# redis-cli, openssl (certificates for the TLS tests) and chromium (the
+# headless browser the live page's test drives). Safe to run again: it does nothing when they are present.
 set -euo pipefail
 
 missing=()
@@ -10,6 +11,8 @@ command -v redis-sentinel >/dev/null 2>&1 || missing+=(redis-sentinel)
 command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
 # The TLS tests make their certificates with the openssl CLI.
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+# The live page's test loads it in Debian's headless Chromium.
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"

@@ -10,6 +10,7 @@ pub mod driver;
 pub mod elect;
 pub mod link;
 pub mod logging;
+pub mod observe;
 pub mod persist;
 pub mod resp;
 pub mod scripts;

@@ -378,6 +378,7 @@ async fn serve(p: Prepared) -> anyhow::Result<()> {
     if let Some(path) = &options.unixsocket {
         listeners.push(bind_unix(path, options.unixsocketperm)?);
     }
+    let http = rsentinel::observe::http::bind_from_env().await?;
     tracing::info!("Running mode=sentinel, port={}.", options.port);
 
     let myid = core.ensure_myid().to_string();
@@ -415,7 +416,15 @@ async fn serve(p: Prepared) -> anyhow::Result<()> {
     let pidfile = options.pidfile.clone();
     let unixsocket = options.unixsocket.clone();
     let sink = FileSink::new(path, options, user_lines);
-    let (driver, handle) = Driver::new(core, Box::new(sink), requirepass, link_options);
+    let sink = Box::new(rsentinel::observe::TimedSink(sink));
+    let (driver, handle) = Driver::new(core, sink, requirepass, link_options);
+    if let Some(http) = http {
+        tokio::spawn(rsentinel::observe::http::serve(
+            http,
+            handle.clone(),
+            Arc::clone(&state),
+        ));
+    }
 
     let stopped = Arc::new(tokio::sync::Notify::new());
     let driver_done = {

@@ -74,6 +74,13 @@ impl Scripts {
                 }
                 Err(_) => (Some(2), None),
             };
+            // For the metrics: the core decides whether a failure is retried
+            // (signal or exit 1, while retries remain) or final.
+            crate::observe::on_script_result(match (code, signal) {
+                (Some(0), _) => "ok",
+                (Some(1), _) | (_, Some(_)) => "retry",
+                _ => "error",
+            });
             let _ = tx.send(Exited { id, code, signal });
         });
         Ok(pid)

@@ -278,6 +278,7 @@ impl Driver {
     fn publish(&self, e: Event) {
         log_at(e.level, &format!("{} {}", e.kind, e.msg));
         if e.is_published() {
+            crate::observe::on_event(&e.kind, &e.msg);
             let _ = self.events.send(PubMessage {
                 channel: e.kind.clone(),
                 message: e.msg.clone(),

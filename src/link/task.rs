@@ -177,6 +177,9 @@ where
     {
         return "driver gone".into();
     }
+    let _up = crate::observe::LinkUp::new(&t.link);
+    // When each unanswered PING went out, for the round-trip metric.
+    let mut pings: VecDeque<std::time::Instant> = VecDeque::new();
     let mut parser = ReplyParser::new();
     let mut buf = BytesMut::with_capacity(16 * 1024);
     loop {
@@ -195,11 +198,13 @@ where
                 Some((args, tag)) => {
                     let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
                     encode_command(&refs, &mut out);
+                    note_ping(&tag, &mut pings);
                     tags.push_back(tag);
                     // Take whatever else is queued so it goes out in one write.
                     while let Ok((args, tag)) = t.commands.try_recv() {
                         let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
                         encode_command(&refs, &mut out);
+                        note_ping(&tag, &mut pings);
                         tags.push_back(tag);
                     }
                 }
@@ -214,6 +219,10 @@ where
                                 tracing::debug!("{:?}: ignoring a push frame on a command link", t.link);
                                 continue;
                             };
+                            if let (Tag::Ping, Some(sent)) = (&tag, pings.front()) {
+                                crate::observe::on_link_rtt(&t.link, sent.elapsed());
+                                pings.pop_front();
+                            }
                             let ev = LinkEvent::Reply {
                                 link: t.link.clone(),
                                 generation: t.generation,
@@ -231,6 +240,12 @@ where
                 Err(e) => return e.to_string(),
             },
         }
+    }
+}
+
+fn note_ping(tag: &Tag, pings: &mut VecDeque<std::time::Instant>) {
+    if matches!(tag, Tag::Ping) {
+        pings.push_back(std::time::Instant::now());
     }
 }
 

@@ -68,6 +68,7 @@ pub async fn dispatch(ctx: &Ctx, s: &mut Session, args: Vec<Vec<u8>>, out: &mut 
         _ = s.client.killed() => return Flow::Close,
     }
     Stats::add(&ctx.state.stats.commands_processed, 1);
+    crate::observe::on_command(full_name);
     s.client.meta().last_cmd = full_name.to_string();
     let flow = run(ctx, s, cmd, sub, &args, out).await;
     if full_name != "client|caching" {
@@ -139,7 +140,11 @@ async fn run(
         "acl" => acl_command(ctx, s, args).await,
         "info" => info_command(ctx, &args[1..]).await,
         "role" => ctx.core.role().await,
-        "sentinel" => ctx.core.sentinel(args[1..].to_vec()).await,
+        "sentinel" => {
+            let reply = ctx.core.sentinel(args[1..].to_vec()).await;
+            crate::observe::on_sentinel_reply(&args[1..], &reply);
+            reply
+        }
         "publish" => {
             if args[1] == HELLO_CHANNEL {
                 ctx.core.hello(args[2].clone()).await

@@ -100,6 +100,9 @@ fn server(state: &ServerState) -> String {
         ("redis_git_dirty", "0".into()),
         ("redis_build_id", "0".into()),
         ("redis_mode", "sentinel".into()),
+        // An added field, no Redis field changed: tells rsentinel apart
+        // from redis-sentinel for tools that parse INFO by field name.
+        ("rsentinel_version", env!("CARGO_PKG_VERSION").into()),
         ("os", os_name()),
         ("arch_bits", (usize::BITS).to_string()),
         ("monotonic_clock", "POSIX clock_gettime".into()),
