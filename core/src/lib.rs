@@ -14,5 +14,6 @@ pub mod prng;
 pub mod reply;
 pub mod sentinel;
 pub mod sim;
+pub mod string2ll;
 pub mod time;
 pub mod zab;

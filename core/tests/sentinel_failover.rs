@@ -282,7 +282,7 @@ fn priority_zero_replica_is_never_promoted() {
         Reply::bulk("role:slave\r\nmaster_host:127.0.0.1\r\nmaster_port:6379\r\nmaster_link_status:up\r\nslave_priority:0\r\nslave_repl_offset:100\r\n"),
     );
     let m = &w.s.masters()["mymaster"];
-    assert_eq!(m.replicas["127.0.0.1:6380"].slave_priority, 0);
+    assert_eq!(m.replicas()["127.0.0.1:6380"].slave_priority(), 0);
     let pick = rsentinel_core::sentinel::select_replica(m, w.s.timing(), Millis(3000));
     assert_eq!(pick.as_deref(), Some("127.0.0.1:6381"));
 }

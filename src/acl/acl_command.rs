@@ -1,6 +1,7 @@
 //! `ACL <subcommand>`: CAT, DELUSER, DRYRUN, GENPASS, GETUSER, HELP, LIST,
 //! LOAD, LOG, SAVE, SETUSER, USERS, WHOAMI, with Redis 7.0's replies.
 
+use rsentinel_core::string2ll::string2ll;
 use std::collections::BTreeMap;
 
 use rsentinel_core::reply::Reply;
@@ -64,10 +65,6 @@ fn wrong_args_for(sub: &[u8]) -> Reply {
         "unknown subcommand or wrong number of arguments for '{}'. Try ACL HELP.",
         text(sub)
     ))
-}
-
-fn parse_i64(b: &[u8]) -> Option<i64> {
-    std::str::from_utf8(b).ok()?.parse().ok()
 }
 
 pub(super) fn run(acl: &mut Acl, current_user: &str, args: &[Vec<u8>], now: Millis) -> AclOutcome {
@@ -184,7 +181,7 @@ fn dryrun(acl: &Acl, args: &[Vec<u8>]) -> Reply {
 fn genpass(acl: &mut Acl, args: &[Vec<u8>]) -> Reply {
     let bits = match args {
         [_] => 256,
-        [_, n] => match parse_i64(n) {
+        [_, n] => match string2ll(n) {
             None => return Reply::err("value is not an integer or out of range"),
             Some(b) if b <= 0 || b > 4096 => {
                 return Reply::err(
@@ -241,7 +238,7 @@ fn log(acl: &mut Acl, args: &[Vec<u8>], now: Millis) -> Reply {
             acl.log.reset();
             Reply::ok()
         }
-        [_, a] => match parse_i64(a) {
+        [_, a] => match string2ll(a) {
             Some(n) => acl.log.reply(n.max(0) as usize, now),
             None => Reply::err("value is not an integer or out of range"),
         },

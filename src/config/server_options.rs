@@ -643,19 +643,9 @@ fn octal(values: &[String], max: u32) -> Result<u32, String> {
     Ok(value)
 }
 
-/// Redis's `string2ll`: digits with an optional `-`, no `+`, no spaces, no
-/// leading zeros (and no `-0`).
+/// Redis reads these with `string2ll` (the workspace's one strict parser).
 fn parse_strict_int(s: &str) -> Option<i64> {
-    let digits = s.strip_prefix('-').unwrap_or(s);
-    let canonical = !digits.is_empty()
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && (digits == "0" || !digits.starts_with('0'))
-        && s != "-0";
-    if canonical {
-        s.parse().ok()
-    } else {
-        None
-    }
+    rsentinel_core::string2ll::string2ll(s.as_bytes())
 }
 
 fn percentiles(values: &[String]) -> Result<Vec<f64>, String> {

@@ -40,6 +40,8 @@ pub struct Driver {
     writer: ConfigWriter,
     /// Replies waiting for a config write, oldest first.
     held: Vec<HeldReply>,
+    /// The writer thread is gone: nothing will be acknowledged any more.
+    writer_gone: bool,
     /// Sent to peer sentinels without `sentinel-pass`: any bytes.
     requirepass: Option<Vec<u8>>,
     scripts: Scripts,
@@ -71,6 +73,7 @@ impl Driver {
             events,
             writer: ConfigWriter::start(sink),
             held: Vec::new(),
+            writer_gone: false,
             requirepass,
             scripts: Scripts::new(),
             crash: None,
@@ -104,7 +107,14 @@ impl Driver {
                     self.core.tick(now);
                 }
                 Some(ev) = self.link_events.recv() => self.on_link_event(ev),
-                Some(ack) = self.writer.next_ack() => self.release_held(ack),
+                ack = self.writer.next_ack(), if !self.writer_gone => match ack {
+                    Some(ack) => self.release_held(ack),
+                    None => {
+                        tracing::warn!("The config writer stopped: config changes are no longer saved");
+                        self.writer_gone = true;
+                        self.release_held(stopped());
+                    }
+                },
                 Some(done) = self.scripts.done_rx.recv() => {
                     self.scripts.reaped(done.id);
                     let now = self.now();
@@ -142,11 +152,17 @@ impl Driver {
                     Durability::Immediate => {
                         let _ = reply.send(out.reply);
                     }
-                    Durability::AfterWrite => self.held.push(HeldReply {
-                        seq: self.writer.last_seq(),
-                        reply: out.reply,
-                        to: reply,
-                    }),
+                    Durability::AfterWrite => {
+                        self.held.push(HeldReply {
+                            seq: self.writer.last_seq(),
+                            reply: out.reply,
+                            to: reply,
+                        });
+                        // No reply may wait for a write that cannot come.
+                        if self.writer_gone {
+                            self.release_held(stopped());
+                        }
+                    }
                 }
             }
             Request::Hello(payload, reply) => {
@@ -320,6 +336,14 @@ impl Driver {
                 break;
             }
         }
+    }
+}
+
+/// What releases every held reply once the writer is gone.
+fn stopped() -> Ack {
+    Ack {
+        seq: u64::MAX,
+        result: Err(FlushError::Stopped),
     }
 }
 

@@ -328,8 +328,9 @@ fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// hiredis reads integers and lengths with `string2ll` too.
 fn parse_int(text: &[u8]) -> Option<i64> {
-    std::str::from_utf8(text).ok()?.parse().ok()
+    rsentinel_core::string2ll::string2ll(text)
 }
 
 #[cfg(test)]

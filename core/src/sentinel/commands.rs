@@ -9,6 +9,7 @@ use super::settings::{parse_yes_no, yes_no};
 use super::{Level, Sentinel, SIMFAILURE_CRASH_AFTER_ELECTION, SIMFAILURE_CRASH_AFTER_PROMOTION};
 use crate::glob::glob_match;
 use crate::reply::Reply;
+use crate::string2ll::string2ll;
 use crate::time::Millis;
 
 const NO_SUCH_MASTER: &str = "No such master with that name";
@@ -16,19 +17,6 @@ const NOT_AN_INTEGER: &str = "value is not an integer or out of range";
 
 fn s(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-/// Redis's strict integer parse (`string2ll`).
-fn parse_i64(b: &[u8]) -> Option<i64> {
-    let t = std::str::from_utf8(b).ok()?;
-    if t.is_empty()
-        || t.starts_with('+')
-        || (t.len() > 1 && t.starts_with('0'))
-        || t.starts_with("-0")
-    {
-        return None;
-    }
-    t.parse().ok()
 }
 
 fn reply(r: Reply) -> CommandOutput {
@@ -172,10 +160,10 @@ impl Sentinel {
                 "wrong number of arguments for 'sentinel|monitor' command",
             ));
         }
-        let Some(quorum) = parse_i64(&args[4]) else {
+        let Some(quorum) = string2ll(&args[4]) else {
             return reply(Reply::err("Invalid quorum"));
         };
-        let Some(port) = parse_i64(&args[3]) else {
+        let Some(port) = string2ll(&args[3]) else {
             return reply(Reply::err("Invalid port"));
         };
         if quorum <= 0 {
@@ -272,7 +260,7 @@ impl Sentinel {
                     if more > 0 =>
                 {
                     j += 1;
-                    let v = match parse_i64(&args[j]) {
+                    let v = match string2ll(&args[j]) {
                         Some(v) if v > 0 => v as u64,
                         _ => return fail(changes, bad(j)),
                     };
@@ -285,7 +273,7 @@ impl Sentinel {
                 }
                 "master-reboot-down-after-period" if more > 0 => {
                     j += 1;
-                    match parse_i64(&args[j]) {
+                    match string2ll(&args[j]) {
                         Some(v) if v >= 0 => m.master_reboot_down_after_period = v as u64,
                         _ => return fail(changes, bad(j)),
                     }
@@ -445,7 +433,7 @@ impl Sentinel {
                         return invalid_value();
                     }
                 }
-                "announce-port" => match parse_i64(&pair[1]) {
+                "announce-port" => match string2ll(&pair[1]) {
                     Some(n) if (0..=65535).contains(&n) => {}
                     _ => return invalid_value(),
                 },
@@ -540,7 +528,7 @@ impl Sentinel {
                     "Unknown option or number of arguments for SENTINEL DEBUG '{p}'"
                 )));
             }
-            let v = match parse_i64(&args[j + 1]) {
+            let v = match string2ll(&args[j + 1]) {
                 Some(v) if v > 0 => v as u64,
                 _ => {
                     return reply(Reply::err(format!(

@@ -10,50 +10,50 @@ use crate::time::Millis;
 /// What every instance has: identity, link bookkeeping, down-state.
 #[derive(Clone, Debug, Default)]
 pub struct Common {
-    pub addr: Addr,
+    pub(crate) addr: Addr,
     /// Run id learnt from INFO (masters, replicas) or hellos (sentinels).
-    pub runid: Option<String>,
-    pub link: LinkState,
+    pub(crate) runid: Option<String>,
+    pub(crate) link: LinkState,
     /// Subjectively down since (kept after `-sdown`, as Redis does, but only
     /// reported while `s_down` holds).
-    pub s_down: bool,
-    pub s_down_since: Millis,
-    pub o_down: bool,
-    pub o_down_since: Millis,
-    pub down_after: u64,
+    pub(crate) s_down: bool,
+    pub(crate) s_down_since: Millis,
+    pub(crate) o_down: bool,
+    pub(crate) o_down_since: Millis,
+    pub(crate) down_after: u64,
     /// Last INFO reply received (`None` = never).
-    pub info_refresh: Option<Millis>,
-    pub info_text: Option<String>,
-    pub role_reported: Role,
-    pub role_reported_time: Millis,
+    pub(crate) info_refresh: Option<Millis>,
+    pub(crate) info_text: Option<String>,
+    pub(crate) role_reported: Role,
+    pub(crate) role_reported_time: Millis,
 }
 
 /// State of the command and pub/sub connections to an instance, as the core
 /// knows it (the shell reports connects, disconnects and replies).
 #[derive(Clone, Debug, Default)]
 pub struct LinkState {
-    pub cc_connected: bool,
-    pub pc_connected: bool,
+    pub(crate) cc_connected: bool,
+    pub(crate) pc_connected: bool,
     /// A connect was asked for and has not been reported yet.
-    pub cc_connecting: bool,
-    pub pc_connecting: bool,
+    pub(crate) cc_connecting: bool,
+    pub(crate) pc_connecting: bool,
     /// Our address on the command connection: what hellos announce when
     /// `announce-ip` is unset.
-    pub local_ip: String,
-    pub cc_conn_time: Millis,
-    pub pc_conn_time: Millis,
-    pub pc_last_activity: Millis,
-    pub pending_commands: u32,
+    pub(crate) local_ip: String,
+    pub(crate) cc_conn_time: Millis,
+    pub(crate) pc_conn_time: Millis,
+    pub(crate) pc_last_activity: Millis,
+    pub(crate) pending_commands: u32,
     /// Time of the oldest unanswered PING (`None` when none is outstanding).
-    pub act_ping_time: Option<Millis>,
-    pub last_ping_time: Millis,
+    pub(crate) act_ping_time: Option<Millis>,
+    pub(crate) last_ping_time: Millis,
     /// Last reply of any kind to a PING.
-    pub last_pong_time: Millis,
+    pub(crate) last_pong_time: Millis,
     /// Last *acceptable* PING reply (PONG, LOADING, MASTERDOWN).
-    pub last_avail_time: Millis,
-    pub last_reconn_time: Option<Millis>,
-    pub last_pub_time: Option<Millis>,
-    pub refcount: u32,
+    pub(crate) last_avail_time: Millis,
+    pub(crate) last_reconn_time: Option<Millis>,
+    pub(crate) last_pub_time: Option<Millis>,
+    pub(crate) refcount: u32,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -75,58 +75,58 @@ impl Role {
 /// A monitored master and everything hanging off it.
 #[derive(Clone, Debug)]
 pub struct Master {
-    pub name: String,
-    pub common: Common,
-    pub quorum: u32,
-    pub failover_timeout: u64,
-    pub parallel_syncs: u32,
-    pub notification_script: Option<String>,
-    pub client_reconfig_script: Option<String>,
+    pub(crate) name: String,
+    pub(crate) common: Common,
+    pub(crate) quorum: u32,
+    pub(crate) failover_timeout: u64,
+    pub(crate) parallel_syncs: u32,
+    pub(crate) notification_script: Option<String>,
+    pub(crate) client_reconfig_script: Option<String>,
     /// Credentials for this master's links: any bytes, sent as configured.
-    pub auth_pass: Option<Vec<u8>>,
-    pub auth_user: Option<Vec<u8>>,
-    pub master_reboot_down_after_period: u64,
-    pub master_reboot: bool,
-    pub master_reboot_since: Millis,
+    pub(crate) auth_pass: Option<Vec<u8>>,
+    pub(crate) auth_user: Option<Vec<u8>>,
+    pub(crate) master_reboot_down_after_period: u64,
+    pub(crate) master_reboot: bool,
+    pub(crate) master_reboot_since: Millis,
     /// `rename-command` mappings, original name (lower-case) → new name, in
     /// the order they were configured (that is the order they are rewritten).
-    pub renamed_commands: Vec<(String, String)>,
-    pub config_epoch: u64,
+    pub(crate) renamed_commands: Vec<(String, String)>,
+    pub(crate) config_epoch: u64,
     /// This sentinel's vote for this master's failover leader, if it ever
     /// cast one (never in epoch 0, so a persisted `leader-epoch 0` means
     /// "no vote").
-    pub vote: Option<CastVote>,
+    pub(crate) vote: Option<CastVote>,
     /// Replicas keyed by `ip:port` (`[ip]:port` for IPv6).
-    pub replicas: BTreeMap<String, Replica>,
+    pub(crate) replicas: BTreeMap<String, Replica>,
     /// Other sentinels keyed by run id.
-    pub sentinels: BTreeMap<String, PeerSentinel>,
-    pub failover: FailoverState,
-    pub force_failover: bool,
+    pub(crate) sentinels: BTreeMap<String, PeerSentinel>,
+    pub(crate) failover: FailoverState,
+    pub(crate) force_failover: bool,
     /// When the last failover attempt (ours or one we voted for) started;
     /// `None` = never, so the first failover is not held back.
-    pub failover_start_time: Option<Millis>,
-    pub failover_epoch: u64,
-    pub failover_state_change_time: Millis,
+    pub(crate) failover_start_time: Option<Millis>,
+    pub(crate) failover_epoch: u64,
+    pub(crate) failover_state_change_time: Millis,
     /// Key of the replica being promoted, while a failover is in progress.
-    pub promoted: Option<String>,
-    pub script_kill_sent: bool,
+    pub(crate) promoted: Option<String>,
+    pub(crate) script_kill_sent: bool,
 }
 
 /// A replica of a monitored master, discovered from the master's INFO.
 #[derive(Clone, Debug, Default)]
 pub struct Replica {
-    pub common: Common,
-    pub master_link_down_time: i64,
-    pub master_link_up: bool,
-    pub master_host: Option<String>,
-    pub master_port: u16,
-    pub slave_priority: i64,
-    pub slave_repl_offset: u64,
-    pub replica_announced: bool,
-    pub slave_conf_change_time: Millis,
-    pub reconf: ReconfState,
-    pub reconf_sent_time: Millis,
-    pub script_kill_sent: bool,
+    pub(crate) common: Common,
+    pub(crate) master_link_down_time: i64,
+    pub(crate) master_link_up: bool,
+    pub(crate) master_host: Option<String>,
+    pub(crate) master_port: u16,
+    pub(crate) slave_priority: i64,
+    pub(crate) slave_repl_offset: u64,
+    pub(crate) replica_announced: bool,
+    pub(crate) slave_conf_change_time: Millis,
+    pub(crate) reconf: ReconfState,
+    pub(crate) reconf_sent_time: Millis,
+    pub(crate) script_kill_sent: bool,
 }
 
 /// Where a replica stands in the reconfiguration phase of a failover.
@@ -143,27 +143,27 @@ pub enum ReconfState {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CastVote {
     /// The epoch the vote was cast in (always ≥ 1).
-    pub epoch: u64,
+    pub(crate) epoch: u64,
     /// The run id voted for; `None` once forgotten (after a restart the file
     /// keeps only the epoch, and a reset forgets it), which still counts as
     /// having voted in `epoch`.
-    pub candidate: Option<String>,
+    pub(crate) candidate: Option<String>,
 }
 
 /// Another sentinel watching the same master, discovered from hellos.
 #[derive(Clone, Debug, Default)]
 pub struct PeerSentinel {
-    pub common: Common,
-    pub last_hello_time: Millis,
+    pub(crate) common: Common,
+    pub(crate) last_hello_time: Millis,
     /// (current epoch, this master's config epoch) its last hello carried;
     /// `None` until one arrives.
-    pub hello_epochs: Option<(u64, u64)>,
+    pub(crate) hello_epochs: Option<(u64, u64)>,
     /// Its last answer to `is-master-down-by-addr` said "down".
-    pub master_down: bool,
-    pub last_master_down_reply_time: Millis,
+    pub(crate) master_down: bool,
+    pub(crate) last_master_down_reply_time: Millis,
     /// Its last reported vote.
-    pub leader: Option<String>,
-    pub leader_epoch: u64,
+    pub(crate) leader: Option<String>,
+    pub(crate) leader_epoch: u64,
 }
 
 impl Master {
@@ -219,6 +219,42 @@ impl Master {
     pub fn failover_in_progress(&self) -> bool {
         self.failover != FailoverState::None
     }
+
+    // Read-only views for the shell and the simulators (fields are private).
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn config_epoch(&self) -> u64 {
+        self.config_epoch
+    }
+
+    pub fn failover_epoch(&self) -> u64 {
+        self.failover_epoch
+    }
+
+    pub fn failover_state(&self) -> FailoverState {
+        self.failover
+    }
+
+    pub fn is_sdown(&self) -> bool {
+        self.common.s_down
+    }
+
+    pub fn is_odown(&self) -> bool {
+        self.common.o_down
+    }
+
+    /// Replicas keyed by `ip:port`.
+    pub fn replicas(&self) -> &BTreeMap<String, Replica> {
+        &self.replicas
+    }
+
+    /// Other sentinels keyed by run id.
+    pub fn sentinels(&self) -> &BTreeMap<String, PeerSentinel> {
+        &self.sentinels
+    }
 }
 
 impl Common {
@@ -248,6 +284,11 @@ impl Common {
 }
 
 impl Replica {
+    /// `slave_priority` as its INFO last reported it.
+    pub fn slave_priority(&self) -> i64 {
+        self.slave_priority
+    }
+
     pub fn new(addr: Addr, down_after: u64, now: Millis) -> Replica {
         Replica {
             common: Common::new(addr, down_after, Role::Slave, now),

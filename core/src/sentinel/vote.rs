@@ -8,16 +8,18 @@ use super::{Level, Sentinel};
 use crate::election::VoteKeeper;
 use crate::ids::Epoch;
 use crate::reply::Reply;
+use crate::string2ll::string2ll;
 use crate::time::Millis;
 
 impl Sentinel {
     pub(crate) fn is_master_down_cmd(&mut self, now: Millis, args: &[Vec<u8>]) -> CommandOutput {
         let text =
             |i: usize| String::from_utf8_lossy(args.get(i).map_or(&[][..], |a| a)).into_owned();
-        let Ok(port) = text(2).parse::<i64>() else {
+        let arg = |i: usize| args.get(i).map_or(&[][..], |a| a.as_slice());
+        let Some(port) = string2ll(arg(2)) else {
             return CommandOutput::reply(not_an_integer());
         };
-        let Ok(req_epoch) = text(3).parse::<i64>() else {
+        let Some(req_epoch) = string2ll(arg(3)) else {
             return CommandOutput::reply(not_an_integer());
         };
         let host = text(1);
@@ -159,5 +161,21 @@ mod tests {
             .config_lines()
             .iter()
             .any(|l| l.join(&b" "[..]) == b"sentinel leader-epoch m 0"));
+    }
+
+    #[test]
+    fn epochs_are_read_as_strictly_as_redis_does_and_a_vote_waits_for_its_write() {
+        let mut s = sentinel(&["monitor m 127.0.0.1 6379 2"]);
+        for bad in ["+5", "05", " 5", "5 ", "-0", "99999999999999999999"] {
+            assert_eq!(ask(&mut s, bad, "aaaa"), not_an_integer(), "{bad:?}");
+        }
+        assert!(s.masters["m"].vote.is_none());
+        let args: Vec<Vec<u8>> = ["is-master-down-by-addr", "127.0.0.1", "6379", "5", "aaaa"]
+            .iter()
+            .map(|a| a.as_bytes().to_vec())
+            .collect();
+        let out = s.command(Millis(10), &args);
+        assert_eq!(vote_of(&out.reply), ("aaaa".into(), 5));
+        assert!(out.after_write(), "a vote is answered once written");
     }
 }

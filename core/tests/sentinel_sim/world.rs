@@ -368,7 +368,7 @@ impl World {
         let master = core.masters().get(MASTER_NAME);
         let verdict = match e.kind.as_str() {
             "+elected-leader" => {
-                let epoch = master.map_or(0, |m| m.failover_epoch);
+                let epoch = master.map_or(0, |m| m.failover_epoch());
                 self.checks.leaders.elected(epoch, &myid)
             }
             "+vote-for-leader" => {
@@ -379,7 +379,7 @@ impl World {
             }
             "+promoted-slave" => {
                 let replica = e.msg.split(' ').nth(1).unwrap_or_default().to_string();
-                let epoch = master.map_or(0, |m| m.config_epoch);
+                let epoch = master.map_or(0, |m| m.config_epoch());
                 self.checks.promotions.promoted(epoch, &replica)
             }
             "+switch-master" => {
@@ -861,7 +861,7 @@ impl World {
                 .core
                 .as_ref()
                 .and_then(|c| c.masters().get(MASTER_NAME))
-                .map(|m| m.config_epoch)
+                .map(|m| m.config_epoch())
             else {
                 continue;
             };
@@ -961,14 +961,14 @@ impl World {
                     "  sentinel #{i} {} master={} config_epoch={} current_epoch={} failover={} sdown={} odown={} tilt={} sentinels={} replicas={:?}\n",
                     &s.myid[..8],
                     m.current_addr(),
-                    m.config_epoch,
+                    m.config_epoch(),
                     c.settings().current_epoch,
-                    m.failover.as_str(),
-                    m.common.s_down,
-                    m.common.o_down,
+                    m.failover_state().as_str(),
+                    m.is_sdown(),
+                    m.is_odown(),
                     c.in_tilt(),
-                    m.sentinels.len(),
-                    m.replicas.keys().collect::<Vec<_>>(),
+                    m.sentinels().len(),
+                    m.replicas().keys().collect::<Vec<_>>(),
                 ));
             }
         }
