@@ -16,6 +16,7 @@ mod looking;
 mod message;
 mod node;
 mod vote;
+pub mod wire;
 mod zxid;
 
 pub use config::{Persistent, ZabConfig};
