@@ -22,6 +22,34 @@ pub enum Kind {
     Zab(ZabArgs),
     /// Kafka controller election and partition leaders.
     Kafka(KafkaArgs),
+    /// Watch a real ZooKeeper ensemble's elections, read-only.
+    ZabWatch(ZabWatchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ZabWatchArgs {
+    /// The ensemble's election ports, e.g. 1@10.0.0.1:3888,2@10.0.0.2:3888.
+    #[arg(long)]
+    pub servers: String,
+    /// Also write every state change to FILE as JSON lines.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<std::path::PathBuf>,
+    /// Check the election's safety and outcome; exit non-zero on a failure.
+    #[arg(long)]
+    pub check: bool,
+    /// Our sid: outside the voting view and above every server's (the
+    /// default is the highest listed sid + 1000).
+    #[arg(long)]
+    pub sid: Option<u64>,
+    /// The election address we listen on and announce.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: String,
+    /// How often each server is asked for its vote.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    pub poll_ms: u64,
+    /// Stop after this long (default: run until stopped).
+    #[arg(long)]
+    pub duration_ms: Option<u64>,
 }
 
 #[derive(Debug, Args)]

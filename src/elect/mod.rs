@@ -8,6 +8,7 @@ mod kafka_redis;
 mod output;
 mod simulate;
 mod zab_tcp;
+mod zab_watch;
 
 pub use error::ElectError;
 pub use kafka_redis::run_kafka_broker;
@@ -21,7 +22,8 @@ pub const USAGE: &str = "usage:
   rsentinel elect zab --nodes N [--seed N] [--kill-leader] [--partition 1,2/3,4,5]
   rsentinel elect zab --id N --peers host:port,host:port,...
   rsentinel elect kafka --brokers N --partitions N [--seed N] [--kill-controller]
-  rsentinel elect kafka --broker-id N --store redis://127.0.0.1:PORT [--session-timeout-ms 3000]";
+  rsentinel elect kafka --broker-id N --store redis://127.0.0.1:PORT [--session-timeout-ms 3000]
+  rsentinel elect zab-watch --servers sid@host:electionport,... [--json FILE] [--check]";
 
 /// Entry point of `rsentinel elect <args...>` (`args` excludes `elect`).
 pub async fn run(args: Vec<String>) -> Result<(), ElectError> {
@@ -51,7 +53,23 @@ pub async fn run(args: Vec<String>) -> Result<(), ElectError> {
             }
             _ => print_block(simulate::kafka(&kafka)?),
         },
+        Kind::ZabWatch(watch) => {
+            log_to_stderr();
+            zab_watch::run(&watch, LineSink::Stdout).await
+        }
     }
+}
+
+/// The real-system commands log what they refuse on stderr (stdout is
+/// the report); a subscriber already installed is kept.
+fn log_to_stderr() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RSENTINEL_ELECT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_env_filter(filter)
+        .try_init();
 }
 
 fn print_block(text: String) -> Result<(), ElectError> {

@@ -16,6 +16,7 @@ mod looking;
 mod message;
 mod node;
 mod vote;
+pub mod watch;
 pub mod wire;
 mod zxid;
 
