@@ -81,9 +81,9 @@ pub struct KafkaArgs {
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=15),
           conflicts_with_all = ["broker_id", "store"])]
     pub brokers: u64,
-    /// Simulated partitions.
-    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u64).range(1..=100),
-          conflicts_with_all = ["broker_id", "store"])]
+    /// Partitions (simulated, or of the topic a ZooKeeper-backed controller
+    /// manages).
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u64).range(1..=100))]
     pub partitions: u64,
     /// Seed of the simulation (same seed, same timeline).
     #[arg(long, default_value_t = 1, conflicts_with_all = ["broker_id", "store"])]
@@ -94,12 +94,19 @@ pub struct KafkaArgs {
     /// Run one real broker with this id.
     #[arg(long, requires = "store")]
     pub broker_id: Option<u64>,
-    /// The coordination store, redis://127.0.0.1:PORT.
+    /// The coordination store: redis://127.0.0.1:PORT, or a real ZooKeeper
+    /// as zk://host:port,host:port/chroot.
     #[arg(long, requires = "broker_id")]
     pub store: Option<String>,
     /// Session timeout of a real broker.
     #[arg(long, default_value_t = 3000)]
     pub session_timeout_ms: u64,
+    /// The topic a ZooKeeper-backed controller manages.
+    #[arg(long, default_value = "rsentinel", requires = "store")]
+    pub topic: String,
+    /// The topic's replicas (brokers), comma-separated.
+    #[arg(long, default_value = "1,2,3", requires = "store")]
+    pub replicas: String,
 }
 
 #[cfg(test)]

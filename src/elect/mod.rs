@@ -5,6 +5,7 @@
 mod args;
 mod error;
 mod kafka_redis;
+mod kafka_zk;
 mod output;
 mod simulate;
 mod zab_tcp;
@@ -23,6 +24,7 @@ pub const USAGE: &str = "usage:
   rsentinel elect zab --id N --peers host:port,host:port,...
   rsentinel elect kafka --brokers N --partitions N [--seed N] [--kill-controller]
   rsentinel elect kafka --broker-id N --store redis://127.0.0.1:PORT [--session-timeout-ms 3000]
+  rsentinel elect kafka --broker-id N --store zk://host:port,.../chroot [--partitions N] [--replicas 1,2,3]
   rsentinel elect zab-watch --servers sid@host:electionport,... [--json FILE] [--check]";
 
 /// Entry point of `rsentinel elect <args...>` (`args` excludes `elect`).
@@ -48,6 +50,26 @@ pub async fn run(args: Vec<String>) -> Result<(), ElectError> {
             _ => print_block(simulate::zab(&zab)?),
         },
         Kind::Kafka(kafka) => match (kafka.broker_id, kafka.store.as_deref()) {
+            (Some(id), Some(store)) if store.starts_with("zk://") => {
+                log_to_stderr();
+                let replicas = kafka
+                    .replicas
+                    .split(',')
+                    .map(|r| r.trim().parse())
+                    .collect::<Result<Vec<u64>, _>>()
+                    .map_err(|_| {
+                        ElectError::Usage("--replicas: broker ids, comma-separated".into())
+                    })?;
+                let opts = kafka_zk::KafkaZkOptions {
+                    broker: id,
+                    store,
+                    session_timeout_ms: kafka.session_timeout_ms,
+                    topic: &kafka.topic,
+                    partitions: kafka.partitions as u32,
+                    replicas,
+                };
+                kafka_zk::run_kafka_zk(opts, LineSink::Stdout).await
+            }
             (Some(id), Some(store)) => {
                 run_kafka_broker(id, store, kafka.session_timeout_ms, LineSink::Stdout).await
             }
