@@ -17,6 +17,7 @@ pub use rsentinel_core::reply::Reply;
 
 pub mod agreement;
 pub mod line_proc;
+pub mod zab_voter;
 pub mod zk;
 
 /// A port nobody listens on right now (the OS picks it).
