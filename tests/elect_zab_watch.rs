@@ -258,3 +258,76 @@ fn malformed_election_traffic_closes_the_connection_with_a_log_line() {
     assert!(!log.contains("panicked"));
     assert!(w.is_running(), "the watcher keeps running");
 }
+
+/// A fake server: accepts the watcher, reads its handshake, and answers
+/// every poll with `reply` until the watcher hangs up (bounded by the
+/// watcher's own lifetime and a deadline).
+fn fake_server(listener: TcpListener, reply: WireNotification) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let Ok((mut conn, _)) = listener.accept() else {
+            return;
+        };
+        let _ = conn.set_read_timeout(Some(Duration::from_millis(200)));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let frame = reply.encode_frame();
+        let mut buf = [0u8; 512];
+        while Instant::now() < deadline {
+            match conn.read(&mut buf) {
+                Ok(0) => return,
+                Ok(_) => {
+                    if conn.write_all(&frame).is_err() {
+                        return;
+                    }
+                }
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.kind() == std::io::ErrorKind::TimedOut => {}
+                Err(_) => return,
+            }
+        }
+    })
+}
+
+#[test]
+fn check_fails_with_the_reason_when_two_servers_lead_one_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let leading = |sid: u64| WireNotification {
+        state: rsentinel_core::zab::wire::WireState::Leading,
+        leader: sid,
+        zxid: 1 << 32,
+        round: 3,
+        peer_epoch: 1,
+        version: 2,
+        config: Some(Vec::new()),
+        layout: rsentinel_core::zab::wire::Layout::Current,
+    };
+    let (a, b) = (
+        TcpListener::bind("127.0.0.1:0").unwrap(),
+        TcpListener::bind("127.0.0.1:0").unwrap(),
+    );
+    let servers = format!(
+        "1@127.0.0.1:{},2@127.0.0.1:{}",
+        a.local_addr().unwrap().port(),
+        b.local_addr().unwrap().port()
+    );
+    let fakes = [fake_server(a, leading(1)), fake_server(b, leading(2))];
+    let mut w = watcher(&servers, &["--check"], dir.path());
+    let failed = w
+        .wait_line(Duration::from_secs(10), |l| l.starts_with("CHECK FAILED"))
+        .expect("--check reports the violation");
+    assert!(failed.contains("round 3 peer epoch 1"), "{failed}");
+    assert_eq!(
+        w.wait_exit(Duration::from_secs(5)),
+        Some(1),
+        "non-zero exit"
+    );
+    assert!(
+        w.stderr_text().contains("check failed"),
+        "{}",
+        w.stderr_text()
+    );
+    drop(w);
+    for f in fakes {
+        f.join().unwrap();
+    }
+}
