@@ -22,6 +22,34 @@ pub enum Kind {
     Zab(ZabArgs),
     /// Kafka controller election and partition leaders.
     Kafka(KafkaArgs),
+    /// Watch a real ZooKeeper ensemble's elections, read-only.
+    ZabWatch(ZabWatchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ZabWatchArgs {
+    /// The ensemble's election ports, e.g. 1@10.0.0.1:3888,2@10.0.0.2:3888.
+    #[arg(long)]
+    pub servers: String,
+    /// Also write every state change to FILE as JSON lines.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<std::path::PathBuf>,
+    /// Check the election's safety and outcome; exit non-zero on a failure.
+    #[arg(long)]
+    pub check: bool,
+    /// Our sid: outside the voting view and above every server's (the
+    /// default is the highest listed sid + 1000).
+    #[arg(long)]
+    pub sid: Option<u64>,
+    /// The election address we listen on and announce.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: String,
+    /// How often each server is asked for its vote.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    pub poll_ms: u64,
+    /// Stop after this long (default: run until stopped).
+    #[arg(long)]
+    pub duration_ms: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -53,9 +81,9 @@ pub struct KafkaArgs {
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=15),
           conflicts_with_all = ["broker_id", "store"])]
     pub brokers: u64,
-    /// Simulated partitions.
-    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u64).range(1..=100),
-          conflicts_with_all = ["broker_id", "store"])]
+    /// Partitions (simulated, or of the topic a ZooKeeper-backed controller
+    /// manages).
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u64).range(1..=100))]
     pub partitions: u64,
     /// Seed of the simulation (same seed, same timeline).
     #[arg(long, default_value_t = 1, conflicts_with_all = ["broker_id", "store"])]
@@ -66,12 +94,19 @@ pub struct KafkaArgs {
     /// Run one real broker with this id.
     #[arg(long, requires = "store")]
     pub broker_id: Option<u64>,
-    /// The coordination store, redis://127.0.0.1:PORT.
+    /// The coordination store: redis://127.0.0.1:PORT, or a real ZooKeeper
+    /// as zk://host:port,host:port/chroot.
     #[arg(long, requires = "broker_id")]
     pub store: Option<String>,
     /// Session timeout of a real broker.
     #[arg(long, default_value_t = 3000)]
     pub session_timeout_ms: u64,
+    /// The topic a ZooKeeper-backed controller manages.
+    #[arg(long, default_value = "rsentinel", requires = "store")]
+    pub topic: String,
+    /// The topic's replicas (brokers), comma-separated.
+    #[arg(long, default_value = "1,2,3", requires = "store")]
+    pub replicas: String,
 }
 
 #[cfg(test)]

@@ -5,9 +5,11 @@
 mod args;
 mod error;
 mod kafka_redis;
+mod kafka_zk;
 mod output;
 mod simulate;
 mod zab_tcp;
+mod zab_watch;
 
 pub use error::ElectError;
 pub use kafka_redis::run_kafka_broker;
@@ -21,7 +23,9 @@ pub const USAGE: &str = "usage:
   rsentinel elect zab --nodes N [--seed N] [--kill-leader] [--partition 1,2/3,4,5]
   rsentinel elect zab --id N --peers host:port,host:port,...
   rsentinel elect kafka --brokers N --partitions N [--seed N] [--kill-controller]
-  rsentinel elect kafka --broker-id N --store redis://127.0.0.1:PORT [--session-timeout-ms 3000]";
+  rsentinel elect kafka --broker-id N --store redis://127.0.0.1:PORT [--session-timeout-ms 3000]
+  rsentinel elect kafka --broker-id N --store zk://host:port,.../chroot [--partitions N] [--replicas 1,2,3]
+  rsentinel elect zab-watch --servers sid@host:electionport,... [--json FILE] [--check]";
 
 /// Entry point of `rsentinel elect <args...>` (`args` excludes `elect`).
 pub async fn run(args: Vec<String>) -> Result<(), ElectError> {
@@ -46,12 +50,48 @@ pub async fn run(args: Vec<String>) -> Result<(), ElectError> {
             _ => print_block(simulate::zab(&zab)?),
         },
         Kind::Kafka(kafka) => match (kafka.broker_id, kafka.store.as_deref()) {
+            (Some(id), Some(store)) if store.starts_with("zk://") => {
+                log_to_stderr();
+                let replicas = kafka
+                    .replicas
+                    .split(',')
+                    .map(|r| r.trim().parse())
+                    .collect::<Result<Vec<u64>, _>>()
+                    .map_err(|_| {
+                        ElectError::Usage("--replicas: broker ids, comma-separated".into())
+                    })?;
+                let opts = kafka_zk::KafkaZkOptions {
+                    broker: id,
+                    store,
+                    session_timeout_ms: kafka.session_timeout_ms,
+                    topic: &kafka.topic,
+                    partitions: kafka.partitions as u32,
+                    replicas,
+                };
+                kafka_zk::run_kafka_zk(opts, LineSink::Stdout).await
+            }
             (Some(id), Some(store)) => {
                 run_kafka_broker(id, store, kafka.session_timeout_ms, LineSink::Stdout).await
             }
             _ => print_block(simulate::kafka(&kafka)?),
         },
+        Kind::ZabWatch(watch) => {
+            log_to_stderr();
+            zab_watch::run(&watch, LineSink::Stdout).await
+        }
     }
+}
+
+/// The real-system commands log what they refuse on stderr (stdout is
+/// the report); a subscriber already installed is kept.
+fn log_to_stderr() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RSENTINEL_ELECT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_env_filter(filter)
+        .try_init();
 }
 
 fn print_block(text: String) -> Result<(), ElectError> {

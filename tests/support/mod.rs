@@ -16,6 +16,9 @@ use rsentinel::resp::reply_parse::ReplyParser;
 pub use rsentinel_core::reply::Reply;
 
 pub mod agreement;
+pub mod line_proc;
+pub mod zab_voter;
+pub mod zk;
 
 /// A port nobody listens on right now (the OS picks it).
 pub fn free_port() -> u16 {

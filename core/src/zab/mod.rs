@@ -16,6 +16,8 @@ mod looking;
 mod message;
 mod node;
 mod vote;
+pub mod watch;
+pub mod wire;
 mod zxid;
 
 pub use config::{Persistent, ZabConfig};
