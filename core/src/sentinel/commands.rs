@@ -116,6 +116,7 @@ impl Sentinel {
                 self.master_event(&name, Level::Warning, "-monitor", |_| String::new());
                 let peers: Vec<String> = self.masters[&name].sentinels.keys().cloned().collect();
                 self.masters.remove(&name);
+                self.fence_forget(&name);
                 self.push(super::Action::DropLinks { master: name });
                 self.close_orphan_sentinel_links(peers);
                 CommandOutput::flushed(Reply::ok())

@@ -55,6 +55,10 @@ pub enum Tag {
     Hello(String),
     /// `is-master-down-by-addr` about this master.
     AskMasterState(String),
+    /// `CONFIG GET min-replicas-*` (write fencing).
+    FenceGet,
+    /// A `CONFIG SET` of a fencing setting.
+    FenceSet,
     /// AUTH, CLIENT SETNAME, the SLAVEOF transaction…: reply not needed.
     Ignore,
 }
@@ -332,6 +336,8 @@ impl Sentinel {
             Tag::AskMasterState(master) => {
                 self.handle_ask_reply(now, &link.target, &master, &reply)
             }
+            Tag::FenceGet => self.handle_fence_get(&link.target, &reply),
+            Tag::FenceSet => self.handle_fence_set(&link.target, &reply),
             Tag::Ignore => {}
         }
     }

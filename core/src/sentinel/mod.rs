@@ -12,6 +12,7 @@ mod emit;
 pub mod events;
 pub mod failover;
 mod failover_steps;
+pub mod fence;
 pub mod hello;
 pub mod info;
 mod info_section;
@@ -35,6 +36,7 @@ use std::collections::{BTreeMap, VecDeque};
 pub use actions::{Action, CommandOutput, FLUSH_FAILED};
 pub use addr::Addr;
 pub use events::{Event, Level, Subject};
+pub use fence::FencePolicy;
 pub use instance::{Master, PeerSentinel, Replica};
 pub use replica_selection::select_replica;
 pub use settings::Settings;
@@ -68,6 +70,7 @@ pub struct Sentinel {
     pub(crate) prng: Prng,
     pub(crate) script_check: ScriptCheck,
     pub(crate) resolutions: resolve::Resolutions,
+    pub(crate) fence: fence::Fence,
     actions: VecDeque<Action>,
 }
 
@@ -88,6 +91,7 @@ impl Sentinel {
             prng: Prng::new(seed),
             script_check: |_| true,
             resolutions: resolve::Resolutions::default(),
+            fence: fence::Fence::default(),
             actions: VecDeque::new(),
         }
     }

@@ -38,6 +38,8 @@ impl Sentinel {
         self.push(Action::DropLinks {
             master: name.to_string(),
         });
+        // Check the (new) master and replicas' fencing as soon as they answer.
+        self.fence_forget(name);
         self.close_orphan_sentinel_links(forgotten);
         if event {
             self.master_event(name, Level::Warning, "+reset-master", |_| String::new());
