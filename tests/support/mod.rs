@@ -16,6 +16,7 @@ use rsentinel::resp::reply_parse::ReplyParser;
 pub use rsentinel_core::reply::Reply;
 
 pub mod agreement;
+pub mod writer;
 
 /// A port nobody listens on right now (the OS picks it).
 pub fn free_port() -> u16 {
@@ -76,6 +77,19 @@ impl Client {
     pub fn connect(port: u16) -> std::io::Result<Client> {
         let stream = TcpStream::connect(("127.0.0.1", port))?;
         stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+        Ok(Client {
+            stream,
+            buf: BytesMut::new(),
+            parser: ReplyParser::new(),
+        })
+    }
+
+    /// Connects to any address with connect and read timeouts (a client
+    /// in a test network namespace, where the peer may be partitioned).
+    pub fn connect_addr(addr: std::net::SocketAddr, timeout: Duration) -> std::io::Result<Client> {
+        let stream = TcpStream::connect_timeout(&addr, timeout)?;
+        stream.set_read_timeout(Some(timeout))?;
+        stream.set_write_timeout(Some(timeout))?;
         Ok(Client {
             stream,
             buf: BytesMut::new(),

@@ -104,7 +104,10 @@ impl Sentinel {
                 }
                 reply(Reply::Int(names.len() as i64))
             }
-            "failover" => self.failover_cmd(now, &arg(1)),
+            "failover" => {
+                let option = args.get(2).map(|a| s(a));
+                self.failover_cmd(now, &arg(1), option.as_deref())
+            }
             "ckquorum" => self.ckquorum_cmd(&arg(1)),
             "flushconfig" => CommandOutput::flushed(Reply::ok()),
             "monitor" => self.monitor_cmd(now, args),

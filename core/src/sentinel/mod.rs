@@ -7,6 +7,7 @@ mod actions;
 pub mod addr;
 mod commands;
 mod config_lines;
+mod coordinated;
 mod directives;
 mod emit;
 pub mod events;

@@ -53,7 +53,8 @@ impl Sentinel {
             .announced(self.settings.announce_hostnames)
             .to_string();
         let port = m.common.addr.port;
-        let s_down = m.common.s_down;
+        // A coordinated failover asks for votes about a master that is up.
+        let s_down = m.common.s_down || (m.coordinated && m.failover_in_progress());
         let o_down = m.common.o_down;
         let mut ask = Vec::new();
         for (runid, s) in m.sentinels.iter_mut() {

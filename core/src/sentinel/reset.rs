@@ -26,6 +26,7 @@ impl Sentinel {
         m.common = Common::new(addr, down_after, Role::Master, now);
         m.failover = FailoverState::None;
         m.force_failover = false;
+        m.coordinated = false;
         m.failover_start_time = None;
         m.failover_state_change_time = Millis::ZERO;
         m.promoted = None;
