@@ -82,7 +82,7 @@ impl World {
                  slave1:ip=127.0.0.1,port=6381,state=online,offset=50,lag=0\r\n",
             )),
             (Tag::Info, Target::Replica { key, .. }) => Some(Reply::bulk(self.replica_info(key))),
-            (Tag::AskMasterState(_), Target::Sentinel(_)) => {
+            (Tag::AskMasterState(..), Target::Sentinel(_)) => {
                 let epoch = String::from_utf8_lossy(&args[4]).into_owned();
                 let voter = String::from_utf8_lossy(&args[5]).into_owned();
                 let leader = if voter == "*" { "*".to_string() } else { voter };

@@ -21,6 +21,11 @@ impl Sentinel {
         if event {
             forgotten = std::mem::take(&mut m.sentinels).into_keys().collect();
         }
+        // Peers that said the previous master was down said nothing about
+        // the one that replaces it (their votes count only in their epoch).
+        for s in m.sentinels.values_mut() {
+            s.master_down = false;
+        }
         let addr = m.common.addr.clone();
         let down_after = m.common.down_after;
         m.common = Common::new(addr, down_after, Role::Master, now);
