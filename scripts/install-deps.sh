@@ -10,6 +10,8 @@ command -v redis-sentinel >/dev/null 2>&1 || missing+=(redis-sentinel)
 command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
 # The TLS tests make their certificates with the openssl CLI.
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+# The partition suite cuts links between network namespaces with nftables.
+command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || missing+=(nftables)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"

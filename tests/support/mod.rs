@@ -16,6 +16,7 @@ use rsentinel::resp::reply_parse::ReplyParser;
 pub use rsentinel_core::reply::Reply;
 
 pub mod agreement;
+pub mod netns;
 pub mod writer;
 
 /// A port nobody listens on right now (the OS picks it).
