@@ -107,11 +107,12 @@ fn coordinated_failover_loses_no_acknowledged_write() {
         );
     }
     eprintln!("coordinated switch times (ms): {switch_ms:?}");
-    // Well under a second on an idle machine; the bound leaves room for a
-    // loaded 2-core CI box.
+    // About half a second on an idle machine (the master waits for the
+    // replica's next acknowledgement); the bound on the median leaves room
+    // for a loaded 2-core box without accepting a multi-second handover.
     let mut sorted = switch_ms.clone();
     sorted.sort_unstable();
-    assert!(sorted[RUNS / 2] < 1000, "median switch {switch_ms:?}");
+    assert!(sorted[RUNS / 2] < 2000, "median switch {switch_ms:?}");
 }
 
 #[test]
