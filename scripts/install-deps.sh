@@ -15,6 +15,8 @@ command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 # The live page's test loads it in Debian's headless Chromium.
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# The partition suite cuts links between network namespaces with nftables.
+command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || missing+=(nftables)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"

@@ -8,6 +8,7 @@ pub mod commands;
 pub mod config;
 pub mod driver;
 pub mod elect;
+pub mod fence;
 pub mod link;
 pub mod logging;
 pub mod observe;

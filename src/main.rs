@@ -195,6 +195,7 @@ fn prepare(args: &[String]) -> Result<Prepared, StartError> {
     }
     let mut core = Sentinel::new(u64::from_le_bytes(seed), hello_port(&options));
     core.set_script_check(is_executable);
+    core.set_write_fence(rsentinel::fence::from_env()?);
     for d in config::sentinel_load_order(&loaded.sentinel) {
         core.apply_directive(Millis(0), d.sentinel_raw_args())
             .map_err(|reason| ConfigError::at(d, reason))?;
@@ -383,6 +384,14 @@ async fn serve(p: Prepared) -> anyhow::Result<()> {
 
     let myid = core.ensure_myid().to_string();
     tracing::warn!("Sentinel ID is {myid}");
+    if let Some(f) = core.write_fence() {
+        tracing::warn!(
+            "Write fencing on ({}): min-replicas-to-write {} min-replicas-max-lag {} kept on every monitored instance",
+            rsentinel::fence::FENCE_ENV,
+            f.min_replicas,
+            f.max_lag
+        );
+    }
     core.announce_monitored();
 
     let state = Arc::new(ServerState::new(

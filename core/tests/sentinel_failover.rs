@@ -77,11 +77,12 @@ impl World {
             (Tag::Ping, _) => Some(Reply::Simple("PONG".into())),
             (Tag::Info, Target::Master(_)) => Some(Reply::bulk(
                 "run_id:1234567890123456789012345678901234567890\r\nrole:master\r\n\
+                 master_failover_state:no-failover\r\n\
                  slave0:ip=127.0.0.1,port=6380,state=online,offset=100,lag=0\r\n\
                  slave1:ip=127.0.0.1,port=6381,state=online,offset=50,lag=0\r\n",
             )),
             (Tag::Info, Target::Replica { key, .. }) => Some(Reply::bulk(self.replica_info(key))),
-            (Tag::AskMasterState(_), Target::Sentinel(_)) => {
+            (Tag::AskMasterState(..), Target::Sentinel(_)) => {
                 let epoch = String::from_utf8_lossy(&args[4]).into_owned();
                 let voter = String::from_utf8_lossy(&args[5]).into_owned();
                 let leader = if voter == "*" { "*".to_string() } else { voter };
@@ -122,6 +123,17 @@ impl World {
             })
         };
         let port = key.rsplit(':').next().unwrap();
+        // `FAILOVER TO <host> <port>` sent to the master hands over to it.
+        let handed_over = self.log.iter().any(|a| {
+            matches!(a, Action::Send(o) if o.link.target == master()
+                && o.args[0] == b"FAILOVER"
+                && o.args.get(3).map(|p| p.as_slice()) == Some(port.as_bytes()))
+        });
+        if handed_over && slaveof(key).is_none() {
+            return format!(
+                "run_id:{port}00000000000000000000000000000000000000\r\nrole:master\r\n"
+            );
+        }
         match slaveof(key).as_deref() {
             Some("NO ONE") => format!("run_id:{port}00000000000000000000000000000000000000\r\nrole:master\r\n"),
             Some(to) => {
@@ -400,4 +412,150 @@ fn without_confirmation_the_old_master_waits_like_redis() {
     // No hellos from the peers: hold back for 8 s as Redis does.
     old_master_reports_master(&mut w, now);
     assert!(!converted(&w));
+}
+
+fn sent_to(w: &World, target: &Target) -> Vec<String> {
+    w.log
+        .iter()
+        .filter_map(|a| match a {
+            Action::Send(o) if &o.link.target == target => {
+                Some(String::from_utf8_lossy(&o.args.join(&b' ')).into_owned())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn failover_cmd(w: &mut World, now: u64, extra: &[&str]) -> Reply {
+    let mut args = vec![b"failover".to_vec(), b"mymaster".to_vec()];
+    args.extend(extra.iter().map(|a| a.as_bytes().to_vec()));
+    w.s.command(Millis(now), &args).reply
+}
+
+#[test]
+fn coordinated_failover_is_handed_over_by_the_running_master() {
+    let mut w = World::new(&[]);
+    for t in (0..3000).step_by(50) {
+        w.step(t, &[]);
+    }
+    assert_eq!(failover_cmd(&mut w, 3000, &["coordinated"]), Reply::ok());
+    let flags = match w
+        .s
+        .command(Millis(3000), &[b"master".to_vec(), b"mymaster".to_vec()])
+        .reply
+    {
+        Reply::Map(pairs) => pairs
+            .iter()
+            .find(|(k, _)| k.as_str() == Some("flags"))
+            .and_then(|(_, v)| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
+        other => panic!("{other:?}"),
+    };
+    assert!(flags.contains("coordinated_failover"), "{flags}");
+    let mut t = 3000;
+    while t < 8000 && !w.events().iter().any(|e| e.starts_with("+switch-master")) {
+        t += 50;
+        w.step(t, &[]);
+    }
+    let ev = w.events();
+    for want in [
+        "+try-failover master mymaster",
+        "+elected-leader master mymaster",
+        "+selected-slave slave 127.0.0.1:6380",
+        "+failover-state-wait-promotion slave 127.0.0.1:6380",
+        "+promoted-slave slave 127.0.0.1:6380",
+        "+switch-master mymaster 127.0.0.1 6379 127.0.0.1 6380",
+    ] {
+        assert!(
+            ev.iter().any(|e| e.starts_with(want)),
+            "no `{want}` in {ev:#?}"
+        );
+    }
+    // Elected like an automatic failover (peers asked for votes), never forced.
+    assert!(!flags.contains("force_failover"));
+    let to_master = sent_to(&w, &master());
+    let at = to_master
+        .iter()
+        .position(|c| c.starts_with("FAILOVER TO "))
+        .expect("FAILOVER TO sent to the master");
+    assert_eq!(to_master[at - 2], "MULTI");
+    assert!(
+        to_master[at - 1].starts_with("CLIENT PAUSE "),
+        "{to_master:?}"
+    );
+    assert!(to_master[at - 1].ends_with(" WRITE"));
+    assert!(to_master[at].starts_with("FAILOVER TO 127.0.0.1 6380 TIMEOUT "));
+    assert_eq!(to_master[at + 1], "EXEC");
+    // After the promotion the old master's clients are released; no hello
+    // (a PUBLISH, blocked by the pause) went to it in between.
+    let after = &to_master[at + 2..];
+    let unpause = after
+        .iter()
+        .position(|c| c == "CLIENT UNPAUSE")
+        .expect("unpause");
+    assert!(
+        after[..unpause].iter().all(|c| !c.starts_with("PUBLISH")),
+        "{after:?}"
+    );
+    assert!(after[..unpause].contains(&"CLIENT KILL TYPE normal".to_string()));
+    // Nobody was promoted behind the master's back.
+    let promoted = Target::Replica {
+        master: "mymaster".into(),
+        key: "127.0.0.1:6380".into(),
+    };
+    assert!(!sent_to(&w, &promoted).contains(&"SLAVEOF NO ONE".to_string()));
+}
+
+#[test]
+fn coordinated_failover_refuses_clearly_instead_of_a_plain_one() {
+    let mut w = World::new(&[]);
+    for t in (0..3000).step_by(50) {
+        w.step(t, &[]);
+    }
+    assert_eq!(
+        failover_cmd(&mut w, 3000, &["sideways"]),
+        Reply::Error("ERR Unknown failover option specified".into())
+    );
+    // A master whose INFO has no master_failover_state has no FAILOVER.
+    w.s.handle_reply(
+        Millis(3000),
+        LinkId::cmd(master()),
+        Tag::Info,
+        Reply::bulk("run_id:1234567890123456789012345678901234567890\r\nrole:master\r\n"),
+    );
+    assert_eq!(
+        failover_cmd(&mut w, 3000, &["COORDINATED"]),
+        Reply::Error("NOGOODPRIMARY Primary does not support FAILOVER command".into())
+    );
+    w.s.link_closed(Millis(3000), LinkId::cmd(master()));
+    let refused = failover_cmd(&mut w, 3000, &["coordinated"]);
+    assert!(
+        matches!(&refused, Reply::Error(e) if e.starts_with("NOGOODPRIMARY Primary is not reachable")),
+        "{refused:?}"
+    );
+    // Nothing started.
+    assert!(!w.events().iter().any(|e| e.starts_with("+try-failover")));
+}
+
+#[test]
+fn coordinated_failover_aborts_when_the_master_never_takes_the_command() {
+    let mut w = World::new(&["failover-timeout mymaster 3000"]);
+    for t in (0..3000).step_by(50) {
+        w.step(t, &[]);
+    }
+    assert_eq!(failover_cmd(&mut w, 3000, &["coordinated"]), Reply::ok());
+    // The master's command link is gone from now on (it answers nothing).
+    w.s.link_closed(Millis(3000), LinkId::cmd(master()));
+    let mut t = 3000;
+    while t < 9000 {
+        t += 50;
+        w.step(t, &[master()]);
+    }
+    let ev = w.events();
+    assert!(
+        ev.iter()
+            .any(|e| e.starts_with("-failover-abort-master-timeout")),
+        "{ev:#?}"
+    );
+    assert!(!ev.iter().any(|e| e.starts_with("+switch-master")));
 }

@@ -223,7 +223,7 @@ fn odown_when_a_fresh_reply_reaches_the_quorum() {
     let out = drain(&mut s);
     let ask = sent(&out)
         .into_iter()
-        .find(|(_, t, _)| matches!(t, Tag::AskMasterState(_)))
+        .find(|(_, t, _)| matches!(t, Tag::AskMasterState(..)))
         .expect("peer asked as soon as SDOWN begins");
     assert_eq!(ask.2, "SENTINEL is-master-down-by-addr 127.0.0.1 6379 0 *");
     s.handle_reply(
@@ -307,4 +307,64 @@ fn poll_timeout_names_the_moment_sdown_becomes_due() {
         Reply::Simple("PONG".into()),
     );
     assert_eq!(s.poll_timeout(Millis(995)), Millis(1040));
+}
+
+#[test]
+fn an_answer_about_a_master_switched_since_never_counts() {
+    let mut s = basic();
+    hello_from_peer(&mut s, Millis(0));
+    connect_master(&mut s, Millis(0));
+    let peer_link = LinkId::cmd(Target::Sentinel(PEER.into()));
+    s.link_connected(Millis(0), peer_link, "127.0.0.1".into());
+    drain(&mut s);
+    s.tick(Millis(1001));
+    let ask = sent(&drain(&mut s))
+        .into_iter()
+        .find(|(_, t, _)| matches!(t, Tag::AskMasterState(..)))
+        .expect("peer asked");
+    // Before the answer arrives, the peer announces that 6380 replaced the
+    // master (config epoch 1): the question was about 6379.
+    s.process_hello(
+        Millis(1005),
+        &format!("127.0.0.1,26380,{PEER},1,mymaster,127.0.0.1,6380,1"),
+    );
+    assert!(events(&drain(&mut s))
+        .iter()
+        .any(|e| e.starts_with("+switch-master mymaster 127.0.0.1 6379 127.0.0.1 6380")));
+    // The late "down" (and vote) about 6379 arrives.
+    s.handle_reply(
+        Millis(1010),
+        ask.0,
+        ask.1,
+        Reply::Array(vec![Reply::Int(1), Reply::bulk(PEER), Reply::Int(1)]),
+    );
+    let peer = |s: &mut Sentinel| {
+        let r = s.command(Millis(1010), &[b"sentinels".to_vec(), b"mymaster".to_vec()]);
+        let Reply::Array(peers) = r.reply else {
+            panic!("{:?}", r.reply)
+        };
+        let Some(Reply::Map(fields)) = peers.first() else {
+            panic!("{peers:?}")
+        };
+        fields
+            .iter()
+            .find(|(k, _)| k.as_str() == Some("flags"))
+            .and_then(|(_, v)| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    };
+    let state = peer(&mut s);
+    assert!(!state.contains("master_down"), "{state}");
+    // The new master goes down for us alone: one vote, quorum 2 — no ODOWN
+    // may come from the stale answer.
+    connect_master(&mut s, Millis(1010));
+    for t in (1100..=3500).step_by(100) {
+        s.tick(Millis(t));
+    }
+    let ev = events(&drain(&mut s));
+    assert!(
+        ev.iter()
+            .any(|e| e.starts_with("+sdown master mymaster 127.0.0.1 6380")),
+        "{ev:?}"
+    );
+    assert!(!ev.iter().any(|e| e.starts_with("+odown")), "{ev:?}");
 }

@@ -158,7 +158,7 @@ fn dryrun(acl: &Acl, args: &[Vec<u8>]) -> Reply {
         None
     };
     let target = sub.unwrap_or(cmd);
-    if !target.arity_ok(request.len()) {
+    if !target.accepts_argc(request.len()) {
         return wrong_arity(target.full_name);
     }
     match acl.denial(&user, cmd, sub, request) {

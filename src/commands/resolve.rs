@@ -29,7 +29,7 @@ pub fn resolve(
         let Some(sub) = sub else {
             return Err(unknown_subcommand(name, &args[1]));
         };
-        if !sub.arity_ok(args.len()) {
+        if !sub.accepts_argc(args.len()) {
             return Err(wrong_arity(sub.full_name));
         }
         return Ok((cmd, Some(sub)));

@@ -136,6 +136,14 @@ impl CommandSpec {
         }
     }
 
+    /// Whether a call with `argc` arguments is accepted: the arity, plus
+    /// the one argument rsentinel takes beyond Redis 7.0's table
+    /// (`SENTINEL FAILOVER <name> COORDINATED`, valkey 9's form) without
+    /// changing what COMMAND reports.
+    pub fn accepts_argc(&self, argc: usize) -> bool {
+        self.arity_ok(argc) || (self.full_name == "sentinel|failover" && argc == 4)
+    }
+
     /// Whether this command carries the flag (`admin`, `noauth`, ...).
     pub fn has_flag(&self, flag: &str) -> bool {
         self.flags.contains(&flag)

@@ -17,6 +17,8 @@ pub use rsentinel_core::reply::Reply;
 
 pub mod agreement;
 pub mod line_proc;
+pub mod netns;
+pub mod writer;
 pub mod zab_voter;
 pub mod zk;
 
@@ -79,6 +81,19 @@ impl Client {
     pub fn connect(port: u16) -> std::io::Result<Client> {
         let stream = TcpStream::connect(("127.0.0.1", port))?;
         stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+        Ok(Client {
+            stream,
+            buf: BytesMut::new(),
+            parser: ReplyParser::new(),
+        })
+    }
+
+    /// Connects to any address with connect and read timeouts (a client
+    /// in a test network namespace, where the peer may be partitioned).
+    pub fn connect_addr(addr: std::net::SocketAddr, timeout: Duration) -> std::io::Result<Client> {
+        let stream = TcpStream::connect_timeout(&addr, timeout)?;
+        stream.set_read_timeout(Some(timeout))?;
+        stream.set_write_timeout(Some(timeout))?;
         Ok(Client {
             stream,
             buf: BytesMut::new(),

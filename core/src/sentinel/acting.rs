@@ -166,6 +166,7 @@ impl Sentinel {
         let from = m.common.addr.clone();
         self.request_persist();
         self.instance_event(master, target, Level::Warning, "+promoted-slave", "");
+        self.release_old_master(master);
         if self.simulate_failure & SIMFAILURE_CRASH_AFTER_PROMOTION != 0 {
             self.push(Action::Crash(99));
             return;

@@ -106,7 +106,10 @@ impl Sentinel {
                 }
                 reply(Reply::Int(names.len() as i64))
             }
-            "failover" => self.failover_cmd(now, &arg(1)),
+            "failover" => {
+                let option = args.get(2).map(|a| s(a));
+                self.failover_cmd(now, &arg(1), option.as_deref())
+            }
             "ckquorum" => self.ckquorum_cmd(&arg(1)),
             "flushconfig" => CommandOutput::flushed(Reply::ok()),
             "monitor" => self.monitor_cmd(now, args),
@@ -118,6 +121,7 @@ impl Sentinel {
                 self.master_event(&name, Level::Warning, "-monitor", |_| String::new());
                 let peers: Vec<String> = self.masters[&name].sentinels.keys().cloned().collect();
                 self.masters.remove(&name);
+                self.fence_forget(&name);
                 self.push(super::Action::DropLinks { master: name });
                 self.close_orphan_sentinel_links(peers);
                 CommandOutput::flushed(Reply::ok())

@@ -49,8 +49,22 @@ pub const EPOCH_EXHAUSTED: &str =
     "the current epoch is at its maximum, no new failover epoch can start";
 
 impl Sentinel {
-    /// `SENTINEL FAILOVER <name>`: a forced failover, no agreement needed.
-    pub(crate) fn failover_cmd(&mut self, now: Millis, name: &str) -> CommandOutput {
+    /// `SENTINEL FAILOVER <name> [COORDINATED]`: a forced failover, no
+    /// agreement needed; with COORDINATED an elected one handed over by the
+    /// running master (see `coordinated.rs`).
+    pub(crate) fn failover_cmd(
+        &mut self,
+        now: Millis,
+        name: &str,
+        option: Option<&str>,
+    ) -> CommandOutput {
+        if !self.masters.contains_key(name) {
+            return CommandOutput::reply(Reply::err("No such master with that name"));
+        }
+        let coordinated = match self.failover_option(name, option) {
+            Ok(c) => c,
+            Err(r) => return CommandOutput::reply(r),
+        };
         let Some(m) = self.masters.get(name) else {
             return CommandOutput::reply(Reply::err("No such master with that name"));
         };
@@ -70,7 +84,9 @@ impl Sentinel {
         if !self.start_failover(now, name) {
             return CommandOutput::reply(Reply::err(EPOCH_EXHAUSTED));
         }
-        if let Some(m) = self.masters.get_mut(name) {
+        if coordinated {
+            self.begin_coordinated(now, name);
+        } else if let Some(m) = self.masters.get_mut(name) {
             m.force_failover = true;
         }
         CommandOutput::reply(Reply::ok())

@@ -38,12 +38,19 @@ impl Sentinel {
         self.start_failover(now, name)
     }
 
+    /// Emits the abort event `kind` about master `name`, then aborts.
+    pub(crate) fn abort_failover_with(&mut self, now: Millis, name: &str, kind: &str) {
+        self.master_event(name, Level::Warning, kind, |_| String::new());
+        self.abort_failover(now, name);
+    }
+
     pub(crate) fn abort_failover(&mut self, now: Millis, name: &str) {
         let Some(m) = self.masters.get_mut(name) else {
             return;
         };
         m.failover = FailoverState::None;
         m.force_failover = false;
+        m.coordinated = false;
         m.failover_state_change_time = now;
         m.promoted = None;
     }
@@ -67,6 +74,9 @@ impl Sentinel {
                 FailoverState::None | FailoverState::UpdateConfig => return,
                 FailoverState::WaitStart => self.wait_start(now, name),
                 FailoverState::SelectSlave => self.select_slave(now, name),
+                FailoverState::SendSlaveofNoone if self.masters[name].coordinated => {
+                    self.send_failover_to(now, name)
+                }
                 FailoverState::SendSlaveofNoone => self.send_slaveof_noone(now, name),
                 FailoverState::WaitPromotion => self.wait_promotion(now, name),
                 FailoverState::ReconfSlaves => self.reconf_next_replica(now, name),
@@ -125,13 +135,7 @@ impl Sentinel {
             {
                 return;
             }
-            self.master_event(
-                name,
-                Level::Warning,
-                "-failover-abort-no-good-slave",
-                |_| String::new(),
-            );
-            self.abort_failover(now, name);
+            self.abort_failover_with(now, name, "-failover-abort-no-good-slave");
             return;
         };
         let target = Target::Replica {
@@ -168,6 +172,12 @@ impl Sentinel {
             self.abort_if_state_timed_out(now, name);
             return;
         }
+        self.enter_wait_promotion(now, name, target);
+    }
+
+    /// The promotion was asked for (`SLAVEOF NO ONE`, or `FAILOVER TO`
+    /// for a coordinated failover): wait for the replica's INFO to show it.
+    pub(crate) fn enter_wait_promotion(&mut self, now: Millis, name: &str, target: Target) {
         self.instance_event(
             name,
             &target,

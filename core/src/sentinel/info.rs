@@ -156,6 +156,7 @@ impl Sentinel {
                 self.instance_event(&master, target, Level::Verbose, kind, &rest);
             }
         }
+        self.fence_check(now, target);
         if !self.tilt {
             self.info_acting(now, &master, target, &report);
             // Fresh replica INFO may be what a waiting failover needs (a

@@ -102,6 +102,9 @@ pub struct Master {
     pub(crate) sentinels: BTreeMap<String, PeerSentinel>,
     pub(crate) failover: FailoverState,
     pub(crate) force_failover: bool,
+    /// `SENTINEL FAILOVER <name> COORDINATED` is running (valkey's
+    /// `coordinated_failover` flag).
+    pub(crate) coordinated: bool,
     /// When the last failover attempt (ours or one we voted for) started;
     /// `None` = never, so the first failover is not held back.
     pub(crate) failover_start_time: Option<Millis>,
@@ -188,6 +191,7 @@ impl Master {
             sentinels: BTreeMap::new(),
             failover: FailoverState::None,
             force_failover: false,
+            coordinated: false,
             failover_start_time: None,
             failover_epoch: 0,
             failover_state_change_time: Millis::ZERO,

@@ -64,6 +64,9 @@ fn flags(c: &Common, kind: &Kind) -> String {
         if m.force_failover {
             f.push("force_failover");
         }
+        if m.coordinated {
+            f.push("coordinated_failover");
+        }
         if m.script_kill_sent {
             f.push("script_kill_sent");
         }

@@ -53,10 +53,23 @@ pub enum Tag {
     Info,
     /// A hello published on behalf of this master.
     Hello(String),
-    /// `is-master-down-by-addr` about this master.
-    AskMasterState(String),
+    /// `is-master-down-by-addr` about this master, as it was when asked.
+    AskMasterState(String, Asked),
+    /// `CONFIG GET min-replicas-*` (write fencing).
+    FenceGet,
+    /// A `CONFIG SET` of a fencing setting.
+    FenceSet,
     /// AUTH, CLIENT SETNAME, the SLAVEOF transaction…: reply not needed.
     Ignore,
+}
+
+/// Which master an `is-master-down-by-addr` asked about: its address and
+/// config epoch then. An answer that arrives after the master was switched
+/// is about another instance and must not count.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Asked {
+    pub addr: String,
+    pub config_epoch: u64,
 }
 
 /// Credentials to use right after connecting.
@@ -329,9 +342,11 @@ impl Sentinel {
                     }
                 }
             }
-            Tag::AskMasterState(master) => {
-                self.handle_ask_reply(now, &link.target, &master, &reply)
+            Tag::AskMasterState(master, asked) => {
+                self.handle_ask_reply(now, &link.target, &master, &asked, &reply)
             }
+            Tag::FenceGet => self.handle_fence_get(&link.target, &reply),
+            Tag::FenceSet => self.handle_fence_set(&link.target, &reply),
             Tag::Ignore => {}
         }
     }

@@ -7,11 +7,13 @@ mod actions;
 pub mod addr;
 mod commands;
 mod config_lines;
+mod coordinated;
 mod directives;
 mod emit;
 pub mod events;
 pub mod failover;
 mod failover_steps;
+pub mod fence;
 pub mod hello;
 pub mod info;
 mod info_section;
@@ -36,6 +38,7 @@ use std::collections::{BTreeMap, VecDeque};
 pub use actions::{Action, CommandOutput, Durability, FLUSH_FAILED};
 pub use addr::Addr;
 pub use events::{Event, Level, Subject};
+pub use fence::FencePolicy;
 pub use instance::{Master, PeerSentinel, Replica};
 pub use replica_selection::select_replica;
 pub use scripts::ScriptRun;
@@ -72,6 +75,7 @@ pub struct Sentinel {
     pub(crate) prng: Prng,
     pub(crate) script_check: ScriptCheck,
     pub(crate) resolutions: resolve::Resolutions,
+    pub(crate) fence: fence::Fence,
     actions: VecDeque<Action>,
     /// A config snapshot is owed to the shell ([`Action::Persist`], taken
     /// when drained so that it is the latest state).
@@ -98,6 +102,7 @@ impl Sentinel {
             prng: Prng::new(seed),
             script_check: |_| true,
             resolutions: resolve::Resolutions::default(),
+            fence: fence::Fence::default(),
             actions: VecDeque::new(),
             persist_pending: false,
             persist_requests: 0,

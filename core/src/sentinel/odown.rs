@@ -2,7 +2,7 @@
 //! master down (`is-master-down-by-addr`), and counting fresh answers
 //! against the quorum.
 
-use super::links::{LinkId, Tag, Target};
+use super::links::{Asked, LinkId, Tag, Target};
 use super::{Level, Sentinel};
 use crate::reply::Reply;
 use crate::time::Millis;
@@ -53,7 +53,12 @@ impl Sentinel {
             .announced(self.settings.announce_hostnames)
             .to_string();
         let port = m.common.addr.port;
-        let s_down = m.common.s_down;
+        let asked = Asked {
+            addr: m.common.addr.key(),
+            config_epoch: m.config_epoch,
+        };
+        // A coordinated failover asks for votes about a master that is up.
+        let s_down = m.common.s_down || (m.coordinated && m.failover_in_progress());
         let o_down = m.common.o_down;
         let mut ask = Vec::new();
         for (runid, s) in m.sentinels.iter_mut() {
@@ -75,7 +80,7 @@ impl Sentinel {
         for runid in ask {
             self.send(
                 LinkId::cmd(Target::Sentinel(runid)),
-                Tag::AskMasterState(name.to_string()),
+                Tag::AskMasterState(name.to_string(), asked.clone()),
                 vec![
                     b"SENTINEL".to_vec(),
                     b"is-master-down-by-addr".to_vec(),
@@ -93,11 +98,23 @@ impl Sentinel {
         now: Millis,
         from: &Target,
         master: &str,
+        asked: &Asked,
         reply: &Reply,
     ) {
         let Target::Sentinel(runid) = from else {
             return;
         };
+        // Never count a stale answer: the master was switched (another
+        // address, a newer config epoch) since the question was sent, so
+        // "down" and the vote are about an instance that is not our master
+        // any more.
+        let current = self
+            .masters
+            .get(master)
+            .map(|m| (m.common.addr.key(), m.config_epoch));
+        if current != Some((asked.addr.clone(), asked.config_epoch)) {
+            return;
+        }
         let Reply::Array(items) = reply else {
             return;
         };

@@ -21,11 +21,17 @@ impl Sentinel {
         if event {
             forgotten = std::mem::take(&mut m.sentinels).into_keys().collect();
         }
+        // Peers that said the previous master was down said nothing about
+        // the one that replaces it (their votes count only in their epoch).
+        for s in m.sentinels.values_mut() {
+            s.master_down = false;
+        }
         let addr = m.common.addr.clone();
         let down_after = m.common.down_after;
         m.common = Common::new(addr, down_after, Role::Master, now);
         m.failover = FailoverState::None;
         m.force_failover = false;
+        m.coordinated = false;
         m.failover_start_time = None;
         m.failover_state_change_time = Millis::ZERO;
         m.promoted = None;
@@ -38,6 +44,8 @@ impl Sentinel {
         self.push(Action::DropLinks {
             master: name.to_string(),
         });
+        // Check the (new) master and replicas' fencing as soon as they answer.
+        self.fence_forget(name);
         self.close_orphan_sentinel_links(forgotten);
         if event {
             self.master_event(name, Level::Warning, "+reset-master", |_| String::new());

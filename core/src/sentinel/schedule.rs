@@ -204,6 +204,9 @@ impl Sentinel {
 
     /// `PUBLISH __sentinel__:hello <8 fields>` on behalf of `master`.
     pub(crate) fn send_hello(&mut self, master: &str, target: &Target) {
+        if self.hello_blocked(master, target) {
+            return;
+        }
         let Some(m) = self.masters.get(master) else {
             return;
         };

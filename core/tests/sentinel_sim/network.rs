@@ -4,7 +4,7 @@
 //! connection is reported as closed, never as quietly missing replies —
 //! except for a stall, which is the one silent failure TCP allows.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rsentinel_core::prng::Prng;
 use rsentinel_core::sentinel::links::LinkId;
@@ -97,6 +97,10 @@ pub struct Network {
     /// Partition group of each node; nodes not listed are in group 0.
     /// `None` = everybody reaches everybody.
     pub partition: Option<BTreeMap<Node, u8>>,
+    /// Pairs that cannot reach each other on top of the groups: a
+    /// non-transitive partition (A sees B and C, B and C do not see each
+    /// other), as nftables rules between single hosts make it.
+    pub cuts: BTreeSet<(Node, Node)>,
     pub faults: NetFaults,
 }
 
@@ -115,11 +119,15 @@ impl Network {
             by_link: BTreeMap::new(),
             next_id: 0,
             partition: None,
+            cuts: BTreeSet::new(),
             faults: NetFaults::perfect(),
         }
     }
 
     pub fn reachable(&self, a: Node, b: Node) -> bool {
+        if self.cuts.contains(&(a, b)) || self.cuts.contains(&(b, a)) {
+            return false;
+        }
         match &self.partition {
             None => true,
             Some(groups) => {

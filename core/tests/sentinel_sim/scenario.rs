@@ -1,7 +1,7 @@
 //! What a seed means: the shape of the world (how many sentinels and
 //! replicas) and the schedule of faults injected during the chaos phase.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rsentinel_core::prng::Prng;
 use rsentinel_core::time::Millis;
@@ -33,6 +33,11 @@ pub enum Fault {
     /// Split the nodes into groups that cannot reach each other.
     Partition {
         groups: BTreeMap<Node, u8>,
+        heal_ms: u64,
+    },
+    /// Cut single pairs of nodes (a non-transitive partition).
+    Cut {
+        pairs: BTreeSet<(Node, Node)>,
         heal_ms: u64,
     },
     HealPartition(u32),

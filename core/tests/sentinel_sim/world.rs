@@ -707,6 +707,22 @@ impl World {
         }
     }
 
+    /// A partition (groups or cuts) began: most crossing connections break
+    /// after a while (TCP gives up), and it heals after `heal_ms`.
+    fn partition_started(&mut self, heal_ms: u64) {
+        let now = self.now;
+        self.partition_gen += 1;
+        for id in self.net.crossing() {
+            if self.prng.chance(7, 10) {
+                let d = 200 + self.prng.below(2_800);
+                self.queue.push(now + Millis(d), Ev::Break(id));
+            }
+        }
+        let g = self.partition_gen;
+        self.queue
+            .push(now + Millis(heal_ms), Ev::Fault(Fault::HealPartition(g)));
+    }
+
     fn fault(&mut self, f: Fault) {
         let now = self.now;
         let injects = !matches!(
@@ -753,22 +769,20 @@ impl World {
             Fault::ResumeRedis(r) => self.resume_redis(r),
             Fault::Partition { groups, heal_ms } => {
                 self.log(|| format!("FAULT partition {groups:?} for {heal_ms} ms"));
-                self.partition_gen += 1;
                 self.net.partition = Some(groups);
-                for id in self.net.crossing() {
-                    if self.prng.chance(7, 10) {
-                        let d = 200 + self.prng.below(2_800);
-                        self.queue.push(now + Millis(d), Ev::Break(id));
-                    }
-                }
-                let g = self.partition_gen;
-                self.queue
-                    .push(now + Millis(heal_ms), Ev::Fault(Fault::HealPartition(g)));
+                self.partition_started(heal_ms);
+            }
+            Fault::Cut { pairs, heal_ms } => {
+                self.log(|| format!("FAULT cut {pairs:?} for {heal_ms} ms"));
+                self.net.cuts = pairs;
+                self.partition_started(heal_ms);
             }
             Fault::HealPartition(g) => {
-                if g == self.partition_gen && self.net.partition.is_some() {
+                let cut = self.net.partition.is_some() || !self.net.cuts.is_empty();
+                if g == self.partition_gen && cut {
                     self.log(|| "partition healed".into());
                     self.net.partition = None;
+                    self.net.cuts.clear();
                 }
             }
             Fault::CrashSentinel { index, down_ms } => {
@@ -839,6 +853,7 @@ impl World {
         self.healed = true;
         self.net.faults = NetFaults::perfect();
         self.net.partition = None;
+        self.net.cuts.clear();
         for c in self.net.conns.values_mut() {
             c.stalled = false;
         }

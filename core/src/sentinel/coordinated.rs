@@ -1,0 +1,172 @@
+//! `SENTINEL FAILOVER <name> COORDINATED` (valkey 9's semantics): instead of
+//! promoting a replica behind the running master's back (`SLAVEOF NO ONE`),
+//! the elected leader asks the master itself to hand over with
+//! `FAILOVER TO <host> <port> TIMEOUT <ms>` (Redis ≥ 6.2). The master pauses
+//! writes, waits until the chosen replica has every acknowledged write, and
+//! only then swaps roles: nothing acknowledged is lost. The rest (INFO
+//! showing the promotion, replica reconfiguration, config epoch,
+//! `+switch-master`) is the usual failover.
+
+use super::links::{LinkId, Tag, Target};
+use super::Sentinel;
+use crate::reply::Reply;
+use crate::time::Millis;
+
+/// valkey's answer when the master's INFO has no `master_failover_state`
+/// (a server without the `FAILOVER` command).
+pub const NO_FAILOVER_COMMAND: &str = "NOGOODPRIMARY Primary does not support FAILOVER command";
+/// The master must be running to coordinate anything: say so rather than
+/// quietly doing a plain failover.
+pub const PRIMARY_UNREACHABLE: &str =
+    "NOGOODPRIMARY Primary is not reachable, a coordinated failover needs it running";
+pub const UNKNOWN_OPTION: &str = "Unknown failover option specified";
+
+/// The `FAILOVER` command must have at least this much of the failover
+/// timeout left, or the failover is aborted (as valkey does).
+const MIN_FAILOVER_TIMEOUT: u64 = 1000;
+
+impl Sentinel {
+    /// Why a coordinated failover of `name` cannot start, if it cannot.
+    pub(crate) fn coordinated_refusal(&self, name: &str) -> Option<Reply> {
+        let m = self.masters.get(name)?;
+        let c = &m.common;
+        if !c.link.cc_connected || c.s_down || c.info_text.is_none() {
+            return Some(Reply::Error(PRIMARY_UNREACHABLE.into()));
+        }
+        let supports = c
+            .info_text
+            .as_deref()
+            .is_some_and(|t| t.lines().any(|l| l.starts_with("master_failover_state:")));
+        if !supports {
+            return Some(Reply::Error(NO_FAILOVER_COMMAND.into()));
+        }
+        None
+    }
+
+    /// Marks the just started failover as coordinated and asks the peers
+    /// for their votes at once: unlike a plain `SENTINEL FAILOVER`, the
+    /// leader is elected.
+    pub(crate) fn begin_coordinated(&mut self, now: Millis, name: &str) {
+        if let Some(m) = self.masters.get_mut(name) {
+            m.coordinated = true;
+        }
+        self.ask_master_state(now, name, true);
+    }
+
+    /// `send_slaveof_noone` of a coordinated failover: the transaction
+    /// `MULTI`, `CLIENT PAUSE <ms> WRITE`, `FAILOVER TO <host> <port>
+    /// TIMEOUT <ms>`, `EXEC` to the master. The pause outlives the handover
+    /// so clients stay blocked until they are disconnected (and ask the
+    /// sentinels again) instead of writing to a fresh replica.
+    pub(crate) fn send_failover_to(&mut self, now: Millis, name: &str) {
+        let Some(m) = self.masters.get(name) else {
+            return;
+        };
+        let passed = now.since(m.failover_state_change_time).0;
+        let left = m.failover_timeout.saturating_sub(passed);
+        if left < MIN_FAILOVER_TIMEOUT {
+            self.abort_failover_with(now, name, "-failover-abort-master-timeout");
+            return;
+        }
+        if !m.common.link.cc_connected {
+            // Retried on every tick until the time above runs out.
+            return;
+        }
+        let Some(key) = m.promoted.clone() else {
+            return;
+        };
+        let Some(to) = m.replicas.get(&key).map(|r| r.common.addr.clone()) else {
+            return;
+        };
+        let host = self.announced(&to).as_bytes().to_vec();
+        let port = to.port.to_string().into_bytes();
+        let ms = left.to_string().into_bytes();
+        let link = LinkId::cmd(Target::Master(name.to_string()));
+        let cmds: [Vec<Vec<u8>>; 4] = [
+            vec![b"MULTI".to_vec()],
+            vec![
+                b"CLIENT".to_vec(),
+                b"PAUSE".to_vec(),
+                ms.clone(),
+                b"WRITE".to_vec(),
+            ],
+            vec![
+                b"FAILOVER".to_vec(),
+                b"TO".to_vec(),
+                host,
+                port,
+                b"TIMEOUT".to_vec(),
+                ms,
+            ],
+            vec![b"EXEC".to_vec()],
+        ];
+        for cmd in cmds {
+            self.send(link.clone(), Tag::Ignore, cmd);
+        }
+        let target = Target::Replica {
+            master: name.to_string(),
+            key,
+        };
+        self.enter_wait_promotion(now, name, target);
+    }
+
+    /// The promoted replica reports `role:master`: the old master (now its
+    /// replica) gets `MULTI`, `CONFIG REWRITE`, `CLIENT KILL TYPE normal`,
+    /// `CLIENT KILL TYPE pubsub`, `CLIENT UNPAUSE`, `EXEC`, so that its
+    /// clients reconnect through the sentinels and nothing stays paused.
+    pub(crate) fn release_old_master(&mut self, name: &str) {
+        let link = LinkId::cmd(Target::Master(name.to_string()));
+        let connected = self
+            .masters
+            .get(name)
+            .is_some_and(|m| m.coordinated && m.common.link.cc_connected);
+        if !connected {
+            return;
+        }
+        let kill = |kind: &[u8]| {
+            vec![
+                b"CLIENT".to_vec(),
+                b"KILL".to_vec(),
+                b"TYPE".to_vec(),
+                kind.to_vec(),
+            ]
+        };
+        let cmds: [Vec<Vec<u8>>; 6] = [
+            vec![b"MULTI".to_vec()],
+            vec![b"CONFIG".to_vec(), b"REWRITE".to_vec()],
+            kill(b"normal"),
+            kill(b"pubsub"),
+            vec![b"CLIENT".to_vec(), b"UNPAUSE".to_vec()],
+            vec![b"EXEC".to_vec()],
+        ];
+        for cmd in cmds {
+            self.send(link.clone(), Tag::Ignore, cmd);
+        }
+    }
+
+    /// No hello may go to a master whose writes a coordinated failover has
+    /// paused: the `PUBLISH` would block the command link, and the release
+    /// above behind it.
+    pub(crate) fn hello_blocked(&self, master: &str, target: &Target) -> bool {
+        matches!(target, Target::Master(_))
+            && self
+                .masters
+                .get(master)
+                .is_some_and(|m| m.coordinated && m.failover_in_progress())
+    }
+
+    /// `SENTINEL FAILOVER <name> [COORDINATED]`: the option, checked as
+    /// valkey checks it (before INPROG / NOGOODSLAVE).
+    pub(crate) fn failover_option(&self, name: &str, option: Option<&str>) -> Result<bool, Reply> {
+        match option {
+            None => Ok(false),
+            Some(o) if o.eq_ignore_ascii_case("coordinated") => {
+                match self.coordinated_refusal(name) {
+                    Some(r) => Err(r),
+                    None => Ok(true),
+                }
+            }
+            Some(_) => Err(Reply::err(UNKNOWN_OPTION)),
+        }
+    }
+}
