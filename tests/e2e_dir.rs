@@ -104,11 +104,14 @@ fn three_sentinels_launched_from_one_dir_keep_a_log_each_in_their_own_dir() {
 #[test]
 fn a_relative_script_set_at_runtime_still_starts_and_runs_after_a_restart() {
     for which in BOTH {
-        let dead = free_port();
+        // A live master, killed only once the script is set: its +sdown
+        // must come after SENTINEL SET, however slow the machine is.
+        let mut master = redis_server(&[]);
         let body = format!(
             "dir \"inst\"\nsentinel deny-scripts-reconfig no\n\
-             sentinel monitor m 127.0.0.1 {dead} 1\n\
-             sentinel down-after-milliseconds m 200\n"
+             sentinel monitor m 127.0.0.1 {} 1\n\
+             sentinel down-after-milliseconds m 200\n",
+            master.port
         );
         let mut s = start(which, &body, &[], |launch| {
             // Writes into its current directory: the sentinel's `dir`.
@@ -137,6 +140,7 @@ fn a_relative_script_set_at_runtime_still_starts_and_runs_after_a_restart() {
             "{which}"
         );
         drop(c);
+        master.kill();
         let notified = s.path("inst/notified.txt");
         let sdown_notified =
             || std::fs::read_to_string(&notified).is_ok_and(|t| t.contains("+sdown master m"));

@@ -30,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
     core.process_hello(Millis(1), &payload);
     core.tick(Millis(2));
     while core.poll_action().is_some() {}
-    assert!(core.settings.current_epoch <= MAX_ELECTION_EPOCH);
+    assert!(core.settings().current_epoch <= MAX_ELECTION_EPOCH);
     for line in core.config_lines() {
         let words: Vec<String> = line
             .iter()
