@@ -328,6 +328,17 @@ mod tests {
     }
 
     #[test]
+    fn lines_of_only_vertical_tab_or_form_feed_do_not_panic() {
+        // split_args sees no argument in them (the reader skips them); the
+        // rewrite used to index the first argument and panic.
+        for blank in ["\u{b}", "\u{c}", "\u{b}\u{c} \t"] {
+            let old = format!("port 1\n{blank}\nsentinel myid x\n");
+            let out = rewrite_config(&old, &lines(&[("port 2", true)]), &managed(&["port"]));
+            assert!(out.starts_with("port 2\n"), "{out:?}");
+        }
+    }
+
+    #[test]
     fn repeated_rewrites_settle_after_one_trailing_blank_line() {
         // Like Redis: the final newline reads back as an empty line, so the
         // second rewrite adds one trailing blank line and then nothing changes.
