@@ -14,7 +14,7 @@ use tokio::sync::{broadcast, mpsc};
 
 use crate::link::{LinkEvent, LinkManager, LinkOptions};
 use crate::scripts::{ScriptEvent, Scripts};
-use handle::{CoreHandle, PubMessage, Request};
+use handle::{CoreHandle, PubMessage, Request, SharedCore};
 
 /// Where the core's state is persisted: the config rewrite. Kept behind a
 /// trait so the driver can be run against an in-memory sink in tests.
@@ -29,7 +29,8 @@ pub trait ConfigSink: Send {
 const TICK: Duration = Duration::from_millis(50);
 
 pub struct Driver {
-    core: Sentinel,
+    /// Shared with connections for read-only queries; see [`SharedCore`].
+    core: SharedCore,
     started: Instant,
     links: LinkManager,
     link_events: mpsc::Receiver<LinkEvent>,
@@ -55,10 +56,12 @@ impl Driver {
         // Bounded; see the policy in `crate::link`.
         let (ev_tx, link_events) = mpsc::channel(crate::link::EVENT_QUEUE);
         let links = LinkManager::new(ev_tx, link_options);
-        let handle = CoreHandle::new(req_tx, events.clone());
+        let started = Instant::now();
+        let core = SharedCore::new(core, started);
+        let handle = CoreHandle::with_shared(req_tx, events.clone(), core.clone());
         let driver = Driver {
             core,
-            started: Instant::now(),
+            started,
             links,
             link_events,
             requests,
@@ -86,15 +89,15 @@ impl Driver {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             // Wake exactly when the core expects a deadline to pass.
-            let deadline = self
-                .core
-                .poll_timeout(self.now())
+            let now = self.now();
+            let next = self.core.write().poll_timeout(now);
+            let deadline = next
                 .map(|t| tokio::time::Instant::from_std(self.started) + Duration::from_millis(t.0))
                 .unwrap_or_else(|| tokio::time::Instant::now() + TICK);
             tokio::select! {
                 _ = tokio::time::sleep_until(deadline) => {
                     let now = self.now();
-                    self.core.tick(now);
+                    self.core.write().tick(now);
                 }
                 _ = tick.tick() => {
                     #[cfg(debug_assertions)]
@@ -102,7 +105,7 @@ impl Driver {
                         panic!("injected fault: RSENTINEL_DEBUG_DRIVER_PANIC_AFTER_MS");
                     }
                     let now = self.now();
-                    self.core.tick(now);
+                    self.core.write().tick(now);
                     self.run_scripts();
                 }
                 Some(ev) = self.link_events.recv() => self.on_link_event(ev),
@@ -139,7 +142,7 @@ impl Driver {
                 let r = if is_pending_scripts {
                     self.scripts.pending_reply(Instant::now())
                 } else {
-                    let out = self.core.command(now, &args);
+                    let out = self.core.write().command(now, &args);
                     self.apply_actions();
                     let mut r = out.reply;
                     if out.flush && self.flush().is_err() && r == Reply::ok() {
@@ -151,17 +154,18 @@ impl Driver {
             }
             Request::Hello(payload, reply) => {
                 let text = String::from_utf8_lossy(&payload).into_owned();
-                self.core.process_hello(now, &text);
+                self.core.write().process_hello(now, &text);
                 self.apply_actions();
                 let _ = reply.send(Reply::Int(1));
             }
             Request::InfoSection(reply) => {
                 self.core
+                    .write()
                     .set_script_counts(self.scripts.running(), self.scripts.queued());
-                let _ = reply.send(self.core.info_section(now));
+                let _ = reply.send(self.core.write().info_section(now));
             }
             Request::Role(reply) => {
-                let _ = reply.send(self.core.role());
+                let _ = reply.send(self.core.write().role());
             }
             Request::FlushConfig(reply) => {
                 let _ = reply.send(self.flush());
@@ -179,7 +183,7 @@ impl Driver {
                 local_ip,
             } => {
                 if self.links.is_current(&link, generation) {
-                    self.core.link_connected(now, link, local_ip);
+                    self.core.write().link_connected(now, link, local_ip);
                 }
             }
             LinkEvent::Reply {
@@ -189,7 +193,7 @@ impl Driver {
                 reply,
             } => {
                 if self.links.is_current(&link, generation) {
-                    self.core.handle_reply(now, link, tag, reply);
+                    self.core.write().handle_reply(now, link, tag, reply);
                 }
             }
             LinkEvent::Closed {
@@ -200,16 +204,19 @@ impl Driver {
                 if self.links.is_current(&link, generation) {
                     self.links.forget(&link, generation);
                     tracing::debug!("{:?} link closed: {error}", link);
-                    self.core.link_closed(now, link);
+                    self.core.write().link_closed(now, link);
                 }
             }
-            LinkEvent::Resolved { host, ip } => self.core.host_resolved(&host, ip),
+            LinkEvent::Resolved { host, ip } => self.core.write().host_resolved(&host, ip),
         }
     }
 
     /// Carries out everything the core queued.
     fn apply_actions(&mut self) {
-        while let Some(action) = self.core.poll_action() {
+        loop {
+            // Not `while let`: the guard would live through the body.
+            let next = self.core.write().poll_action();
+            let Some(action) = next else { break };
             match action {
                 Action::Event(e) => self.publish(e),
                 Action::FlushConfig => self.flush_pending = true,
@@ -229,7 +236,7 @@ impl Driver {
                 Action::Send(out) => {
                     if !self.links.send(&out.link, out.args, out.tag) {
                         let now = self.now();
-                        self.core.link_closed(now, out.link);
+                        self.core.write().link_closed(now, out.link);
                     }
                 }
                 Action::Close(link) => self.links.close(&link),
@@ -256,6 +263,7 @@ impl Driver {
                 } => {
                     let script = self
                         .core
+                        .write()
                         .masters
                         .get(&master)
                         .and_then(|m| m.client_reconfig_script.clone());
@@ -283,12 +291,15 @@ impl Driver {
         if self.flush_pending {
             let _ = self.flush();
         }
+        // INFO's script counts, read by connections in place.
+        let (running, queued) = (self.scripts.running(), self.scripts.queued());
+        self.core.write().set_script_counts(running, queued);
     }
 
     fn report_closed(&mut self, closed: Vec<LinkId>) {
         let now = self.now();
         for link in closed {
-            self.core.link_closed(now, link);
+            self.core.write().link_closed(now, link);
         }
     }
 
@@ -304,6 +315,7 @@ impl Driver {
         if let Some(master) = &e.script_master {
             let script = self
                 .core
+                .write()
                 .masters
                 .get(master)
                 .and_then(|m| m.notification_script.clone());
@@ -315,9 +327,14 @@ impl Driver {
     }
 
     fn run_scripts(&mut self) {
-        let t = &self.core.timing;
-        self.scripts
-            .set_limits(t.script_max_runtime, t.script_retry_delay);
+        let (max_runtime, retry_delay) = {
+            let core = self.core.write();
+            (
+                core.timing.script_max_runtime,
+                core.timing.script_retry_delay,
+            )
+        };
+        self.scripts.set_limits(max_runtime, retry_delay);
         for ev in self.scripts.run_pending(Instant::now()) {
             self.script_event(ev);
         }
@@ -341,7 +358,7 @@ impl Driver {
     /// Rewrites the config now.
     fn flush(&mut self) -> Result<(), String> {
         self.flush_pending = false;
-        let lines = self.core.config_lines();
+        let lines = self.core.write().config_lines();
         self.sink.flush(lines).map_err(|e| {
             tracing::warn!(
                 "WARNING: Sentinel was not able to save the new configuration on disk!!!: {e}"

@@ -36,8 +36,68 @@ fn reply(r: Reply) -> CommandOutput {
 }
 
 impl Sentinel {
+    /// The read-only `SENTINEL` subcommands, answered from `&self` so a
+    /// connection can run them against the shared core without asking the
+    /// driver; `None` for everything else (writes, votes, unknown names).
+    pub fn query(&self, now: Millis, args: &[Vec<u8>]) -> Option<Reply> {
+        let sub = args.first()?;
+        let sub = s(sub).to_ascii_lowercase();
+        let arg = |i: usize| args.get(i).map(|a| s(a)).unwrap_or_default();
+        let hostnames = self.settings.announce_hostnames;
+        match sub.as_str() {
+            "masters" | "primaries" => Some(Reply::Array(
+                self.masters
+                    .values()
+                    .map(|m| master_map(now, hostnames, m))
+                    .collect(),
+            )),
+            "master" | "primary" => match self.masters.get(&arg(1)) {
+                Some(m) => Some(master_map(now, hostnames, m)),
+                None => Some(Reply::err(NO_SUCH_MASTER)),
+            },
+            "replicas" | "slaves" => match self.masters.get(&arg(1)) {
+                Some(m) => Some(Reply::Array(
+                    m.replicas
+                        .values()
+                        .filter(|r| r.replica_announced)
+                        .map(|r| replica_map(now, hostnames, r, m))
+                        .collect(),
+                )),
+                None => Some(Reply::err(NO_SUCH_MASTER)),
+            },
+            "sentinels" => match self.masters.get(&arg(1)) {
+                Some(m) => Some(Reply::Array(
+                    m.sentinels
+                        .iter()
+                        .map(|(id, p)| sentinel_map(now, hostnames, id, p))
+                        .collect(),
+                )),
+                None => Some(Reply::err(NO_SUCH_MASTER)),
+            },
+            "get-master-addr-by-name" | "get-primary-addr-by-name" => {
+                match self.masters.get(&arg(1)) {
+                    Some(m) => {
+                        let a = m.current_addr();
+                        Some(Reply::Array(vec![
+                            Reply::bulk(self.announced(a)),
+                            Reply::bulk_int(a.port as i64),
+                        ]))
+                    }
+                    None => Some(Reply::NullArray),
+                }
+            }
+            "ckquorum" => Some(self.ckquorum_cmd(&arg(1)).reply),
+            "info-cache" => Some(self.info_cache_cmd(now, args).reply),
+            "myid" => Some(Reply::bulk(self.myid())),
+            _ => None,
+        }
+    }
+
     /// Runs `SENTINEL <args...>`; `args[0]` is the subcommand.
     pub fn command(&mut self, now: Millis, args: &[Vec<u8>]) -> CommandOutput {
+        if let Some(r) = self.query(now, args) {
+            return reply(r);
+        }
         let Some(sub) = args.first() else {
             return reply(Reply::err(
                 "wrong number of arguments for 'sentinel' command",
@@ -45,49 +105,7 @@ impl Sentinel {
         };
         let sub = s(sub).to_ascii_lowercase();
         let arg = |i: usize| args.get(i).map(|a| s(a)).unwrap_or_default();
-        let hostnames = self.settings.announce_hostnames;
         match sub.as_str() {
-            "masters" | "primaries" => reply(Reply::Array(
-                self.masters
-                    .values()
-                    .map(|m| master_map(now, hostnames, m))
-                    .collect(),
-            )),
-            "master" | "primary" => match self.masters.get(&arg(1)) {
-                Some(m) => reply(master_map(now, hostnames, m)),
-                None => reply(Reply::err(NO_SUCH_MASTER)),
-            },
-            "replicas" | "slaves" => match self.masters.get(&arg(1)) {
-                Some(m) => reply(Reply::Array(
-                    m.replicas
-                        .values()
-                        .filter(|r| r.replica_announced)
-                        .map(|r| replica_map(now, hostnames, r, m))
-                        .collect(),
-                )),
-                None => reply(Reply::err(NO_SUCH_MASTER)),
-            },
-            "sentinels" => match self.masters.get(&arg(1)) {
-                Some(m) => reply(Reply::Array(
-                    m.sentinels
-                        .iter()
-                        .map(|(id, p)| sentinel_map(now, hostnames, id, p))
-                        .collect(),
-                )),
-                None => reply(Reply::err(NO_SUCH_MASTER)),
-            },
-            "get-master-addr-by-name" | "get-primary-addr-by-name" => {
-                match self.masters.get(&arg(1)) {
-                    Some(m) => {
-                        let a = m.current_addr();
-                        reply(Reply::Array(vec![
-                            Reply::bulk(self.announced(a)),
-                            Reply::bulk_int(a.port as i64),
-                        ]))
-                    }
-                    None => reply(Reply::NullArray),
-                }
-            }
             "is-master-down-by-addr" | "is-primary-down-by-addr" => {
                 self.is_master_down_cmd(now, args)
             }
@@ -105,7 +123,6 @@ impl Sentinel {
                 reply(Reply::Int(names.len() as i64))
             }
             "failover" => self.failover_cmd(now, &arg(1)),
-            "ckquorum" => self.ckquorum_cmd(&arg(1)),
             "flushconfig" => CommandOutput::flushed(Reply::ok()),
             "monitor" => self.monitor_cmd(now, args),
             "remove" => {
@@ -122,9 +139,7 @@ impl Sentinel {
             }
             "set" => self.set_cmd(now, args),
             "config" => self.config_cmd(args),
-            "info-cache" => self.info_cache_cmd(now, args),
             "pending-scripts" => reply(Reply::Array(Vec::new())),
-            "myid" => reply(Reply::bulk(self.myid())),
             "simulate-failure" => {
                 let mut flags = 0;
                 for a in &args[1..] {
