@@ -20,6 +20,8 @@ pub struct FakeNodes {
     pub ports: Vec<u16>,
     /// Commands received on every port since start (PINGs, INFOs, ...).
     pub commands: Arc<AtomicU64>,
+    /// PING, INFO, PUBLISH and other commands, for the breakdown.
+    pub by_kind: Arc<[AtomicU64; 4]>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -31,6 +33,8 @@ impl FakeNodes {
         let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let (ports_tx, ports_rx) = std::sync::mpsc::channel();
         let counter = commands.clone();
+        let by_kind: Arc<[AtomicU64; 4]> = Arc::new(Default::default());
+        let kinds = by_kind.clone();
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -44,9 +48,11 @@ impl FakeNodes {
                     let run_id = format!("{:040x}", 0xfa4e_0000_0000u64 + i as u64);
                     let subs: Subscribers = Arc::default();
                     let counter = counter.clone();
+                    let kinds = kinds.clone();
                     tokio::spawn(async move {
                         while let Ok((s, _)) = l.accept().await {
-                            tokio::spawn(serve(s, run_id.clone(), subs.clone(), counter.clone()));
+                            let counters = (counter.clone(), kinds.clone());
+                            tokio::spawn(serve(s, run_id.clone(), subs.clone(), counters));
                         }
                     });
                 }
@@ -58,6 +64,7 @@ impl FakeNodes {
         FakeNodes {
             ports,
             commands,
+            by_kind,
             stop: Some(stop),
             thread: Some(thread),
         }
@@ -65,6 +72,12 @@ impl FakeNodes {
 
     pub fn commands(&self) -> u64 {
         self.commands.load(Ordering::Relaxed)
+    }
+
+    /// (PING, INFO, PUBLISH, other) received so far.
+    pub fn breakdown(&self) -> [u64; 4] {
+        let k = &self.by_kind;
+        [0, 1, 2, 3].map(|i| k[i].load(Ordering::Relaxed))
     }
 }
 
@@ -89,7 +102,7 @@ async fn serve(
     mut s: tokio::net::TcpStream,
     run_id: String,
     subs: Subscribers,
-    counter: Arc<AtomicU64>,
+    (counter, kinds): (Arc<AtomicU64>, Arc<[AtomicU64; 4]>),
 ) {
     let info = format!(
         "# Server\r\nredis_version:7.0.15\r\nrun_id:{run_id}\r\n\r\n# Replication\r\nrole:master\r\n\
@@ -108,6 +121,13 @@ async fn serve(
                 while let Ok(Some(args)) = dec.decode(&mut buf, true) {
                     counter.fetch_add(1, Ordering::Relaxed);
                     let cmd = args[0].to_ascii_lowercase();
+                    let kind = match cmd.as_slice() {
+                        b"ping" => 0,
+                        b"info" => 1,
+                        b"publish" => 2,
+                        _ => 3,
+                    };
+                    kinds[kind].fetch_add(1, Ordering::Relaxed);
                     match cmd.as_slice() {
                         b"ping" => out.put_slice(b"+PONG\r\n"),
                         b"info" => bulk(&mut out, info.as_bytes()),

@@ -19,7 +19,10 @@
 //! Environment: RSENTINEL_BENCH_RUNS (failover runs per kind, default 1;
 //! medians), RSENTINEL_BENCH_SCALES (default `1,50,200,1000`),
 //! RSENTINEL_BENCH_WINDOW (idle window in seconds, default 10),
-//! RSENTINEL_BENCH_ONLY (`rsentinel` or `redis-sentinel`).
+//! RSENTINEL_BENCH_ONLY (`rsentinel` or `redis-sentinel`),
+//! RSENTINEL_BENCH_SKIP (comma-separated: `failover`, `mass`, `idle`),
+//! RSENTINEL_BENCH_LOGS (a directory: the mass failover's sentinel logs
+//! are copied there).
 
 mod fake;
 #[path = "../../tests/support/mod.rs"]
@@ -571,10 +574,21 @@ fn idle(kind: Kind, n: usize, window: Duration, table: &mut Table) {
     std::thread::sleep(Duration::from_secs(2));
     let c0: Vec<f64> = sentinels.iter().map(|s| cpu_secs(s.pid())).collect();
     let k0 = nodes.commands();
+    let b0 = nodes.breakdown();
     let w0 = Instant::now();
     std::thread::sleep(window);
     let secs = w0.elapsed().as_secs_f64();
     let k1 = nodes.commands();
+    let b1 = nodes.breakdown();
+    let rate = |i: usize| (b1[i] - b0[i]) as f64 / secs / (n as f64 * 3.0);
+    eprintln!(
+        "{} idle {n}: per master per sentinel per s: PING {:.2}, INFO {:.2}, PUBLISH {:.2}, other {:.2}",
+        kind.name(),
+        rate(0),
+        rate(1),
+        rate(2),
+        rate(3)
+    );
     let cpu: Vec<f64> = sentinels
         .iter()
         .zip(&c0)
