@@ -63,18 +63,22 @@ fn master() -> Target {
     Target::Master("mymaster".into())
 }
 
-/// Connects both links of the master at `now`, answering nothing yet.
-fn connect_master(s: &mut Sentinel, now: Millis) -> Vec<Action> {
-    s.tick(now);
-    let mut out = drain(s);
-    let connects: Vec<LinkId> = out
+/// The links `actions` ask to open.
+fn connects(actions: &[Action]) -> Vec<LinkId> {
+    actions
         .iter()
         .filter_map(|a| match a {
             Action::Connect { link, .. } => Some(link.clone()),
             _ => None,
         })
-        .collect();
-    for link in connects {
+        .collect()
+}
+
+/// Connects both links of the master at `now`, answering nothing yet.
+fn connect_master(s: &mut Sentinel, now: Millis) -> Vec<Action> {
+    s.tick(now);
+    let mut out = drain(s);
+    for link in connects(&out) {
         s.link_connected(now, link, "127.0.0.1".into());
     }
     out.extend(drain(s));
@@ -367,4 +371,87 @@ fn an_answer_about_a_master_switched_since_never_counts() {
         "{ev:?}"
     );
     assert!(!ev.iter().any(|e| e.starts_with("+odown")), "{ev:?}");
+}
+
+/// Runs `basic()` for `until` ms, ticking every 10 ms; every command on
+/// the master's command link is answered `delay` ms after it was sent, in
+/// order, as long as it was sent before `hang_at` (links are accepted at
+/// once, also while hung). Returns (time of the first +sdown, PINGs sent
+/// before `hang_at`).
+fn ping_answered_after(delay: u64, hang_at: u64, until: u64) -> (Option<u64>, usize) {
+    type Pending = std::collections::VecDeque<(u64, Tag)>;
+    let mut s = basic();
+    let mut pending = Pending::new();
+    let mut pings = 0;
+    let mut sdown = None;
+    let mut note = |now: u64, actions: Vec<Action>, pending: &mut Pending| {
+        for (link, tag, _) in sent(&actions) {
+            if link == LinkId::cmd(master()) {
+                if tag == Tag::Ping && now < hang_at {
+                    pings += 1;
+                }
+                pending.push_back((now, tag));
+            }
+        }
+        let closed = LinkId::cmd(master());
+        if actions
+            .iter()
+            .any(|a| matches!(a, Action::Close(l) if *l == closed))
+        {
+            // What was sent on the closed link is never answered.
+            pending.clear();
+        }
+        if sdown.is_none() && events(&actions).iter().any(|e| e.starts_with("+sdown")) {
+            sdown = Some(now);
+        }
+    };
+    let first = connect_master(&mut s, Millis(0));
+    note(0, first, &mut pending);
+    let mut now = 0;
+    while now < until {
+        now += 10;
+        while pending
+            .front()
+            .is_some_and(|(t, _)| *t < hang_at && t + delay <= now)
+        {
+            let Some((sent_at, tag)) = pending.pop_front() else {
+                break;
+            };
+            let reply = match tag {
+                Tag::Ping => Reply::Simple("PONG".into()),
+                Tag::Info => Reply::bulk("# Replication\r\nrole:master\r\n"),
+                _ => Reply::Int(1),
+            };
+            s.handle_reply(Millis(sent_at + delay), LinkId::cmd(master()), tag, reply);
+        }
+        s.tick(Millis(now));
+        let mut actions = drain(&mut s);
+        for link in connects(&actions) {
+            s.link_connected(Millis(now), link, "127.0.0.1".into());
+            actions.extend(drain(&mut s));
+        }
+        note(now, actions, &mut pending);
+    }
+    (sdown, pings)
+}
+
+#[test]
+fn a_master_answering_slowly_but_within_down_after_is_never_sdown() {
+    // D = 1000: every command answered 450 ms late, for 40 s. (Slower
+    // than D / 2 and the command link is recycled as quiet, as in Redis.)
+    let (sdown, _) = ping_answered_after(450, u64::MAX, 40_000);
+    assert_eq!(sdown, None);
+}
+
+#[test]
+fn a_hung_master_is_sdown_soon_after_down_after_from_its_last_reply() {
+    // Healthy (answers in 1 ms) until 5 s, then hung. SDOWN comes at most
+    // one PING gap (D / 5) plus a tick after D from the moment it stopped.
+    let hang_at = 5_000;
+    let (sdown, pings) = ping_answered_after(1, hang_at, 10_000);
+    let at = sdown.expect("a hung master goes SDOWN");
+    assert!(at > hang_at + 1000, "SDOWN at {at}: before D had passed");
+    assert!(at <= hang_at + 1000 + 200 + 10, "SDOWN at {at}: late");
+    // The price: at most 5 PINGs a second at D = 1000 (Redis sends 1).
+    assert!(pings <= 5 * 5 + 1, "{pings} PINGs in 5 s");
 }

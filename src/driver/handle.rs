@@ -1,8 +1,14 @@
 //! How connections talk to the driver task that owns the Sentinel core:
 //! a cloneable handle sending requests over a channel, plus a broadcast of
-//! published events for subscribers.
+//! published events for subscribers. Read-only queries skip the channel and
+//! read the core in place under a read lock (see [`SharedCore`]).
+
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::time::Instant;
 
 use rsentinel_core::reply::Reply;
+use rsentinel_core::sentinel::Sentinel;
+use rsentinel_core::time::Millis;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 /// One pub/sub message: an event (`+sdown`, …) on its channel.
@@ -27,16 +33,81 @@ pub enum Request {
     Shutdown(oneshot::Sender<()>),
 }
 
+/// The core as the driver shares it: the driver is the only writer and
+/// takes the write lock for each step it feeds the core, so a step is
+/// visible to readers before any event it queued is published (a client
+/// never reads the old master after `+switch-master`). Connections take
+/// the read lock for read-only queries, without a channel round trip.
+#[derive(Clone)]
+pub struct SharedCore {
+    core: Arc<RwLock<Sentinel>>,
+    /// The driver's clock origin: `now` for the core is the time since.
+    started: Instant,
+}
+
+impl std::fmt::Debug for SharedCore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedCore")
+    }
+}
+
+impl SharedCore {
+    pub fn new(core: Sentinel, started: Instant) -> SharedCore {
+        SharedCore {
+            core: Arc::new(RwLock::new(core)),
+            started,
+        }
+    }
+
+    pub fn now(&self) -> Millis {
+        Millis(self.started.elapsed().as_millis() as u64)
+    }
+
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// The driver's exclusive access. A poisoned lock cannot be seen: a
+    /// panic ends the process.
+    pub fn write(&self) -> std::sync::RwLockWriteGuard<'_, Sentinel> {
+        self.core.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Sentinel> {
+        self.core.read().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// Cloneable access to the driver.
 #[derive(Clone, Debug)]
 pub struct CoreHandle {
     tx: mpsc::Sender<Request>,
     events: broadcast::Sender<PubMessage>,
+    /// Absent when a test drives the handle with a fake driver: then every
+    /// query goes over the channel.
+    shared: Option<SharedCore>,
 }
 
 impl CoreHandle {
     pub fn new(tx: mpsc::Sender<Request>, events: broadcast::Sender<PubMessage>) -> CoreHandle {
-        CoreHandle { tx, events }
+        CoreHandle {
+            tx,
+            events,
+            shared: None,
+        }
+    }
+
+    /// A handle that answers read-only queries from `shared` in place.
+    pub fn with_shared(
+        tx: mpsc::Sender<Request>,
+        events: broadcast::Sender<PubMessage>,
+        shared: SharedCore,
+    ) -> CoreHandle {
+        CoreHandle {
+            tx,
+            events,
+            shared: Some(shared),
+        }
     }
 
     async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Request) -> Option<T> {
@@ -47,6 +118,12 @@ impl CoreHandle {
 
     /// `SENTINEL <args>`; `args[0]` is the subcommand.
     pub async fn sentinel(&self, args: Vec<Vec<u8>>) -> Reply {
+        if let Some(shared) = &self.shared {
+            let now = shared.now();
+            if let Some(r) = shared.read().query(now, &args) {
+                return r;
+            }
+        }
         self.ask(|tx| Request::Sentinel(args, tx))
             .await
             .unwrap_or_else(shutting_down)
@@ -60,10 +137,17 @@ impl CoreHandle {
     }
 
     pub async fn info_section(&self) -> String {
+        if let Some(shared) = &self.shared {
+            let now = shared.now();
+            return shared.read().info_section(now);
+        }
         self.ask(Request::InfoSection).await.unwrap_or_default()
     }
 
     pub async fn role(&self) -> Reply {
+        if let Some(shared) = &self.shared {
+            return shared.read().role();
+        }
         self.ask(Request::Role).await.unwrap_or_else(shutting_down)
     }
 

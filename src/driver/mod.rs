@@ -20,7 +20,7 @@ use crate::link::{LinkEvent, LinkManager, LinkOptions};
 use crate::scripts::{Scripts, SpawnError};
 use config_writer::{Ack, ConfigWriter};
 pub use config_writer::{ConfigSink, FlushError};
-use handle::{CoreHandle, PubMessage, Request};
+use handle::{CoreHandle, PubMessage, Request, SharedCore};
 
 /// A reply held back until the config write with sequence `seq` (or a
 /// later one) is acknowledged.
@@ -31,7 +31,8 @@ struct HeldReply {
 }
 
 pub struct Driver {
-    core: Sentinel,
+    /// Shared with connections for read-only queries; see [`SharedCore`].
+    core: SharedCore,
     started: Instant,
     links: LinkManager,
     link_events: mpsc::Receiver<LinkEvent>,
@@ -63,10 +64,12 @@ impl Driver {
         // Bounded; see the policy in `crate::link`.
         let (ev_tx, link_events) = mpsc::channel(crate::link::EVENT_QUEUE);
         let links = LinkManager::new(ev_tx, link_options);
-        let handle = CoreHandle::new(req_tx, events.clone());
+        let started = Instant::now();
+        let core = SharedCore::new(core, started);
+        let handle = CoreHandle::with_shared(req_tx, events.clone(), core.clone());
         let driver = Driver {
             core,
-            started: Instant::now(),
+            started,
             links,
             link_events,
             requests,
@@ -94,7 +97,7 @@ impl Driver {
         let injected_panic = debug_panic_deadline();
         loop {
             // The core's deadline is the only clock: sleep exactly until it.
-            let deadline = self.core.poll_timeout(self.now());
+            let deadline = self.core.write().poll_timeout(self.now());
             let wake =
                 tokio::time::Instant::from_std(self.started) + Duration::from_millis(deadline.0);
             tokio::select! {
@@ -104,7 +107,7 @@ impl Driver {
                         panic!("injected fault: RSENTINEL_DEBUG_DRIVER_PANIC_AFTER_MS");
                     }
                     let now = self.now();
-                    self.core.tick(now);
+                    self.core.write().tick(now);
                 }
                 Some(ev) = self.link_events.recv() => self.on_link_event(ev),
                 ack = self.writer.next_ack(), if !self.writer_gone => match ack {
@@ -118,7 +121,7 @@ impl Driver {
                 Some(done) = self.scripts.done_rx.recv() => {
                     self.scripts.reaped(done.id);
                     let now = self.now();
-                    self.core.script_exited(now, done.id, done.code, done.signal);
+                    self.core.write().script_exited(now, done.id, done.code, done.signal);
                 }
                 req = self.requests.recv() => match req {
                     Some(Request::Shutdown(reply)) => {
@@ -145,7 +148,7 @@ impl Driver {
         let now = self.now();
         match req {
             Request::Sentinel(args, reply) => {
-                let out = self.core.command(now, &args);
+                let out = self.core.write().command(now, &args);
                 // Submits the snapshot the command queued, if any.
                 self.apply_actions();
                 match out.durability {
@@ -167,15 +170,15 @@ impl Driver {
             }
             Request::Hello(payload, reply) => {
                 let text = String::from_utf8_lossy(&payload).into_owned();
-                self.core.process_hello(now, &text);
+                self.core.write().process_hello(now, &text);
                 self.apply_actions();
                 let _ = reply.send(Reply::Int(1));
             }
             Request::InfoSection(reply) => {
-                let _ = reply.send(self.core.info_section(now));
+                let _ = reply.send(self.core.write().info_section(now));
             }
             Request::Role(reply) => {
-                let _ = reply.send(self.core.role());
+                let _ = reply.send(self.core.write().role());
             }
             Request::Shutdown(_) => unreachable!("handled in run"),
         }
@@ -190,7 +193,7 @@ impl Driver {
                 local_ip,
             } => {
                 if self.links.is_current(&link, generation) {
-                    self.core.link_connected(now, link, local_ip);
+                    self.core.write().link_connected(now, link, local_ip);
                 }
             }
             LinkEvent::Reply {
@@ -200,7 +203,7 @@ impl Driver {
                 reply,
             } => {
                 if self.links.is_current(&link, generation) {
-                    self.core.handle_reply(now, link, tag, reply);
+                    self.core.write().handle_reply(now, link, tag, reply);
                 }
             }
             LinkEvent::Closed {
@@ -211,17 +214,17 @@ impl Driver {
                 if self.links.is_current(&link, generation) {
                     self.links.forget(&link, generation);
                     tracing::debug!("{:?} link closed: {error}", link);
-                    self.core.link_closed(now, link);
+                    self.core.write().link_closed(now, link);
                 }
             }
-            LinkEvent::Resolved { host, ip } => self.core.host_resolved(&host, ip),
+            LinkEvent::Resolved { host, ip } => self.core.write().host_resolved(&host, ip),
         }
     }
 
     /// Carries out everything the core queued.
     fn apply_actions(&mut self) {
         while self.crash.is_none() {
-            let Some(action) = self.core.poll_action() else {
+            let Some(action) = self.core.write().poll_action() else {
                 break;
             };
             match action {
@@ -245,7 +248,7 @@ impl Driver {
                 Action::Send(out) => {
                     if !self.links.send(&out.link, out.args, out.tag) {
                         let now = self.now();
-                        self.core.link_closed(now, out.link);
+                        self.core.write().link_closed(now, out.link);
                     }
                 }
                 Action::Close(link) => self.links.close(&link),
@@ -267,11 +270,13 @@ impl Driver {
                 Action::RunScript(run) => {
                     let now = self.now();
                     match self.scripts.spawn(&run) {
-                        Ok(pid) => self.core.script_started(run.id, pid),
-                        Err(SpawnError::Busy) => self.core.script_spawn_failed(now, run.id, true),
+                        Ok(pid) => self.core.write().script_started(run.id, pid),
+                        Err(SpawnError::Busy) => {
+                            self.core.write().script_spawn_failed(now, run.id, true)
+                        }
                         Err(SpawnError::Failed(e)) => {
                             tracing::warn!("Error spawning {}: {e}", run.argv[0]);
-                            self.core.script_spawn_failed(now, run.id, false);
+                            self.core.write().script_spawn_failed(now, run.id, false);
                         }
                     }
                 }
@@ -285,7 +290,7 @@ impl Driver {
     fn report_closed(&mut self, closed: Vec<LinkId>) {
         let now = self.now();
         for link in closed {
-            self.core.link_closed(now, link);
+            self.core.write().link_closed(now, link);
         }
     }
 
@@ -322,7 +327,7 @@ impl Driver {
     /// At shutdown: writes the final config and waits for it (and for the
     /// replies still held).
     async fn final_write(&mut self) {
-        let last = self.writer.submit(self.core.config_lines());
+        let last = self.writer.submit(self.core.write().config_lines());
         self.writer.close();
         while let Some(ack) = self.writer.next_ack().await {
             let done = ack.seq >= last;

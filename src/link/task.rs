@@ -155,6 +155,9 @@ async fn connect(
     Err(last_err.unwrap_or_else(|| std::io::Error::other("no address found")))
 }
 
+/// Initial read buffer of a link.
+const LINK_READ_BUFFER: usize = 1024;
+
 async fn serve<S>(t: &mut LinkTask, stream: S, local_ip: String) -> String
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -181,7 +184,10 @@ where
     // When each unanswered PING went out, for the round-trip metric.
     let mut pings: VecDeque<std::time::Instant> = VecDeque::new();
     let mut parser = ReplyParser::new();
-    let mut buf = BytesMut::with_capacity(16 * 1024);
+    // Small to start: most replies are a few bytes and the buffer grows
+    // for a large INFO; 16 KiB per link was most of the idle RSS at 200
+    // masters (two links per master).
+    let mut buf = BytesMut::with_capacity(LINK_READ_BUFFER);
     loop {
         if !out.is_empty() {
             // flush: a TLS writer may keep the last record buffered.

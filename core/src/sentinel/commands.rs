@@ -24,6 +24,63 @@ fn reply(r: Reply) -> CommandOutput {
 }
 
 impl Sentinel {
+    /// The read-only `SENTINEL` subcommands, answered from `&self` so a
+    /// connection can run them against the shared core without asking the
+    /// driver; `None` for everything else (writes, votes, unknown names).
+    pub fn query(&self, now: Millis, args: &[Vec<u8>]) -> Option<Reply> {
+        let sub = args.first()?;
+        let sub = s(sub).to_ascii_lowercase();
+        let arg = |i: usize| args.get(i).map(|a| s(a)).unwrap_or_default();
+        let hostnames = self.settings.announce_hostnames;
+        match sub.as_str() {
+            "masters" | "primaries" => Some(Reply::Array(
+                self.masters
+                    .values()
+                    .map(|m| master_map(now, hostnames, m))
+                    .collect(),
+            )),
+            "master" | "primary" => match self.masters.get(&arg(1)) {
+                Some(m) => Some(master_map(now, hostnames, m)),
+                None => Some(Reply::err(NO_SUCH_MASTER)),
+            },
+            "replicas" | "slaves" => match self.masters.get(&arg(1)) {
+                Some(m) => Some(Reply::Array(
+                    m.replicas
+                        .values()
+                        .filter(|r| r.replica_announced)
+                        .map(|r| replica_map(now, hostnames, r, m))
+                        .collect(),
+                )),
+                None => Some(Reply::err(NO_SUCH_MASTER)),
+            },
+            "sentinels" => match self.masters.get(&arg(1)) {
+                Some(m) => Some(Reply::Array(
+                    m.sentinels
+                        .iter()
+                        .map(|(id, p)| sentinel_map(now, hostnames, id, p))
+                        .collect(),
+                )),
+                None => Some(Reply::err(NO_SUCH_MASTER)),
+            },
+            "get-master-addr-by-name" | "get-primary-addr-by-name" => {
+                match self.masters.get(&arg(1)) {
+                    Some(m) => {
+                        let a = m.current_addr();
+                        Some(Reply::Array(vec![
+                            Reply::bulk(self.announced(a)),
+                            Reply::bulk_int(a.port as i64),
+                        ]))
+                    }
+                    None => Some(Reply::NullArray),
+                }
+            }
+            "ckquorum" => Some(self.ckquorum_cmd(&arg(1)).reply),
+            "info-cache" => Some(self.info_cache_cmd(now, args).reply),
+            "myid" => Some(Reply::bulk(self.myid())),
+            _ => None,
+        }
+    }
+
     /// Runs `SENTINEL <args...>`; `args[0]` is the subcommand. A command
     /// that changed persisted state (itself, or through a vote or a new
     /// epoch) queues one [`super::Action::Persist`] and its reply is
@@ -40,6 +97,9 @@ impl Sentinel {
     }
 
     fn run_command(&mut self, now: Millis, args: &[Vec<u8>]) -> CommandOutput {
+        if let Some(r) = self.query(now, args) {
+            return reply(r);
+        }
         let Some(sub) = args.first() else {
             return reply(Reply::err(
                 "wrong number of arguments for 'sentinel' command",
@@ -47,49 +107,7 @@ impl Sentinel {
         };
         let sub = s(sub).to_ascii_lowercase();
         let arg = |i: usize| args.get(i).map(|a| s(a)).unwrap_or_default();
-        let hostnames = self.settings.announce_hostnames;
         match sub.as_str() {
-            "masters" | "primaries" => reply(Reply::Array(
-                self.masters
-                    .values()
-                    .map(|m| master_map(now, hostnames, m))
-                    .collect(),
-            )),
-            "master" | "primary" => match self.masters.get(&arg(1)) {
-                Some(m) => reply(master_map(now, hostnames, m)),
-                None => reply(Reply::err(NO_SUCH_MASTER)),
-            },
-            "replicas" | "slaves" => match self.masters.get(&arg(1)) {
-                Some(m) => reply(Reply::Array(
-                    m.replicas
-                        .values()
-                        .filter(|r| r.replica_announced)
-                        .map(|r| replica_map(now, hostnames, r, m))
-                        .collect(),
-                )),
-                None => reply(Reply::err(NO_SUCH_MASTER)),
-            },
-            "sentinels" => match self.masters.get(&arg(1)) {
-                Some(m) => reply(Reply::Array(
-                    m.sentinels
-                        .iter()
-                        .map(|(id, p)| sentinel_map(now, hostnames, id, p))
-                        .collect(),
-                )),
-                None => reply(Reply::err(NO_SUCH_MASTER)),
-            },
-            "get-master-addr-by-name" | "get-primary-addr-by-name" => {
-                match self.masters.get(&arg(1)) {
-                    Some(m) => {
-                        let a = m.current_addr();
-                        reply(Reply::Array(vec![
-                            Reply::bulk(self.announced(a)),
-                            Reply::bulk_int(a.port as i64),
-                        ]))
-                    }
-                    None => reply(Reply::NullArray),
-                }
-            }
             "is-master-down-by-addr" | "is-primary-down-by-addr" => {
                 self.is_master_down_cmd(now, args)
             }
@@ -110,7 +128,6 @@ impl Sentinel {
                 let option = args.get(2).map(|a| s(a));
                 self.failover_cmd(now, &arg(1), option.as_deref())
             }
-            "ckquorum" => self.ckquorum_cmd(&arg(1)),
             "flushconfig" => CommandOutput::flushed(Reply::ok()),
             "monitor" => self.monitor_cmd(now, args),
             "remove" => {
@@ -128,9 +145,7 @@ impl Sentinel {
             }
             "set" => self.set_cmd(now, args),
             "config" => self.config_cmd(args),
-            "info-cache" => self.info_cache_cmd(now, args),
             "pending-scripts" => reply(self.pending_scripts_reply(now)),
-            "myid" => reply(Reply::bulk(self.myid())),
             "simulate-failure" => {
                 let mut flags = 0;
                 for a in &args[1..] {

@@ -9,6 +9,9 @@ use crate::time::Millis;
 /// Reconnect period for instances that are SDOWN.
 const DOWN_RECONNECT_PERIOD: u64 = 200;
 
+/// The shortest period between PINGs to a healthy instance.
+const MIN_PING_PERIOD: u64 = 100;
+
 /// Per-rank delay of a failover start after ODOWN (see `stagger`).
 const STAGGER_STEP: u64 = 25;
 
@@ -171,7 +174,14 @@ impl Sentinel {
                 info_period = 1000;
             }
         }
-        let ping_period = c.down_after.min(self.timing.ping_period);
+        // Redis pings every second, so a master that hangs just after a
+        // reply is only judged D after the next PING: detection anywhere in
+        // D … D + 1 s. A PING every D / 5 (at least 100 ms, at most the
+        // usual period) bounds that to D + D / 5 for small D and costs
+        // nothing extra for the default 30 s.
+        let ping_period = (c.down_after / 5)
+            .max(MIN_PING_PERIOD)
+            .min(self.timing.ping_period);
         let info_due = !is_sentinel && c.info_refresh.is_none_or(|t| now.since(t).0 > info_period);
         let ping_due = now.since(c.link.last_pong_time).0 > ping_period
             && now.since(c.link.last_ping_time).0 > ping_period / 2;
@@ -199,6 +209,21 @@ impl Sentinel {
         }
         if hello_due {
             self.send_hello(master, target);
+            // Counted from the send as well as from the reply: otherwise a
+            // master answering slower than a tick gets a hello every tick
+            // until MAX_PENDING_COMMANDS stops its PINGs too (SDOWN).
+            if let Some(m) = self.masters.get_mut(master) {
+                let link = match target {
+                    Target::Master(_) => Some(&mut m.common.link),
+                    Target::Replica { key, .. } => {
+                        m.replicas.get_mut(key).map(|r| &mut r.common.link)
+                    }
+                    Target::Sentinel(id) => m.sentinels.get_mut(id).map(|s| &mut s.common.link),
+                };
+                if let Some(link) = link {
+                    link.last_pub_time = Some(now);
+                }
+            }
         }
     }
 
