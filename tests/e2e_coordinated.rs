@@ -119,7 +119,13 @@ fn coordinated_failover_loses_no_acknowledged_write() {
 fn coordinated_failover_refuses_rather_than_failing_over_plainly() {
     let mut master = redis_server(&[]);
     let _r1 = redis_replica(&master);
-    let sentinel = rsentinel(&sentinel_body(master.port));
+    // No automatic failover may start during the test, however slow the
+    // machine: the only failover that could is the refused one.
+    let body = sentinel_body(master.port).replace(
+        "down-after-milliseconds mymaster 5000",
+        "down-after-milliseconds mymaster 600000",
+    );
+    let sentinel = rsentinel(&body);
     let reply = |args: &[&str]| query(sentinel.port, args).expect("reply");
     assert_eq!(
         reply(&["SENTINEL", "FAILOVER", "mymaster", "SIDEWAYS"]),
@@ -134,14 +140,23 @@ fn coordinated_failover_refuses_rather_than_failing_over_plainly() {
             .is_some_and(|r| matches!(r, Reply::Array(v) if v.len() == 1))
     }));
     master.kill();
+    // Ask only once the sentinel has seen the master go: asked earlier, it
+    // would rightly accept (the master still looked reachable).
+    let master_flags = || {
+        query(sentinel.port, &["SENTINEL", "MASTER", "mymaster"])
+            .and_then(|r| field(&r, "flags"))
+            .unwrap_or_default()
+    };
     assert!(
-        wait_until(Duration::from_secs(10), || {
-            matches!(
-                query(sentinel.port, &["SENTINEL", "FAILOVER", "mymaster", "COORDINATED"]),
-                Some(Reply::Error(e)) if e.starts_with("NOGOODPRIMARY Primary is not reachable")
-            )
-        }),
-        "no NOGOODPRIMARY for a dead master"
+        wait_until(Duration::from_secs(10), || master_flags()
+            .contains("disconnected")),
+        "the sentinel saw the master's link drop: {}",
+        master_flags()
+    );
+    let refused = reply(&["SENTINEL", "FAILOVER", "mymaster", "COORDINATED"]);
+    assert!(
+        matches!(&refused, Reply::Error(e) if e.starts_with("NOGOODPRIMARY Primary is not reachable")),
+        "no NOGOODPRIMARY for a dead master: {refused:?}"
     );
     let flags = query(sentinel.port, &["SENTINEL", "MASTER", "mymaster"])
         .and_then(|r| field(&r, "flags"))

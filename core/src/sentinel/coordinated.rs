@@ -30,7 +30,9 @@ impl Sentinel {
     pub(crate) fn coordinated_refusal(&self, name: &str) -> Option<Reply> {
         let m = self.masters.get(name)?;
         let c = &m.common;
-        if !c.link.cc_connected || c.s_down || c.info_text.is_none() {
+        // Either link down (what SENTINEL MASTER shows as `disconnected`)
+        // means the master is not known to be running right now.
+        if c.disconnected(true) || c.s_down || c.info_text.is_none() {
             return Some(Reply::Error(PRIMARY_UNREACHABLE.into()));
         }
         let supports = c
