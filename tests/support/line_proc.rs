@@ -64,23 +64,13 @@ impl LineProc {
 
     /// Still running (not exited on its own)?
     pub fn is_running(&mut self) -> bool {
-        self.child
-            .as_mut()
-            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+        super::child_running(&mut self.child)
     }
 
     /// Waits for the process to exit by itself; its exit code (-1 for a
     /// signal).
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
-                self.child = None;
-                return Some(status.code().unwrap_or(-1));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
+        super::wait_child_exit(&mut self.child, timeout)
     }
 
     pub fn pid(&self) -> u32 {

@@ -44,6 +44,27 @@ pub fn free_ports(n: usize) -> Vec<u16> {
         .collect()
 }
 
+/// Whether a child this fixture started is still running (not exited).
+pub fn child_running(child: &mut Option<Child>) -> bool {
+    child
+        .as_mut()
+        .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+}
+
+/// Waits up to `timeout` for a child to exit by itself and reaps it; its
+/// exit code (-1 for a signal), `None` if it is still running.
+pub fn wait_child_exit(child: &mut Option<Child>, timeout: Duration) -> Option<i32> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Some(Ok(Some(status))) = child.as_mut().map(Child::try_wait) {
+            *child = None;
+            return Some(status.code().unwrap_or(-1));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
 /// Polls `cond` every 20 ms until it holds or `timeout` passes.
 pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
@@ -256,24 +277,12 @@ impl Proc {
     }
 
     pub fn is_running(&mut self) -> bool {
-        self.child
-            .as_mut()
-            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+        child_running(&mut self.child)
     }
 
     /// Waits for the process to exit by itself; its exit code.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if let Some(c) = self.child.as_mut() {
-                if let Ok(Some(status)) = c.try_wait() {
-                    self.child = None;
-                    return status.code().or(Some(-1));
-                }
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
+        wait_child_exit(&mut self.child, timeout)
     }
 
     pub fn log_text(&self) -> String {
