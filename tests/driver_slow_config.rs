@@ -75,7 +75,7 @@ async fn votes_wait_for_their_write_while_queries_and_timers_go_on() {
         let mut args: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
         args.push(b"5".to_vec());
         args.push(CANDIDATE.as_bytes().to_vec());
-        tokio::spawn(async move { handle.sentinel(args).await })
+        tokio::spawn(async move { handle.sentinel(&args).await })
     };
 
     // Hold the vote's write for well over TILT's 2 s threshold, asking
@@ -85,7 +85,7 @@ async fn votes_wait_for_their_write_while_queries_and_timers_go_on() {
     while held_since.elapsed() < Duration::from_millis(3000) && answered < 10_000 {
         let addr = tokio::time::timeout(
             Duration::from_secs(10),
-            handle.sentinel(vec![b"get-master-addr-by-name".to_vec(), b"m".to_vec()]),
+            handle.sentinel(&[b"get-master-addr-by-name".to_vec(), b"m".to_vec()]),
         )
         .await
         .expect("get-master-addr-by-name answered during the write");

@@ -117,14 +117,14 @@ impl CoreHandle {
     }
 
     /// `SENTINEL <args>`; `args[0]` is the subcommand.
-    pub async fn sentinel(&self, args: Vec<Vec<u8>>) -> Reply {
+    pub async fn sentinel(&self, args: &[Vec<u8>]) -> Reply {
         if let Some(shared) = &self.shared {
             let now = shared.now();
-            if let Some(r) = shared.read().query(now, &args) {
+            if let Some(r) = shared.read().query(now, args) {
                 return r;
             }
         }
-        self.ask(|tx| Request::Sentinel(args, tx))
+        self.ask(|tx| Request::Sentinel(args.to_vec(), tx))
             .await
             .unwrap_or_else(shutting_down)
     }
@@ -155,7 +155,7 @@ impl CoreHandle {
     /// written: the same path as `SENTINEL FLUSHCONFIG`, so there is one way
     /// to ask for a write.
     pub async fn flush_config(&self) -> Result<(), super::FlushError> {
-        match self.sentinel(vec![b"flushconfig".to_vec()]).await {
+        match self.sentinel(&[b"flushconfig".to_vec()]).await {
             r if r == Reply::ok() => Ok(()),
             Reply::Error(e) => Err(super::FlushError::Rejected(e)),
             r => Err(super::FlushError::Rejected(format!("{r:?}"))),

@@ -84,12 +84,27 @@ pub fn on_sentinel_reply(args: &[Vec<u8>], reply: &Reply) {
 }
 
 /// Hook: a client command ran (its full name, e.g. `sentinel|masters`).
-pub fn on_command(full_name: &str) {
-    observer()
-        .metrics
-        .commands
-        .get_or_create(&labels(&[("cmd", full_name)]))
-        .inc();
+/// Runs once per request, so each thread keeps the counter handles it has
+/// used: the metric family's lookup builds and hashes a label set and
+/// takes a lock, which cost more than the query itself.
+pub fn on_command(full_name: &'static str) {
+    thread_local! {
+        static COUNTERS: std::cell::RefCell<
+            std::collections::HashMap<&'static str, prometheus_client::metrics::counter::Counter>,
+        > = std::cell::RefCell::default();
+    }
+    COUNTERS.with_borrow_mut(|counters| {
+        counters
+            .entry(full_name)
+            .or_insert_with(|| {
+                observer()
+                    .metrics
+                    .commands
+                    .get_or_create(&labels(&[("cmd", full_name)]))
+                    .clone()
+            })
+            .inc();
+    });
 }
 
 /// Hook: a script ended with `code` (retried or not).

@@ -139,18 +139,18 @@ fn info_field(section: &str, name: &str) -> i64 {
 pub async fn snapshot(core: &CoreHandle) -> Topology {
     let info = core.info_section().await;
     let mut topo = Topology {
-        myid: text(&core.sentinel(vec![arg("myid")]).await),
+        myid: text(&core.sentinel(&[arg("myid")]).await),
         tilt: info_field(&info, "sentinel_tilt") == 1,
         scripts_running: info_field(&info, "sentinel_running_scripts"),
         scripts_queued: info_field(&info, "sentinel_scripts_queue_length"),
         masters: Vec::new(),
     };
-    for fields in entries(&core.sentinel(vec![arg("masters")]).await) {
+    for fields in entries(&core.sentinel(&[arg("masters")]).await) {
         let name = fields.get("name").cloned().unwrap_or_default();
         let ask = |sub: &str| vec![arg(sub), arg(&name)];
-        let replicas = entries(&core.sentinel(ask("replicas")).await);
-        let sentinels = entries(&core.sentinel(ask("sentinels")).await);
-        let ck = core.sentinel(ask("ckquorum")).await;
+        let replicas = entries(&core.sentinel(&ask("replicas")).await);
+        let sentinels = entries(&core.sentinel(&ask("sentinels")).await);
+        let ck = core.sentinel(&ask("ckquorum")).await;
         topo.masters.push(MasterView {
             address: address(&fields),
             state: master_state(&fields).into(),

@@ -10,8 +10,10 @@ use rsentinel_core::reply::Reply;
 pub fn encode(reply: &Reply, resp3: bool, out: &mut BytesMut) {
     // An explicit stack instead of recursion: a reply built from data that
     // came off the network must not be able to overflow our stack.
-    let mut pending: Vec<&Reply> = vec![reply];
-    while let Some(reply) = pending.pop() {
+    // A scalar reply, the common case, never allocates the stack.
+    let mut pending: Vec<&Reply> = Vec::new();
+    let mut next = Some(reply);
+    while let Some(reply) = next.take().or_else(|| pending.pop()) {
         match reply {
             Reply::Simple(s) => line(out, b'+', s.as_bytes()),
             Reply::Error(s) => line(out, b'-', s.as_bytes()),
@@ -71,7 +73,7 @@ pub fn encode_command(args: &[&[u8]], out: &mut BytesMut) {
 
 fn header(out: &mut BytesMut, kind: u8, n: i64) {
     out.put_u8(kind);
-    out.put_slice(n.to_string().as_bytes());
+    out.put_slice(itoa::Buffer::new().format(n).as_bytes());
     out.put_slice(b"\r\n");
 }
 

@@ -196,8 +196,10 @@ impl RequestDecoder {
                     if buf.len() < len + 2 {
                         return Ok(None);
                     }
-                    let arg = buf.split_to(len).to_vec();
-                    buf.advance(2);
+                    // Copy then advance: `split_to` would turn the buffer
+                    // into a shared one and count references per argument.
+                    let arg = buf[..len].to_vec();
+                    buf.advance(len + 2);
                     self.args_bytes += arg.len();
                     self.args.push(arg);
                     self.remaining -= 1;

@@ -57,7 +57,7 @@ pub struct ClientMeta {
     pub psub: usize,
     pub last_interaction: Instant,
     /// Full name of the latest command (`client|list`), `NULL` before any.
-    pub last_cmd: String,
+    pub last_cmd: &'static str,
     pub qbuf: usize,
     pub qbuf_free: usize,
     pub argv_mem: usize,
@@ -285,7 +285,7 @@ impl ClientRegistry {
                 sub: 0,
                 psub: 0,
                 last_interaction: now,
-                last_cmd: "NULL".into(),
+                last_cmd: "NULL",
                 qbuf: 0,
                 qbuf_free: 0,
                 argv_mem: 0,

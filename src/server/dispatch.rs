@@ -63,13 +63,15 @@ pub async fn dispatch(ctx: &Ctx, s: &mut Session, args: Vec<Vec<u8>>, out: &mut 
         return Flow::Continue;
     }
     // A paused server holds the command; a kill still gets through.
-    tokio::select! {
-        _ = ctx.state.pause.wait() => {}
-        _ = s.client.killed() => return Flow::Close,
+    if ctx.state.pause.holds_commands() {
+        tokio::select! {
+            _ = ctx.state.pause.wait() => {}
+            _ = s.client.killed() => return Flow::Close,
+        }
     }
     Stats::add(&ctx.state.stats.commands_processed, 1);
     crate::observe::on_command(full_name);
-    s.client.meta().last_cmd = full_name.to_string();
+    s.client.meta().last_cmd = full_name;
     let flow = run(ctx, s, cmd, sub, &args, out).await;
     if full_name != "client|caching" {
         // CLIENT CACHING covers exactly the one command after it.
@@ -95,13 +97,13 @@ fn gates(
         }
         // Check first without logging: building the client description
         // for the ACL log is only worth it on a refusal.
-        if acl.check_command(&user, cmd, sub, args).is_err() {
+        if acl.check_command(user, cmd, sub, args).is_err() {
             drop(acl);
             let info = s.client.info_line(std::time::Instant::now());
             let now = ctx.state.now();
             ctx.state
                 .acl()
-                .check_and_log(&user, cmd, sub, args, &info, now)?;
+                .check_and_log(user, cmd, sub, args, &info, now)?;
         }
     }
     if s.in_resp2_pubsub() && !allowed_while_subscribed(cmd) {
@@ -141,7 +143,7 @@ async fn run(
         "info" => info_command(ctx, &args[1..]).await,
         "role" => ctx.core.role().await,
         "sentinel" => {
-            let reply = ctx.core.sentinel(args[1..].to_vec()).await;
+            let reply = ctx.core.sentinel(&args[1..]).await;
             crate::observe::on_sentinel_reply(&args[1..], &reply);
             reply
         }
@@ -205,7 +207,7 @@ async fn acl_command(ctx: &Ctx, s: &mut Session, args: &[Vec<u8>]) -> Reply {
     let now = ctx.state.now();
     let (outcome, persist) = {
         let mut acl = ctx.state.acl();
-        let outcome = acl.acl_command_at(&user, args, now);
+        let outcome = acl.acl_command_at(user, args, now);
         let persist = outcome.changed && acl.aclfile().is_none();
         (outcome, persist)
     };

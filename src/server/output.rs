@@ -46,7 +46,8 @@ impl Output {
         }
         if self.resp3 {
             self.buf.put_u8(b'=');
-            self.buf.put_slice((text.len() + 4).to_string().as_bytes());
+            self.buf
+                .put_slice(itoa::Buffer::new().format(text.len() + 4).as_bytes());
             self.buf.put_slice(b"\r\ntxt:");
             self.buf.put_slice(text.as_bytes());
             self.buf.put_slice(b"\r\n");

@@ -46,6 +46,12 @@ impl Pause {
         self.tx.send_replace(None);
     }
 
+    /// Whether a command would be held now; checked per request before
+    /// anything is awaited, since a pause is rare.
+    pub fn holds_commands(&self) -> bool {
+        matches!(*self.tx.borrow(), Some(p) if p.all && Instant::now() < p.until)
+    }
+
     /// Returns once commands may run again (at once when not paused).
     pub async fn wait(&self) {
         let mut rx = self.tx.subscribe();

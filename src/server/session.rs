@@ -33,11 +33,16 @@ pub struct Session {
     /// Close once the pending replies are written (CLIENT KILL of itself,
     /// ACL DELUSER of its own user).
     pub close_after_reply: bool,
+    /// The logged-in user, mirrored from the client's metadata so that the
+    /// per-request ACL check neither locks nor copies it.
+    user: String,
 }
 
 impl Session {
     pub fn new(client: Arc<Client>, authenticated: bool) -> Session {
+        let user = client.meta().user.clone();
         Session {
+            user,
             client,
             resp3: false,
             authenticated,
@@ -49,13 +54,14 @@ impl Session {
         }
     }
 
-    pub fn user(&self) -> String {
-        self.client.meta().user.clone()
+    pub fn user(&self) -> &str {
+        &self.user
     }
 
     /// A successful AUTH / HELLO AUTH.
     pub fn login(&mut self, user: &str) {
         self.authenticated = true;
+        self.user = user.to_string();
         self.client.meta().user = user.to_string();
     }
 

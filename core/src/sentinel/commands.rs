@@ -28,22 +28,31 @@ impl Sentinel {
     /// connection can run them against the shared core without asking the
     /// driver; `None` for everything else (writes, votes, unknown names).
     pub fn query(&self, now: Millis, args: &[Vec<u8>]) -> Option<Reply> {
+        // Queries run once per client request: no allocation to route one.
+        // A subcommand longer than any query's name goes to `command`.
+        let mut lower = [0u8; 32];
         let sub = args.first()?;
-        let sub = s(sub).to_ascii_lowercase();
-        let arg = |i: usize| args.get(i).map(|a| s(a)).unwrap_or_default();
+        let lower = lower.get_mut(..sub.len())?;
+        lower.copy_from_slice(sub);
+        lower.make_ascii_lowercase();
+        let arg = |i: usize| {
+            args.get(i)
+                .map(|a| String::from_utf8_lossy(a))
+                .unwrap_or_default()
+        };
         let hostnames = self.settings.announce_hostnames;
-        match sub.as_str() {
+        match std::str::from_utf8(lower).unwrap_or_default() {
             "masters" | "primaries" => Some(Reply::Array(
                 self.masters
                     .values()
                     .map(|m| master_map(now, hostnames, m))
                     .collect(),
             )),
-            "master" | "primary" => match self.masters.get(&arg(1)) {
+            "master" | "primary" => match self.masters.get(&*arg(1)) {
                 Some(m) => Some(master_map(now, hostnames, m)),
                 None => Some(Reply::err(NO_SUCH_MASTER)),
             },
-            "replicas" | "slaves" => match self.masters.get(&arg(1)) {
+            "replicas" | "slaves" => match self.masters.get(&*arg(1)) {
                 Some(m) => Some(Reply::Array(
                     m.replicas
                         .values()
@@ -53,7 +62,7 @@ impl Sentinel {
                 )),
                 None => Some(Reply::err(NO_SUCH_MASTER)),
             },
-            "sentinels" => match self.masters.get(&arg(1)) {
+            "sentinels" => match self.masters.get(&*arg(1)) {
                 Some(m) => Some(Reply::Array(
                     m.sentinels
                         .iter()
@@ -63,7 +72,7 @@ impl Sentinel {
                 None => Some(Reply::err(NO_SUCH_MASTER)),
             },
             "get-master-addr-by-name" | "get-primary-addr-by-name" => {
-                match self.masters.get(&arg(1)) {
+                match self.masters.get(&*arg(1)) {
                     Some(m) => {
                         let a = m.current_addr();
                         Some(Reply::Array(vec![
