@@ -28,7 +28,7 @@ impl EpochClock {
     }
 
     /// Starts the next epoch; `None` (and no change) at the maximum.
-    pub fn bump(&mut self) -> Option<Epoch> {
+    fn bump(&mut self) -> Option<Epoch> {
         self.current = self.current.next()?;
         Some(self.current)
     }

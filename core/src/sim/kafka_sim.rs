@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::election::FencingGate;
+use crate::ids::Epoch;
 use crate::kafka::{
     AgentStep, BrokerId, ControllerAgent, ControllerView, CoordStore, ElectionKind, LeaderChange,
     PartitionState, SessionId, StoreError, WatchKind, BROKER_IDS_PREFIX, CONTROLLER_EPOCH_PATH,
@@ -93,7 +93,6 @@ struct Broker {
     paused_until: Option<Millis>,
     session: Option<SessionId>,
     agent: ControllerAgent,
-    gate: FencingGate,
     registered_at: Millis,
     /// Partition → (leader, leader epoch) as this replica was told.
     leaders: BTreeMap<u64, (Option<BrokerId>, u64)>,
@@ -150,7 +149,6 @@ impl Sim {
                         paused_until: None,
                         session: None,
                         agent: ControllerAgent::new(id),
-                        gate: FencingGate::new(),
                         registered_at: Millis(0),
                         leaders: BTreeMap::new(),
                     },
@@ -289,11 +287,10 @@ impl Sim {
     fn controller_agreed(&self) -> Option<(BrokerId, u64)> {
         let holder: BrokerId = self.store.get(CONTROLLER_PATH)?.data.parse().ok()?;
         let epoch = self.store.counter(CONTROLLER_EPOCH_PATH);
-        let all_know = self
-            .brokers
-            .values()
-            .filter(|b| b.alive)
-            .all(|b| b.agent.known() == Some((holder, epoch)) && b.paused_until.is_none());
+        let all_know =
+            self.brokers.values().filter(|b| b.alive).all(|b| {
+                b.agent.known() == Some((holder, Epoch(epoch))) && b.paused_until.is_none()
+            });
         all_know.then_some((holder, epoch))
     }
 
@@ -383,7 +380,6 @@ impl Sim {
         b.paused_until = None;
         b.session = None;
         b.agent = ControllerAgent::new(id);
-        b.gate = FencingGate::new();
         b.leaders.clear();
         if self.now > Millis(0) {
             self.log(format!("*** b{id} starts again"));
@@ -418,7 +414,7 @@ impl Sim {
                     .get_mut(&id)
                     .unwrap()
                     .agent
-                    .on_observed(ControllerView::Vacant);
+                    .handle_observed(ControllerView::Vacant);
             } else {
                 self.observe_controller(id);
             }
@@ -444,11 +440,11 @@ impl Sim {
         }
         // A resumed stale controller acts before it notices its session is
         // gone: exactly what fencing must catch.
-        if let Some(epoch) = self.brokers[&id].agent.controller_epoch() {
+        if let Some(Epoch(epoch)) = self.brokers[&id].agent.controller_epoch() {
             self.controller_duties(id, epoch)?;
         }
         self.keep_session(id);
-        match self.brokers[&id].agent.next_step() {
+        match self.brokers[&id].agent.poll_step() {
             AgentStep::TryAcquire => self.try_acquire(id),
             AgentStep::Renew { .. } | AgentStep::Observe => {}
         }
@@ -472,7 +468,7 @@ impl Sim {
                 let b = self.brokers.get_mut(&id).unwrap();
                 b.session = Some(sid);
                 // Whatever we held died with the old session.
-                b.agent.on_renewed(false);
+                b.agent.handle_renewed(false);
                 sid
             }
         };
@@ -502,14 +498,18 @@ impl Sim {
                     .get_mut(&id)
                     .unwrap()
                     .agent
-                    .on_acquired(Some(epoch));
+                    .handle_acquired(Some(Epoch(epoch)));
                 self.controllers.push((self.now, id, epoch));
                 self.log(format!(
                     "b{id} creates {CONTROLLER_PATH}: won, controller epoch {epoch}"
                 ));
             }
             Err(_) => {
-                self.brokers.get_mut(&id).unwrap().agent.on_acquired(None);
+                self.brokers
+                    .get_mut(&id)
+                    .unwrap()
+                    .agent
+                    .handle_acquired(None);
                 self.observe_controller(id);
             }
         }
@@ -528,7 +528,7 @@ impl Sim {
         {
             Some(controller) => ControllerView::Held {
                 controller,
-                epoch: self.store.counter(CONTROLLER_EPOCH_PATH),
+                epoch: Epoch(self.store.counter(CONTROLLER_EPOCH_PATH)),
             },
             None => ControllerView::Vacant,
         };
@@ -537,7 +537,11 @@ impl Sim {
                 "b{id}: {CONTROLLER_PATH} exists (held by b{controller}, epoch {epoch}); watching it"
             ));
         }
-        self.brokers.get_mut(&id).unwrap().agent.on_observed(view);
+        self.brokers
+            .get_mut(&id)
+            .unwrap()
+            .agent
+            .handle_observed(view);
     }
 
     fn report_changes(&mut self, id: BrokerId) {
@@ -628,7 +632,11 @@ impl Sim {
                         self.log(format!(
                             "b{id}: write for p{p} fenced (controller epoch is {current}, it carried {carried}): it resigns"
                         ));
-                        self.brokers.get_mut(&id).unwrap().agent.on_renewed(false);
+                        self.brokers
+                            .get_mut(&id)
+                            .unwrap()
+                            .agent
+                            .handle_renewed(false);
                         return Ok(());
                     }
                     Err(e) => return Err(self.fail(format!("unexpected store error {e}"))),
@@ -706,12 +714,11 @@ impl Sim {
 
     fn apply(&mut self, from: BrokerId, to: BrokerId, msg: LeaderAndIsr) -> Result<(), SimFailure> {
         let b = self.brokers.get_mut(&to).unwrap();
-        if !b.gate.admit(msg.controller_epoch) {
-            let highest = b.gate.highest();
-            self.log(format!(
-                "b{to} rejects LeaderAndIsr from b{from}: controller epoch {} < {highest} (stale controller fenced)",
-                msg.controller_epoch
-            ));
+        if let Err(stale) = b
+            .agent
+            .handle_controller_request(Epoch(msg.controller_epoch))
+        {
+            self.log(format!("b{to} rejects LeaderAndIsr from b{from}: {stale}"));
             return Ok(());
         }
         let entry = b.leaders.entry(msg.partition).or_insert((None, 0));
