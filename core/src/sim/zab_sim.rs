@@ -330,7 +330,7 @@ impl Sim {
         if self.now > Millis(0) {
             self.log(format!("*** n{id} restarts"));
         }
-        self.flush(id)
+        self.flush(id).map(|_| ())
     }
 
     /// Runs the cluster until `end`: deliveries in time order, ticks every
@@ -361,8 +361,17 @@ impl Sim {
                     next_tick = next_tick + TICK;
                     for id in 1..=self.cfg.nodes {
                         if let Some(node) = self.nodes.get_mut(&id).and_then(|n| n.as_mut()) {
-                            node.tick(self.now);
-                            self.flush(id)?;
+                            // The sim ticks on a fixed beat; a beat before
+                            // the node's own deadline must find nothing due,
+                            // or a shell sleeping until `poll_timeout` would
+                            // miss a timer.
+                            let due = node.poll_timeout(self.now);
+                            node.handle_timeout(self.now);
+                            if self.flush(id)? > 0 && due > self.now {
+                                return Err(self.fail(format!(
+                                    "n{id} acted at a tick before its poll_timeout ({due})"
+                                )));
+                            }
                         }
                     }
                 }
@@ -371,13 +380,16 @@ impl Sim {
         Ok(())
     }
 
-    /// Moves a node's output to the network and checks its events.
-    fn flush(&mut self, id: ServerId) -> Result<(), SimFailure> {
+    /// Moves a node's output to the network and checks its events; returns
+    /// how many messages and events there were.
+    fn flush(&mut self, id: ServerId) -> Result<usize, SimFailure> {
+        let mut drained = 0;
         loop {
             let Some(node) = self.nodes.get_mut(&id).and_then(|n| n.as_mut()) else {
-                return Ok(());
+                return Ok(drained);
             };
-            if let Some((to, msg)) = node.poll_output() {
+            drained += 1;
+            if let Some((to, msg)) = node.poll_transmit() {
                 let zxid = node.last_zxid();
                 let fate = self.net.send(&mut self.rng, self.now, id, to, (msg, zxid));
                 if self.cfg.trace
@@ -397,7 +409,7 @@ impl Sim {
             }
             match node.poll_event() {
                 Some(ev) => self.on_event(id, ev)?,
-                None => return Ok(()),
+                None => return Ok(drained - 1),
             }
         }
     }
