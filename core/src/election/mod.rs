@@ -14,7 +14,7 @@
 //!
 //! let rid = |s: &str| RunId(s.to_string());
 //! // A voter: first request in an epoch wins, a newer epoch is adopted.
-//! let mut keeper: VoteKeeper<RunId> = VoteKeeper::new(Epoch(4));
+//! let mut keeper: VoteKeeper<RunId> = VoteKeeper::restore(Epoch(4), None);
 //! assert!(keeper.request(Epoch(5), rid("aaa")).granted);
 //! assert!(!keeper.request(Epoch(5), rid("bbb")).granted);
 //!
