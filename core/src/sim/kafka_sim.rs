@@ -1,8 +1,9 @@
 //! A seeded Kafka (ZooKeeper-mode) cluster simulation: brokers with store
 //! sessions race for `/controller`, the controller elects partition leaders
 //! and keeps ISRs, and chaos crashes, pauses (stale controllers) and cuts
-//! brokers. Invariants are checked after every step; a liveness phase with
-//! faults healed must bring back one controller and the preferred leaders.
+//! brokers. Invariants (one per file in `sim/invariants/`) are checked
+//! after every step; a liveness phase with faults healed must bring back one
+//! controller and the preferred leaders.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,6 +16,8 @@ use crate::kafka::{
 use crate::prng::Prng;
 use crate::time::Millis;
 
+use super::invariants::one_per_epoch::OnePerEpoch;
+use super::invariants::{clean_elections_pick_isr, leader_in_isr};
 use super::network::{random_halves, NetFaults, SimNet};
 use super::{SimFailure, Timeline};
 
@@ -105,8 +108,7 @@ struct Sim {
     store: CoordStore,
     net: SimNet<LeaderAndIsr>,
     brokers: BTreeMap<BrokerId, Broker>,
-    /// Controller epoch → the one broker whose orders took effect in it.
-    acted: BTreeMap<u64, BrokerId>,
+    acted: OnePerEpoch<BrokerId>,
     controllers: Vec<(Millis, BrokerId, u64)>,
     timeline: Timeline,
 }
@@ -163,7 +165,7 @@ impl Sim {
             store: CoordStore::new(),
             net: SimNet::new(faults),
             brokers,
-            acted: BTreeMap::new(),
+            acted: OnePerEpoch::default(),
             controllers: Vec::new(),
             timeline,
         }
@@ -615,13 +617,7 @@ impl Sim {
                 ) {
                     Ok(()) => {
                         self.record_action(epoch, id)?;
-                        if let Some(l) = st.leader {
-                            if !st.isr.contains(&l) {
-                                return Err(
-                                    self.fail(format!("p{p}: leader {l} not in ISR {:?}", st.isr))
-                                );
-                            }
-                        }
+                        leader_in_isr::check(p, &st).map_err(|e| self.fail(e))?;
                         self.log(format!(
                             "b{id} (controller, epoch {epoch}) p{p}: {} => {st}",
                             notes.join("; ")
@@ -654,16 +650,8 @@ impl Sim {
         c: &LeaderChange,
         before: &PartitionState,
     ) -> Result<String, SimFailure> {
-        // Clean elections pick from the ISR as it was.
-        if !c.unclean && !before.isr.contains(&c.new) {
-            return Err(self.fail(format!(
-                "{kind} election picked b{} outside ISR {:?}",
-                c.new, before.isr
-            )));
-        }
-        if c.unclean && !self.cfg.unclean {
-            return Err(self.fail("unclean election while disabled"));
-        }
+        clean_elections_pick_isr::check(kind, c, before, self.cfg.unclean)
+            .map_err(|e| self.fail(e))?;
         let old = c.old.map_or("none".into(), |o| format!("b{o}"));
         let why = if c.unclean {
             "UNCLEAN: no live ISR member, took a live replica outside the ISR"
@@ -729,11 +717,10 @@ impl Sim {
     }
 
     fn record_action(&mut self, epoch: u64, by: BrokerId) -> Result<(), SimFailure> {
-        match self.acted.insert(epoch, by) {
-            Some(other) if other != by => Err(self.fail(format!(
+        self.acted.claim(epoch, by).map_err(|other| {
+            self.fail(format!(
                 "two controllers acted in controller epoch {epoch}: b{other} and b{by}"
-            ))),
-            _ => Ok(()),
-        }
+            ))
+        })
     }
 }
