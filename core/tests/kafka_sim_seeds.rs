@@ -1,15 +1,20 @@
 //! Seed sweep of the Kafka controller simulator: one acting controller per
 //! controller epoch, leaders always in the ISR, preferred leaders restored
 //! after healing. `RSENTINEL_SIM_SEEDS` sets the seed count (default 1000);
-//! `RSENTINEL_SIM_SEED` replays one seed.
+//! `RSENTINEL_SIM_SEED` replays one seed and prints its timeline.
 
 mod sim_support;
 
 use rsentinel_core::sim::kafka_sim::{run_kafka, KafkaSimConfig};
-use sim_support::{assert_no_failures, seeds, sweep};
+use sim_support::{assert_no_failures, print_replay, replay_seed, seeds, sweep};
 
 #[test]
 fn every_seed_keeps_one_controller_per_epoch_and_restores_preferred_leaders() {
+    if let Some(seed) = replay_seed() {
+        let mut cfg = KafkaSimConfig::chaos(seed);
+        cfg.trace = true;
+        return print_replay(run_kafka(&cfg).map(|r| r.timeline));
+    }
     let seeds = seeds();
     let failures = sweep(&seeds, |seed| {
         run_kafka(&KafkaSimConfig::chaos(seed))

@@ -13,7 +13,6 @@ mod sentinel_sim {
     pub mod invariants;
     pub mod network;
     pub mod partitions;
-    pub mod queue;
     pub mod redis_model;
     pub mod scenario;
     pub mod world;

@@ -1,14 +1,20 @@
 //! Seed sweep of the ZAB simulator: every seed must keep the safety
 //! invariants under chaos and converge once healed. `RSENTINEL_SIM_SEEDS`
-//! sets how many seeds (default 1000); `RSENTINEL_SIM_SEED` replays one.
+//! sets how many seeds (default 1000); `RSENTINEL_SIM_SEED` replays one and
+//! prints its timeline.
 
 mod sim_support;
 
 use rsentinel_core::sim::zab_sim::{run_zab, ZabSimConfig};
-use sim_support::{assert_no_failures, seeds, sweep};
+use sim_support::{assert_no_failures, print_replay, replay_seed, seeds, sweep};
 
 #[test]
 fn every_seed_keeps_one_leader_per_epoch_and_converges() {
+    if let Some(seed) = replay_seed() {
+        let mut cfg = ZabSimConfig::chaos(seed);
+        cfg.trace = true;
+        return print_replay(run_zab(&cfg).map(|r| r.timeline));
+    }
     let seeds = seeds();
     let failures = sweep(&seeds, |seed| {
         run_zab(&ZabSimConfig::chaos(seed))

@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use rsentinel_core::ids::Epoch;
 use rsentinel_core::kafka::{
     AgentStep, BrokerId, ControllerAgent, ControllerView, CONTROLLER_EPOCH_PATH, CONTROLLER_PATH,
 };
@@ -110,7 +111,7 @@ pub async fn run_kafka_broker(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        match agent.next_step() {
+        match agent.poll_step() {
             AgentStep::TryAcquire => {
                 let v = conn
                     .cmd(&[
@@ -126,11 +127,11 @@ pub async fn run_kafka_broker(
                 match as_int(&v) {
                     Some(epoch) if epoch > 0 => {
                         tracing::info!(broker, epoch, "won the controller election");
-                        agent.on_acquired(Some(epoch as u64));
+                        agent.handle_acquired(Some(Epoch(epoch as u64)));
                     }
                     _ => {
-                        agent.on_acquired(None);
-                        agent.on_observed(read_view(&mut conn).await?);
+                        agent.handle_acquired(None);
+                        agent.handle_observed(read_view(&mut conn).await?);
                     }
                 }
             }
@@ -140,11 +141,11 @@ pub async fn run_kafka_broker(
                     .await?;
                 if as_int(&v) != Some(1) {
                     tracing::warn!(broker, "lost the controller claim");
-                    agent.on_renewed(false);
-                    agent.on_observed(read_view(&mut conn).await?);
+                    agent.handle_renewed(false);
+                    agent.handle_observed(read_view(&mut conn).await?);
                 }
             }
-            AgentStep::Observe => agent.on_observed(read_view(&mut conn).await?),
+            AgentStep::Observe => agent.handle_observed(read_view(&mut conn).await?),
         }
         while let Some(c) = agent.poll_change() {
             out.emit(format!("controller={} epoch={}", c.controller, c.epoch));
@@ -161,7 +162,7 @@ async fn read_view(conn: &mut RedisConn) -> Result<ControllerView, ElectError> {
         return Err(ElectError::Store("MGET did not return an array".into()));
     };
     let holder = items.first().and_then(text).and_then(|t| t.parse().ok());
-    let epoch = items.get(1).and_then(as_int).unwrap_or(0) as u64;
+    let epoch = Epoch(items.get(1).and_then(as_int).unwrap_or(0) as u64);
     Ok(match holder {
         Some(controller) => ControllerView::Held { controller, epoch },
         None => ControllerView::Vacant,

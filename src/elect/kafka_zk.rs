@@ -14,6 +14,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use rsentinel_core::ids::Epoch;
 use rsentinel_core::kafka::{
     BrokerId, ControllerAgent, ControllerView, ElectionKind, PartitionState, CONTROLLER_EPOCH_PATH,
     CONTROLLER_PATH,
@@ -201,7 +202,7 @@ async fn session(
                     epoch = epoch + 1,
                     "won the controller election"
                 );
-                agent.on_acquired(Some((epoch + 1) as u64));
+                agent.handle_acquired(Some(Epoch((epoch + 1) as u64)));
                 report(agent, out);
                 // Control ends only with the session or a refused fenced
                 // write; either way a new session starts over.
@@ -224,9 +225,9 @@ async fn session(
                     .and_then(|v| v["brokerid"].as_u64());
                 let (epoch, _) = read_epoch(client).await.map_err(store_err)?;
                 if let Some(controller) = holder {
-                    agent.on_observed(ControllerView::Held {
+                    agent.handle_observed(ControllerView::Held {
                         controller,
-                        epoch: epoch as u64,
+                        epoch: Epoch(epoch as u64),
                     });
                     report(agent, out);
                 }

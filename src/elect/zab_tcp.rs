@@ -19,7 +19,6 @@ use super::error::ElectError;
 use super::output::LineSink;
 use crate::resp::{encode_command, RequestDecoder};
 
-const TICK: Duration = Duration::from_millis(50);
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 const RECONNECT_DELAY: Duration = Duration::from_millis(200);
 const PEER_QUEUE: usize = 256;
@@ -70,17 +69,17 @@ pub async fn run_zab_node(
     let start = Instant::now();
     let now = || Millis(start.elapsed().as_millis() as u64);
     let mut node = ZabNode::new(tcp_config(id, n), Persistent::default(), now());
-    let mut ticker = tokio::time::interval(TICK);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        // The core's own deadline is the only clock: no fixed tick.
+        let due = start + Duration::from_millis(node.poll_timeout(now()).as_u64());
         tokio::select! {
             msg = inbox.recv() => {
                 let Some((from, msg)) = msg else { return Ok(()) };
                 node.handle_message(now(), from, msg);
             }
-            _ = ticker.tick() => node.tick(now()),
+            _ = tokio::time::sleep_until(due.into()) => node.handle_timeout(now()),
         }
-        while let Some((to, msg)) = node.poll_output() {
+        while let Some((to, msg)) = node.poll_transmit() {
             if let Some(tx) = outboxes.get(&to) {
                 // A full queue means the peer is unreachable: drop.
                 let _ = tx.try_send(encode_frame(id, &msg));

@@ -199,7 +199,7 @@ fn vote_loop(
             Ok(Input::Connected(from, stream)) => {
                 conns.insert(from, stream);
                 // A new peer hears our current vote at once.
-                node.tick(now());
+                node.handle_timeout(now());
             }
             Ok(Input::Vote(from, n)) => {
                 if let Some(c) = &n.config {
@@ -222,8 +222,8 @@ fn vote_loop(
             }
             Err(_) => {}
         }
-        node.tick(now());
-        while let Some((to, msg)) = node.poll_output() {
+        node.handle_timeout(now());
+        while let Some((to, msg)) = node.poll_transmit() {
             // Only notifications exist on the election port.
             if let ZabMessage::Notification(n) = msg {
                 if let Some(c) = conns.get_mut(&to) {

@@ -1,5 +1,5 @@
-//! A monotonic epoch clock: epochs only move forward, by our own bump or by
-//! adopting a newer one we observe.
+//! A monotonic epoch clock: epochs only move forward, by adopting a newer
+//! one we observe or by starting one above every epoch a quorum accepted.
 
 use crate::ids::Epoch;
 
@@ -9,10 +9,6 @@ pub struct EpochClock {
 }
 
 impl EpochClock {
-    pub fn new(current: Epoch) -> Self {
-        EpochClock { current }
-    }
-
     pub fn current(&self) -> Epoch {
         self.current
     }
@@ -28,7 +24,7 @@ impl EpochClock {
     }
 
     /// Starts the next epoch; `None` (and no change) at the maximum.
-    pub fn bump(&mut self) -> Option<Epoch> {
+    fn bump(&mut self) -> Option<Epoch> {
         self.current = self.current.next()?;
         Some(self.current)
     }
@@ -48,12 +44,14 @@ mod tests {
 
     #[test]
     fn epochs_only_move_forward() {
-        let mut c = EpochClock::new(Epoch(5));
+        let mut c = EpochClock { current: Epoch(5) };
         assert!(!c.observe(Epoch(4)));
         assert!(!c.observe(Epoch(5)));
         assert!(c.observe(Epoch(7)));
         assert_eq!(c.bump(), Some(Epoch(8)));
-        let mut top = EpochClock::new(Epoch(u64::MAX));
+        let mut top = EpochClock {
+            current: Epoch(u64::MAX),
+        };
         assert_eq!(top.bump(), None);
         assert_eq!(top.current(), Epoch(u64::MAX));
     }
@@ -67,7 +65,9 @@ mod tests {
             (0, &[0, 0], 1),
         ];
         for (start, acked, expect) in table {
-            let mut c = EpochClock::new(Epoch(start));
+            let mut c = EpochClock {
+                current: Epoch(start),
+            };
             let acked: Vec<Epoch> = acked.iter().map(|e| Epoch(*e)).collect();
             assert_eq!(c.next_after(&acked), Some(Epoch(expect)));
         }

@@ -37,22 +37,20 @@ impl FailureDetector {
         self.oldest_unanswered = None;
     }
 
-    pub fn last_ok(&self) -> Millis {
-        self.last_ok
-    }
-
-    pub fn oldest_unanswered(&self) -> Option<Millis> {
-        self.oldest_unanswered
-    }
-
     /// How long the peer has been silent as far as the rule is concerned.
-    pub fn silence(&self, now: Millis) -> Millis {
+    fn silence(&self, now: Millis) -> Millis {
         now.since(self.oldest_unanswered.unwrap_or(self.last_ok))
     }
 
     /// True when the silence is strictly longer than `timeout`.
     pub fn is_down(&self, now: Millis, timeout: Millis) -> bool {
         self.silence(now) > timeout
+    }
+
+    /// The first moment [`FailureDetector::is_down`] turns true if nothing is
+    /// heard meanwhile: what a core's `poll_timeout` waits for.
+    pub fn down_at(&self, timeout: Millis) -> Millis {
+        self.oldest_unanswered.unwrap_or(self.last_ok) + timeout + Millis(1)
     }
 }
 
@@ -86,6 +84,9 @@ mod tests {
                 }
             }
             assert_eq!(d.is_down(Millis(now), Millis(timeout)), down, "row {i}");
+            let at = d.down_at(Millis(timeout));
+            assert!(d.is_down(at, Millis(timeout)), "row {i}");
+            assert!(!d.is_down(at - Millis(1), Millis(timeout)), "row {i}");
         }
     }
 

@@ -1,5 +1,5 @@
 //! The shared election core: quorum rules, vote tallies, the one-vote-per-epoch
-//! keeper, epochs, failure detection and leases.
+//! keeper, epochs, failure detection and fencing.
 //!
 //! Every protocol in rsentinel that elects something (the Sentinel failover
 //! leader, ZooKeeper's fast leader election, the Kafka-style controller) is
@@ -14,7 +14,7 @@
 //!
 //! let rid = |s: &str| RunId(s.to_string());
 //! // A voter: first request in an epoch wins, a newer epoch is adopted.
-//! let mut keeper: VoteKeeper<RunId> = VoteKeeper::new(Epoch(4));
+//! let mut keeper: VoteKeeper<RunId> = VoteKeeper::restore(Epoch(4), None);
 //! assert!(keeper.request(Epoch(5), rid("aaa")).granted);
 //! assert!(!keeper.request(Epoch(5), rid("bbb")).granted);
 //!
@@ -33,16 +33,14 @@
 
 pub mod epoch;
 pub mod failure_detector;
-pub mod lease;
+pub mod fencing;
 pub mod quorum;
 pub mod tally;
 pub mod vote_keeper;
 
 pub use epoch::EpochClock;
 pub use failure_detector::FailureDetector;
-pub use lease::{FencingGate, Lease, LeaseError};
-pub use quorum::{
-    HierarchicalVerifier, MajorityVerifier, NodeId, QuorumRule, QuorumVerifier, WeightedVerifier,
-};
+pub use fencing::FencingGate;
+pub use quorum::{MajorityVerifier, NodeId, QuorumRule, QuorumVerifier, WeightedVerifier};
 pub use tally::Tally;
 pub use vote_keeper::{VoteKeeper, VoteOutcome};

@@ -2,8 +2,9 @@
 //!
 //! Two shapes are offered. [`QuorumRule`] is a count rule ("at least k of
 //! n"), which is all Sentinel needs. [`QuorumVerifier`] decides on a *set* of
-//! voter ids, which is what ZooKeeper needs for weighted and hierarchical
-//! ensembles where not every voter counts the same.
+//! voter ids, which is what ZooKeeper needs: a plain majority of the
+//! ensemble, or weights (`weight.N` in zoo.cfg) where not every voter counts
+//! the same.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -123,44 +124,6 @@ impl QuorumVerifier for WeightedVerifier {
     }
 }
 
-/// ZooKeeper's hierarchical quorums: voters are split into groups, each group
-/// weighs its members; a quorum needs a weighted majority inside a majority of
-/// the groups that have any weight.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HierarchicalVerifier {
-    groups: Vec<WeightedVerifier>,
-}
-
-impl HierarchicalVerifier {
-    pub fn new(groups: Vec<Vec<(NodeId, u64)>>) -> Self {
-        HierarchicalVerifier {
-            groups: groups.into_iter().map(WeightedVerifier::new).collect(),
-        }
-    }
-}
-
-impl QuorumVerifier for HierarchicalVerifier {
-    fn contains_quorum(&self, acks: &BTreeSet<NodeId>) -> bool {
-        let weighted: Vec<&WeightedVerifier> = self
-            .groups
-            .iter()
-            .filter(|g| g.weights.values().any(|w| *w > 0))
-            .collect();
-        let won = weighted.iter().filter(|g| g.contains_quorum(acks)).count();
-        QuorumRule::Majority {
-            voters: weighted.len(),
-        }
-        .is_reached(won)
-            && !weighted.is_empty()
-    }
-    fn voters(&self) -> Vec<NodeId> {
-        let mut v: Vec<NodeId> = self.groups.iter().flat_map(|g| g.voters()).collect();
-        v.sort_unstable();
-        v.dedup();
-        v
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,26 +212,5 @@ mod tests {
         for (acks, expect) in table {
             assert_eq!(v.contains_quorum(&set(acks)), expect, "{acks:?}");
         }
-    }
-
-    #[test]
-    fn hierarchical_verifier_needs_a_majority_of_weighted_groups() {
-        let v = HierarchicalVerifier::new(vec![
-            vec![(1, 1), (2, 1), (3, 1)],
-            vec![(4, 1), (5, 1), (6, 1)],
-            vec![(7, 1), (8, 1), (9, 1)],
-            vec![(10, 0)],
-        ]);
-        let table: [(&[NodeId], bool); 5] = [
-            (&[1, 2, 4, 5], true),
-            (&[1, 2, 3, 4], false),
-            (&[1, 4, 7, 2], false),
-            (&[1, 2, 4, 5, 10], true),
-            (&[7, 8, 9, 4, 5], true),
-        ];
-        for (acks, expect) in table {
-            assert_eq!(v.contains_quorum(&set(acks)), expect, "{acks:?}");
-        }
-        assert_eq!(v.voters().len(), 10);
     }
 }

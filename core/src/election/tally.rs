@@ -35,22 +35,8 @@ impl<V: Ord, C: Ord + Clone> Tally<V, C> {
         self.votes.insert(voter, (epoch, candidate));
     }
 
-    /// Forgets a voter (e.g. a removed peer).
-    pub fn forget(&mut self, voter: &V) {
-        self.votes.remove(voter);
-    }
-
-    pub fn clear(&mut self) {
-        self.votes.clear();
-    }
-
-    /// The recorded vote of `voter`, if any.
-    pub fn vote_of(&self, voter: &V) -> Option<&(Epoch, C)> {
-        self.votes.get(voter)
-    }
-
     /// Votes per candidate, counting only votes cast in exactly `epoch`.
-    pub fn counts(&self, epoch: Epoch) -> BTreeMap<C, usize> {
+    fn counts(&self, epoch: Epoch) -> BTreeMap<C, usize> {
         let mut counts = BTreeMap::new();
         for (e, c) in self.votes.values() {
             if *e == epoch {
@@ -58,14 +44,6 @@ impl<V: Ord, C: Ord + Clone> Tally<V, C> {
             }
         }
         counts
-    }
-
-    /// Number of `epoch` votes for `candidate`.
-    pub fn count_for(&self, epoch: Epoch, candidate: &C) -> usize {
-        self.votes
-            .values()
-            .filter(|(e, c)| *e == epoch && c == candidate)
-            .count()
     }
 
     /// The candidate with most `epoch` votes and its count; ties go to the
@@ -106,8 +84,9 @@ mod tests {
         t.record("s2", Epoch(2), rid("a"));
         t.record("s3", Epoch(3), rid("b"));
         t.record("s4", Epoch(4), rid("a"));
-        assert_eq!(t.count_for(Epoch(3), &rid("a")), 1);
-        assert_eq!(t.count_for(Epoch(3), &rid("b")), 1);
+        let counts = t.counts(Epoch(3));
+        assert_eq!(counts.get(&rid("a")), Some(&1));
+        assert_eq!(counts.get(&rid("b")), Some(&1));
         assert_eq!(t.counts(Epoch(2)).len(), 1);
         assert_eq!(t.leader(Epoch(5)), None);
     }
@@ -164,9 +143,7 @@ mod tests {
         let mut t = Tally::new();
         t.record(1, Epoch(1), 'a');
         t.record(1, Epoch(2), 'b');
-        assert_eq!(t.vote_of(&1), Some(&(Epoch(2), 'b')));
-        assert_eq!(t.count_for(Epoch(1), &'a'), 0);
-        t.forget(&1);
-        assert_eq!(t.vote_of(&1), None);
+        assert_eq!(t.counts(Epoch(1)).len(), 0);
+        assert_eq!(t.leader(Epoch(2)), Some(('b', 1)));
     }
 }

@@ -4,14 +4,12 @@
 use crate::ids::Epoch;
 
 /// What [`VoteKeeper::request`] did.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct VoteOutcome<C> {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VoteOutcome {
     /// The request's candidate got this voter's vote just now.
     pub granted: bool,
     /// The request's epoch was newer and became the current epoch.
     pub epoch_adopted: bool,
-    /// The vote held after the request: maybe an earlier vote for someone else.
-    pub vote: Option<(Epoch, C)>,
 }
 
 /// One voter's memory: the current epoch and its last vote.
@@ -22,13 +20,6 @@ pub struct VoteKeeper<C> {
 }
 
 impl<C: Clone + PartialEq> VoteKeeper<C> {
-    pub fn new(current_epoch: Epoch) -> Self {
-        VoteKeeper {
-            current_epoch,
-            vote: None,
-        }
-    }
-
     /// Restores a keeper from persisted state (e.g. a config file).
     pub fn restore(current_epoch: Epoch, vote: Option<(Epoch, C)>) -> Self {
         VoteKeeper {
@@ -41,12 +32,8 @@ impl<C: Clone + PartialEq> VoteKeeper<C> {
         self.current_epoch
     }
 
-    pub fn vote(&self) -> Option<&(Epoch, C)> {
-        self.vote.as_ref()
-    }
-
     /// Raises the current epoch to `epoch` if it is newer; true if it moved.
-    pub fn observe_epoch(&mut self, epoch: Epoch) -> bool {
+    fn observe_epoch(&mut self, epoch: Epoch) -> bool {
         if epoch > self.current_epoch {
             self.current_epoch = epoch;
             true
@@ -55,17 +42,10 @@ impl<C: Clone + PartialEq> VoteKeeper<C> {
         }
     }
 
-    /// Starts a new epoch of our own (e.g. to run for leader) and returns it;
-    /// `None` at the maximum epoch, where no election can start.
-    pub fn bump_epoch(&mut self) -> Option<Epoch> {
-        self.current_epoch = self.current_epoch.next()?;
-        Some(self.current_epoch)
-    }
-
     /// Handles a vote request for `candidate` in `epoch`: a newer epoch is
     /// adopted first; the vote is granted if we have not voted in this epoch
     /// yet (first come, first served) and the epoch is not stale.
-    pub fn request(&mut self, epoch: Epoch, candidate: C) -> VoteOutcome<C> {
+    pub fn request(&mut self, epoch: Epoch, candidate: C) -> VoteOutcome {
         let epoch_adopted = self.observe_epoch(epoch);
         let voted_epoch = self.vote.as_ref().map(|(e, _)| *e);
         // Epoch 0 is "no election yet": a vote there could not be told
@@ -80,13 +60,7 @@ impl<C: Clone + PartialEq> VoteKeeper<C> {
         VoteOutcome {
             granted,
             epoch_adopted,
-            vote: self.vote.clone(),
         }
-    }
-
-    /// Forgets the vote (Sentinel's RESET), keeping the epoch.
-    pub fn clear_vote(&mut self) {
-        self.vote = None;
     }
 }
 
@@ -96,12 +70,12 @@ mod tests {
 
     #[test]
     fn first_request_in_an_epoch_wins() {
-        let mut k = VoteKeeper::new(Epoch(0));
+        let mut k = VoteKeeper::restore(Epoch(0), None);
         let a = k.request(Epoch(1), "a");
         assert!(a.granted && a.epoch_adopted);
         let b = k.request(Epoch(1), "b");
         assert!(!b.granted && !b.epoch_adopted);
-        assert_eq!(b.vote, Some((Epoch(1), "a")));
+        assert_eq!(k.vote, Some((Epoch(1), "a")));
     }
 
     #[test]
@@ -130,19 +104,8 @@ mod tests {
             let out = k.request(Epoch(req), "x");
             assert_eq!(out.granted, granted, "{cur} {prior:?} {req}");
             assert_eq!(out.epoch_adopted, adopted, "{cur} {prior:?} {req}");
-            assert_eq!(out.vote, after.map(|(e, c)| (Epoch(e), c)));
+            assert_eq!(k.vote, after.map(|(e, c)| (Epoch(e), c)));
             assert_eq!(k.current_epoch(), Epoch(cur.max(req)));
         }
-    }
-
-    #[test]
-    fn bump_and_self_vote() {
-        let mut k = VoteKeeper::new(Epoch(3));
-        let e = k.bump_epoch().expect("far from the maximum");
-        assert_eq!(e, Epoch(4));
-        assert!(k.request(e, "me").granted);
-        assert!(!k.observe_epoch(Epoch(2)));
-        k.clear_vote();
-        assert_eq!(k.vote(), None);
     }
 }

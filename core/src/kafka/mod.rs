@@ -8,7 +8,7 @@ mod leader_selection;
 mod partition;
 mod store;
 
-pub use agent::{AgentStep, ControllerAgent, ControllerChange, ControllerView};
+pub use agent::{AgentStep, ControllerAgent, ControllerChange, ControllerView, StaleController};
 pub use leader_selection::{
     controlled_shutdown_leader, offline_leader, preferred_leader, reassignment_leader, Choice,
     ElectionKind,

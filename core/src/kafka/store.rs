@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use thiserror::Error;
 
+use crate::election::FailureDetector;
 use crate::time::Millis;
 
 pub type SessionId = u64;
@@ -44,10 +45,12 @@ pub struct WatchEvent {
     pub kind: WatchKind,
 }
 
+/// A session is alive while its heartbeats keep the shared failure
+/// detector from judging it down.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Session {
     timeout: Millis,
-    last_heartbeat: Millis,
+    heartbeats: FailureDetector,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -70,7 +73,7 @@ impl CoordStore {
             self.next_session,
             Session {
                 timeout,
-                last_heartbeat: now,
+                heartbeats: FailureDetector::new(now),
             },
         );
         self.next_session
@@ -86,7 +89,7 @@ impl CoordStore {
             .sessions
             .get_mut(&session)
             .ok_or(StoreError::SessionExpired(session))?;
-        s.last_heartbeat = s.last_heartbeat.max(now);
+        s.heartbeats.heard(now);
         Ok(())
     }
 
@@ -96,7 +99,7 @@ impl CoordStore {
         let dead: Vec<SessionId> = self
             .sessions
             .iter()
-            .filter(|(_, s)| now.since(s.last_heartbeat) > s.timeout)
+            .filter(|(_, s)| s.heartbeats.is_down(now, s.timeout))
             .map(|(id, _)| *id)
             .collect();
         for id in &dead {

@@ -152,8 +152,7 @@ impl Sentinel {
                         .is_some_and(|(cur, cfg)| cfg == m.config_epoch && cur <= current)
             })
             .count();
-        // A strict majority of the voters (all known sentinels and us).
-        2 * agreeing > m.sentinels.len() + 1
+        m.majority_rule().is_reached(agreeing)
     }
 
     fn promotion_seen(&mut self, now: Millis, master: &str, target: &Target) {

@@ -220,14 +220,13 @@ impl Sentinel {
         let Some(m) = self.masters.get(name) else {
             return reply(Reply::err(NO_SUCH_MASTER));
         };
-        let voters = m.sentinels.len() + 1;
         let usable = 1 + m
             .sentinels
             .values()
             .filter(|p| !p.common.s_down && !p.common.o_down)
             .count();
-        let no_quorum = usable < m.quorum as usize;
-        let no_auth = usable < voters / 2 + 1;
+        let no_quorum = !m.odown_rule().is_reached(usable);
+        let no_auth = !m.majority_rule().is_reached(usable);
         if !no_quorum && !no_auth {
             return reply(Reply::Simple(format!(
                 "OK {usable} usable Sentinels. Quorum and failover authorization can be reached"

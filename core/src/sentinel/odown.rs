@@ -17,11 +17,11 @@ impl Sentinel {
             return;
         };
         let votes = if m.common.s_down {
-            1 + m.sentinels.values().filter(|s| s.master_down).count() as u32
+            1 + m.sentinels.values().filter(|s| s.master_down).count()
         } else {
             0
         };
-        let odown = m.common.s_down && votes >= m.quorum;
+        let odown = m.common.s_down && m.odown_rule().is_reached(votes);
         if odown && !m.common.o_down {
             m.common.o_down = true;
             m.common.o_down_since = now;

@@ -1,12 +1,13 @@
 //! A seeded Kafka (ZooKeeper-mode) cluster simulation: brokers with store
 //! sessions race for `/controller`, the controller elects partition leaders
 //! and keeps ISRs, and chaos crashes, pauses (stale controllers) and cuts
-//! brokers. Invariants are checked after every step; a liveness phase with
-//! faults healed must bring back one controller and the preferred leaders.
+//! brokers. Invariants (one per file in `sim/invariants/`) are checked
+//! after every step; a liveness phase with faults healed must bring back one
+//! controller and the preferred leaders.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::election::FencingGate;
+use crate::ids::Epoch;
 use crate::kafka::{
     AgentStep, BrokerId, ControllerAgent, ControllerView, CoordStore, ElectionKind, LeaderChange,
     PartitionState, SessionId, StoreError, WatchKind, BROKER_IDS_PREFIX, CONTROLLER_EPOCH_PATH,
@@ -15,6 +16,8 @@ use crate::kafka::{
 use crate::prng::Prng;
 use crate::time::Millis;
 
+use super::invariants::one_per_epoch::OnePerEpoch;
+use super::invariants::{clean_elections_pick_isr, leader_in_isr};
 use super::network::{random_halves, NetFaults, SimNet};
 use super::{SimFailure, Timeline};
 
@@ -93,7 +96,6 @@ struct Broker {
     paused_until: Option<Millis>,
     session: Option<SessionId>,
     agent: ControllerAgent,
-    gate: FencingGate,
     registered_at: Millis,
     /// Partition → (leader, leader epoch) as this replica was told.
     leaders: BTreeMap<u64, (Option<BrokerId>, u64)>,
@@ -106,8 +108,7 @@ struct Sim {
     store: CoordStore,
     net: SimNet<LeaderAndIsr>,
     brokers: BTreeMap<BrokerId, Broker>,
-    /// Controller epoch → the one broker whose orders took effect in it.
-    acted: BTreeMap<u64, BrokerId>,
+    acted: OnePerEpoch<BrokerId>,
     controllers: Vec<(Millis, BrokerId, u64)>,
     timeline: Timeline,
 }
@@ -150,7 +151,6 @@ impl Sim {
                         paused_until: None,
                         session: None,
                         agent: ControllerAgent::new(id),
-                        gate: FencingGate::new(),
                         registered_at: Millis(0),
                         leaders: BTreeMap::new(),
                     },
@@ -165,7 +165,7 @@ impl Sim {
             store: CoordStore::new(),
             net: SimNet::new(faults),
             brokers,
-            acted: BTreeMap::new(),
+            acted: OnePerEpoch::default(),
             controllers: Vec::new(),
             timeline,
         }
@@ -289,11 +289,10 @@ impl Sim {
     fn controller_agreed(&self) -> Option<(BrokerId, u64)> {
         let holder: BrokerId = self.store.get(CONTROLLER_PATH)?.data.parse().ok()?;
         let epoch = self.store.counter(CONTROLLER_EPOCH_PATH);
-        let all_know = self
-            .brokers
-            .values()
-            .filter(|b| b.alive)
-            .all(|b| b.agent.known() == Some((holder, epoch)) && b.paused_until.is_none());
+        let all_know =
+            self.brokers.values().filter(|b| b.alive).all(|b| {
+                b.agent.known() == Some((holder, Epoch(epoch))) && b.paused_until.is_none()
+            });
         all_know.then_some((holder, epoch))
     }
 
@@ -383,7 +382,6 @@ impl Sim {
         b.paused_until = None;
         b.session = None;
         b.agent = ControllerAgent::new(id);
-        b.gate = FencingGate::new();
         b.leaders.clear();
         if self.now > Millis(0) {
             self.log(format!("*** b{id} starts again"));
@@ -418,7 +416,7 @@ impl Sim {
                     .get_mut(&id)
                     .unwrap()
                     .agent
-                    .on_observed(ControllerView::Vacant);
+                    .handle_observed(ControllerView::Vacant);
             } else {
                 self.observe_controller(id);
             }
@@ -444,11 +442,11 @@ impl Sim {
         }
         // A resumed stale controller acts before it notices its session is
         // gone: exactly what fencing must catch.
-        if let Some(epoch) = self.brokers[&id].agent.controller_epoch() {
+        if let Some(Epoch(epoch)) = self.brokers[&id].agent.controller_epoch() {
             self.controller_duties(id, epoch)?;
         }
         self.keep_session(id);
-        match self.brokers[&id].agent.next_step() {
+        match self.brokers[&id].agent.poll_step() {
             AgentStep::TryAcquire => self.try_acquire(id),
             AgentStep::Renew { .. } | AgentStep::Observe => {}
         }
@@ -472,7 +470,7 @@ impl Sim {
                 let b = self.brokers.get_mut(&id).unwrap();
                 b.session = Some(sid);
                 // Whatever we held died with the old session.
-                b.agent.on_renewed(false);
+                b.agent.handle_renewed(false);
                 sid
             }
         };
@@ -502,14 +500,18 @@ impl Sim {
                     .get_mut(&id)
                     .unwrap()
                     .agent
-                    .on_acquired(Some(epoch));
+                    .handle_acquired(Some(Epoch(epoch)));
                 self.controllers.push((self.now, id, epoch));
                 self.log(format!(
                     "b{id} creates {CONTROLLER_PATH}: won, controller epoch {epoch}"
                 ));
             }
             Err(_) => {
-                self.brokers.get_mut(&id).unwrap().agent.on_acquired(None);
+                self.brokers
+                    .get_mut(&id)
+                    .unwrap()
+                    .agent
+                    .handle_acquired(None);
                 self.observe_controller(id);
             }
         }
@@ -528,7 +530,7 @@ impl Sim {
         {
             Some(controller) => ControllerView::Held {
                 controller,
-                epoch: self.store.counter(CONTROLLER_EPOCH_PATH),
+                epoch: Epoch(self.store.counter(CONTROLLER_EPOCH_PATH)),
             },
             None => ControllerView::Vacant,
         };
@@ -537,7 +539,11 @@ impl Sim {
                 "b{id}: {CONTROLLER_PATH} exists (held by b{controller}, epoch {epoch}); watching it"
             ));
         }
-        self.brokers.get_mut(&id).unwrap().agent.on_observed(view);
+        self.brokers
+            .get_mut(&id)
+            .unwrap()
+            .agent
+            .handle_observed(view);
     }
 
     fn report_changes(&mut self, id: BrokerId) {
@@ -611,13 +617,7 @@ impl Sim {
                 ) {
                     Ok(()) => {
                         self.record_action(epoch, id)?;
-                        if let Some(l) = st.leader {
-                            if !st.isr.contains(&l) {
-                                return Err(
-                                    self.fail(format!("p{p}: leader {l} not in ISR {:?}", st.isr))
-                                );
-                            }
-                        }
+                        leader_in_isr::check(p, &st).map_err(|e| self.fail(e))?;
                         self.log(format!(
                             "b{id} (controller, epoch {epoch}) p{p}: {} => {st}",
                             notes.join("; ")
@@ -628,7 +628,11 @@ impl Sim {
                         self.log(format!(
                             "b{id}: write for p{p} fenced (controller epoch is {current}, it carried {carried}): it resigns"
                         ));
-                        self.brokers.get_mut(&id).unwrap().agent.on_renewed(false);
+                        self.brokers
+                            .get_mut(&id)
+                            .unwrap()
+                            .agent
+                            .handle_renewed(false);
                         return Ok(());
                     }
                     Err(e) => return Err(self.fail(format!("unexpected store error {e}"))),
@@ -646,16 +650,8 @@ impl Sim {
         c: &LeaderChange,
         before: &PartitionState,
     ) -> Result<String, SimFailure> {
-        // Clean elections pick from the ISR as it was.
-        if !c.unclean && !before.isr.contains(&c.new) {
-            return Err(self.fail(format!(
-                "{kind} election picked b{} outside ISR {:?}",
-                c.new, before.isr
-            )));
-        }
-        if c.unclean && !self.cfg.unclean {
-            return Err(self.fail("unclean election while disabled"));
-        }
+        clean_elections_pick_isr::check(kind, c, before, self.cfg.unclean)
+            .map_err(|e| self.fail(e))?;
         let old = c.old.map_or("none".into(), |o| format!("b{o}"));
         let why = if c.unclean {
             "UNCLEAN: no live ISR member, took a live replica outside the ISR"
@@ -706,12 +702,11 @@ impl Sim {
 
     fn apply(&mut self, from: BrokerId, to: BrokerId, msg: LeaderAndIsr) -> Result<(), SimFailure> {
         let b = self.brokers.get_mut(&to).unwrap();
-        if !b.gate.admit(msg.controller_epoch) {
-            let highest = b.gate.highest();
-            self.log(format!(
-                "b{to} rejects LeaderAndIsr from b{from}: controller epoch {} < {highest} (stale controller fenced)",
-                msg.controller_epoch
-            ));
+        if let Err(stale) = b
+            .agent
+            .handle_controller_request(Epoch(msg.controller_epoch))
+        {
+            self.log(format!("b{to} rejects LeaderAndIsr from b{from}: {stale}"));
             return Ok(());
         }
         let entry = b.leaders.entry(msg.partition).or_insert((None, 0));
@@ -722,11 +717,10 @@ impl Sim {
     }
 
     fn record_action(&mut self, epoch: u64, by: BrokerId) -> Result<(), SimFailure> {
-        match self.acted.insert(epoch, by) {
-            Some(other) if other != by => Err(self.fail(format!(
+        self.acted.claim(epoch, by).map_err(|other| {
+            self.fail(format!(
                 "two controllers acted in controller epoch {epoch}: b{other} and b{by}"
-            ))),
-            _ => Ok(()),
-        }
+            ))
+        })
     }
 }

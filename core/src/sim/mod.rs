@@ -4,8 +4,10 @@
 //! every step. Everything derives from one `u64` seed, so a failing seed
 //! replays exactly.
 
+pub mod invariants;
 pub mod kafka_sim;
 pub mod network;
+pub mod queue;
 pub mod zab_sim;
 
 use std::fmt;

@@ -2,8 +2,9 @@
 //! duplication and delay, plus partitions that cut links both when a
 //! message is sent and when it would be delivered.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
+use super::queue::Queue;
 use crate::election::NodeId;
 use crate::prng::Prng;
 use crate::time::Millis;
@@ -75,8 +76,7 @@ pub enum Fate {
 
 #[derive(Debug)]
 pub struct SimNet<M> {
-    queue: BTreeMap<(Millis, u64), Envelope<M>>,
-    seq: u64,
+    queue: Queue<Envelope<M>>,
     pub faults: NetFaults,
     groups: Option<Vec<BTreeSet<NodeId>>>,
 }
@@ -84,8 +84,7 @@ pub struct SimNet<M> {
 impl<M: Clone> SimNet<M> {
     pub fn new(faults: NetFaults) -> Self {
         SimNet {
-            queue: BTreeMap::new(),
-            seq: 0,
+            queue: Queue::new(),
             faults,
             groups: None,
         }
@@ -137,9 +136,8 @@ impl<M: Clone> SimNet<M> {
     }
 
     fn push(&mut self, at: Millis, from: NodeId, to: NodeId, msg: M, sent: Millis) {
-        self.seq += 1;
-        self.queue.insert(
-            (at, self.seq),
+        self.queue.push(
+            at,
             Envelope {
                 from,
                 to,
@@ -151,18 +149,14 @@ impl<M: Clone> SimNet<M> {
 
     /// When the next message is due.
     pub fn next_due(&self) -> Option<Millis> {
-        self.queue.keys().next().map(|(at, _)| *at)
+        self.queue.next_due()
     }
 
     /// The next message due at or before `now` whose link is still up;
     /// messages whose link was cut meanwhile are dropped.
     pub fn pop_due(&mut self, now: Millis) -> Option<Envelope<M>> {
         loop {
-            let key = *self.queue.keys().next()?;
-            if key.0 > now {
-                return None;
-            }
-            let env = self.queue.remove(&key)?;
+            let env = self.queue.pop_due(now)?;
             if self.connected(env.from, env.to) {
                 return Some(env);
             }
@@ -171,7 +165,7 @@ impl<M: Clone> SimNet<M> {
 
     /// Drops everything in flight to or from `node` (it crashed).
     pub fn drop_node(&mut self, node: NodeId) {
-        self.queue.retain(|_, e| e.from != node && e.to != node);
+        self.queue.retain(|e| e.from != node && e.to != node);
     }
 
     pub fn in_flight(&self) -> usize {

@@ -1,6 +1,7 @@
 //! A seeded ZAB cluster simulation: chaos (loss, duplication, delay,
 //! partitions, crashes, restarts, leader writes), then a liveness phase with
-//! every fault healed, checking the election invariants after every step.
+//! every fault healed, checking the election invariants (one per file in
+//! `sim/invariants/`) after every step.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -9,10 +10,12 @@ use crate::election::MajorityVerifier;
 use crate::prng::Prng;
 use crate::time::Millis;
 use crate::zab::{
-    DecideHow, Persistent, ServerId, ServerState, Vote, ZabConfig, ZabEvent, ZabMessage, ZabNode,
-    Zxid,
+    DecideHow, Persistent, ServerId, ServerState, ZabConfig, ZabEvent, ZabMessage, ZabNode, Zxid,
 };
 
+use super::invariants::leader_holds_newest_zxid::LeaderHoldsNewestZxid;
+use super::invariants::one_per_epoch::OnePerEpoch;
+use super::invariants::{follower_follows_epoch_leader, timers_within_poll_timeout};
 use super::network::{random_halves, Fate, NetFaults, SimNet};
 use super::{SimFailure, Timeline};
 
@@ -86,12 +89,10 @@ struct Sim {
     /// Messages travel with the sender's last zxid at sending time, which
     /// the zxid invariant needs (votes do not carry the voter's own zxid).
     net: SimNet<(ZabMessage, Zxid)>,
-    /// Per receiver, per sender: the last LOOKING vote delivered, its round
-    /// and the sender's zxid when it voted.
-    votes_seen: BTreeMap<(ServerId, ServerId), (u64, Vote, Zxid)>,
+    votes_seen: LeaderHoldsNewestZxid,
     nodes: BTreeMap<ServerId, Option<ZabNode>>,
     disks: BTreeMap<ServerId, Persistent>,
-    leaders_by_epoch: BTreeMap<u64, ServerId>,
+    leaders: OnePerEpoch<ServerId>,
     leaderships: Vec<(Millis, ServerId, u64)>,
     timeline: Timeline,
 }
@@ -148,8 +149,8 @@ impl Sim {
             net,
             nodes,
             disks,
-            votes_seen: BTreeMap::new(),
-            leaders_by_epoch: BTreeMap::new(),
+            votes_seen: LeaderHoldsNewestZxid::default(),
+            leaders: OnePerEpoch::default(),
             leaderships: Vec::new(),
             timeline,
         }
@@ -330,7 +331,7 @@ impl Sim {
         if self.now > Millis(0) {
             self.log(format!("*** n{id} restarts"));
         }
-        self.flush(id)
+        self.flush(id).map(|_| ())
     }
 
     /// Runs the cluster until `end`: deliveries in time order, ticks every
@@ -347,8 +348,13 @@ impl Sim {
                         if let Some(node) = self.nodes.get_mut(&env.to).and_then(|n| n.as_mut()) {
                             if let ZabMessage::Notification(n) = msg {
                                 if n.state == ServerState::Looking {
-                                    self.votes_seen
-                                        .insert((env.to, env.from), (n.round, n.vote, sender_zxid));
+                                    self.votes_seen.vote_delivered(
+                                        env.to,
+                                        env.from,
+                                        n.round,
+                                        n.vote,
+                                        sender_zxid,
+                                    );
                                 }
                             }
                             node.handle_message(self.now, env.from, msg);
@@ -361,8 +367,20 @@ impl Sim {
                     next_tick = next_tick + TICK;
                     for id in 1..=self.cfg.nodes {
                         if let Some(node) = self.nodes.get_mut(&id).and_then(|n| n.as_mut()) {
-                            node.tick(self.now);
-                            self.flush(id)?;
+                            // The sim ticks on a fixed beat; a beat before
+                            // the node's own deadline must find nothing due,
+                            // or a shell sleeping until `poll_timeout` would
+                            // miss a timer.
+                            let due = node.poll_timeout(self.now);
+                            node.handle_timeout(self.now);
+                            let outputs = self.flush(id)?;
+                            timers_within_poll_timeout::check(
+                                &format!("n{id}"),
+                                self.now,
+                                due,
+                                outputs,
+                            )
+                            .map_err(|e| self.fail(e))?;
                         }
                     }
                 }
@@ -371,13 +389,16 @@ impl Sim {
         Ok(())
     }
 
-    /// Moves a node's output to the network and checks its events.
-    fn flush(&mut self, id: ServerId) -> Result<(), SimFailure> {
+    /// Moves a node's output to the network and checks its events; returns
+    /// how many messages and events there were.
+    fn flush(&mut self, id: ServerId) -> Result<usize, SimFailure> {
+        let mut drained = 0;
         loop {
             let Some(node) = self.nodes.get_mut(&id).and_then(|n| n.as_mut()) else {
-                return Ok(());
+                return Ok(drained);
             };
-            if let Some((to, msg)) = node.poll_output() {
+            drained += 1;
+            if let Some((to, msg)) = node.poll_transmit() {
                 let zxid = node.last_zxid();
                 let fate = self.net.send(&mut self.rng, self.now, id, to, (msg, zxid));
                 if self.cfg.trace
@@ -397,7 +418,7 @@ impl Sim {
             }
             match node.poll_event() {
                 Some(ev) => self.on_event(id, ev)?,
-                None => return Ok(()),
+                None => return Ok(drained - 1),
             }
         }
     }
@@ -435,7 +456,10 @@ impl Sim {
                     list.join(",")
                 ));
                 if state == ServerState::Leading && how == DecideHow::QuorumAfterFinalizeWait {
-                    self.check_leader_zxid(id, vote, round, &backers)?;
+                    let own = self.disk_of(id).last_zxid;
+                    self.votes_seen
+                        .decided(id, own, vote, round, &backers)
+                        .map_err(|e| self.fail(e))?;
                 }
             }
             ZabEvent::Established {
@@ -449,51 +473,15 @@ impl Sim {
                 ));
                 match state {
                     ServerState::Leading => {
-                        if let Some(other) = self.leaders_by_epoch.insert(epoch, leader) {
-                            if other != leader {
-                                return Err(self.fail(format!(
-                                    "two leaders in epoch {epoch}: n{other} and n{leader}"
-                                )));
-                            }
-                        }
+                        self.leaders.claim(epoch, leader).map_err(|other| {
+                            self.fail(format!(
+                                "two leaders in epoch {epoch}: n{other} and n{leader}"
+                            ))
+                        })?;
                         self.leaderships.push((self.now, leader, epoch));
                     }
-                    _ => match self.leaders_by_epoch.get(&epoch) {
-                        Some(l) if *l == leader => {}
-                        other => {
-                            return Err(self.fail(format!(
-                            "n{id} follows n{leader} in epoch {epoch}, whose leader is {other:?}"
-                        )))
-                        }
-                    },
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// The new leader must hold the highest zxid among the servers whose
-    /// votes (in the deciding round) elected it, as they were when voting.
-    fn check_leader_zxid(
-        &mut self,
-        leader: ServerId,
-        vote: Vote,
-        round: u64,
-        backers: &[ServerId],
-    ) -> Result<(), SimFailure> {
-        let own = self.disk_of(leader).last_zxid;
-        if own != vote.zxid {
-            return Err(self.fail(format!(
-                "n{leader} leads on a vote for zxid {} but holds {own}",
-                vote.zxid
-            )));
-        }
-        for b in backers.iter().filter(|b| **b != leader) {
-            if let Some((r, v, z)) = self.votes_seen.get(&(leader, *b)) {
-                if *r == round && *v == vote && *z > own {
-                    return Err(self.fail(format!(
-                        "n{leader} (zxid {own}) elected by n{b} which held newer zxid {z}"
-                    )));
+                    _ => follower_follows_epoch_leader::check(&self.leaders, id, leader, epoch)
+                        .map_err(|e| self.fail(e))?,
                 }
             }
         }

@@ -2,6 +2,8 @@
 //! a quorum), synchronisation reduced to adopting the leader's last zxid, and
 //! heartbeats that send dead leaders' followers back to LOOKING.
 
+use crate::election::EpochClock;
+use crate::ids::Epoch;
 use crate::time::Millis;
 
 use super::event::{LookReason, ZabEvent};
@@ -123,7 +125,12 @@ impl ZabNode {
         if infos.len() < all && now < since + wait {
             return;
         }
-        let epoch = infos.values().copied().max().unwrap_or(0) + 1;
+        // One above every accepted epoch of the quorum (our own included).
+        let accepted: Vec<Epoch> = infos.values().map(|e| Epoch(*e)).collect();
+        let Some(Epoch(epoch)) = EpochClock::default().next_after(&accepted) else {
+            // Every epoch is used up: no leader can ever be established.
+            return;
+        };
         let to: Vec<ServerId> = infos
             .keys()
             .copied()

@@ -1,5 +1,7 @@
-//! One ZAB server as a sans-I/O state machine: feed it messages and ticks,
-//! drain the messages it wants sent and the events it reports.
+//! One ZAB server as a sans-I/O state machine, with the contract every core
+//! follows: `handle_message` / `handle_timeout` in (with `now`),
+//! `poll_transmit` / `poll_event` out, and `poll_timeout` saying when the
+//! next timer is due.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -94,8 +96,10 @@ pub(super) enum Role {
 /// for _ in 0..200 {
 ///     now = now + Millis(10);
 ///     for i in 0..nodes.len() {
-///         nodes[i].tick(now);
-///         while let Some((to, msg)) = nodes[i].poll_output() {
+///         if nodes[i].poll_timeout(now) <= now {
+///             nodes[i].handle_timeout(now);
+///         }
+///         while let Some((to, msg)) = nodes[i].poll_transmit() {
 ///             let from = nodes[i].id();
 ///             nodes[(to - 1) as usize].handle_message(now, from, msg);
 ///         }
@@ -204,8 +208,28 @@ impl ZabNode {
         }
     }
 
+    /// When an established leader's answering followers stop forming a
+    /// quorum if none of them answers again: the first follower expiry
+    /// after which the rest (and the leader) are no quorum. Only that one
+    /// matters; an expiry that leaves a quorum changes nothing, and waking
+    /// for it would wake the shell in a loop once it has passed.
+    fn quorum_lost_at(&self, followers: &BTreeMap<ServerId, Millis>) -> Option<Millis> {
+        // Alive while `now.since(last) <= sync_timeout`, as the tick counts.
+        let mut expiries: Vec<(Millis, ServerId)> = followers
+            .iter()
+            .map(|(id, last)| (*last + self.cfg.sync_timeout + Millis(1), *id))
+            .collect();
+        expiries.sort_unstable();
+        let mut alive: BTreeSet<ServerId> = followers.keys().copied().collect();
+        alive.insert(self.cfg.id);
+        expiries.into_iter().find_map(|(at, id)| {
+            alive.remove(&id);
+            (!self.cfg.verifier.contains_quorum(&alive)).then_some(at)
+        })
+    }
+
     /// The next message to send, as `(destination, message)`.
-    pub fn poll_output(&mut self) -> Option<(ServerId, ZabMessage)> {
+    pub fn poll_transmit(&mut self) -> Option<(ServerId, ZabMessage)> {
         self.outbox.pop_front()
     }
 
@@ -225,11 +249,60 @@ impl ZabNode {
     }
 
     /// Advances timers: finalize waits, re-broadcasts, heartbeats, timeouts.
-    pub fn tick(&mut self, now: Millis) {
+    /// Calling it before [`ZabNode::poll_timeout`] is harmless (nothing is
+    /// due, so nothing happens); the shell need not call it any sooner.
+    pub fn handle_timeout(&mut self, now: Millis) {
         match self.role {
             Role::Looking(_) => self.tick_looking(now),
             _ => self.tick_settled(now),
         }
+    }
+
+    /// When [`ZabNode::handle_timeout`] must run next: the earliest timer of
+    /// the current role, never earlier than `now` (a deadline already passed
+    /// means "now"). Like Sentinel's, it covers every timer, so the shell
+    /// sleeps exactly until it.
+    pub fn poll_timeout(&self, now: Millis) -> Millis {
+        let timeout = self.cfg.sync_timeout;
+        // Strictly longer than the timeout counts as silent.
+        let expiry = |since: Millis| since + timeout + Millis(1);
+        let deadline = match &self.role {
+            Role::Looking(l) => l
+                .finalize_at
+                .map_or(l.next_resend, |f| f.min(l.next_resend)),
+            Role::Following {
+                phase,
+                detector,
+                next_retry,
+                ..
+            } => {
+                let down = detector.down_at(timeout);
+                match phase {
+                    // A synced follower has nothing to repeat.
+                    FollowerPhase::Synced { .. } => down,
+                    _ => down.min(*next_retry),
+                }
+            }
+            Role::Leading {
+                phase:
+                    LeaderPhase::Established {
+                        followers,
+                        next_ping,
+                        ..
+                    },
+                ..
+            } => self
+                .quorum_lost_at(followers)
+                .map_or(*next_ping, |lost| lost.min(*next_ping)),
+            Role::Leading {
+                phase: LeaderPhase::Discovering { quorum_at, .. },
+                since,
+            } => quorum_at.map_or(expiry(*since), |q| {
+                (q + self.cfg.finalize_wait).min(expiry(*since))
+            }),
+            Role::Leading { since, .. } => expiry(*since),
+        };
+        deadline.max(now)
     }
 
     /// As an established leader, logs one transaction and sends it to the

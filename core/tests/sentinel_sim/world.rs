@@ -9,12 +9,12 @@ use rsentinel_core::prng::Prng;
 use rsentinel_core::reply::Reply;
 use rsentinel_core::sentinel::links::{Channel, Tag, Target, HELLO_CHANNEL};
 use rsentinel_core::sentinel::{Action, Event, Sentinel};
+use rsentinel_core::sim::queue::Queue;
 use rsentinel_core::time::Millis;
 
 use super::invariants::convergence::{converged, InstanceView};
 use super::invariants::Checks;
 use super::network::{ConnState, Fate, NetFaults, Network, Node, SENTINEL_BASE_PORT};
-use super::queue::Queue;
 use super::redis_model::{Effects, Follower, Redis, Role};
 use super::scenario::{Fault, Pick, SimConfig};
 

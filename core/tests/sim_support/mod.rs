@@ -58,3 +58,21 @@ pub fn assert_no_failures(failures: &[String], seeds: usize) {
         failures.join("\n")
     );
 }
+
+/// Prints a replayed seed's timeline (the whole run, or up to the failure)
+/// and fails the test if the seed failed: what `RSENTINEL_SIM_SEED` is for.
+pub fn print_replay(outcome: Result<Vec<String>, rsentinel_core::sim::SimFailure>) {
+    match outcome {
+        Ok(timeline) => {
+            for line in &timeline {
+                println!("{line}");
+            }
+        }
+        Err(f) => {
+            for line in &f.timeline {
+                println!("{line}");
+            }
+            panic!("{f}");
+        }
+    }
+}
