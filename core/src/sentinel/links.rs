@@ -142,6 +142,20 @@ impl Sentinel {
         }
     }
 
+    /// [`Sentinel::instance_of_master_mut`], read only. The timer's hot path
+    /// uses it rather than [`Sentinel::common`], whose search for a peer
+    /// sentinel walks every master (copies of a shared link's state are
+    /// kept equal by [`Sentinel::each_common`], so either copy answers).
+    pub(crate) fn instance_of_master(&self, master: &str, target: &Target) -> Option<&Common> {
+        let m = self.masters.get(master)?;
+        match target {
+            Target::Master(name) if name == master => Some(&m.common),
+            Target::Replica { key, .. } => m.replicas.get(key).map(|r| &r.common),
+            Target::Sentinel(runid) => m.sentinels.get(runid).map(|s| &s.common),
+            _ => None,
+        }
+    }
+
     /// Applies `f` to every copy of a link's state: one for a master or a
     /// replica, one per master for a shared sentinel link.
     pub(crate) fn each_common(&mut self, target: &Target, mut f: impl FnMut(&mut Common)) {
@@ -177,9 +191,9 @@ impl Sentinel {
         let mut args = args;
         if let Some(m) = self.owning_master(&link.target) {
             if let Some(first) = args.first_mut() {
-                let name = String::from_utf8_lossy(first).into_owned();
-                let renamed = m.renamed(&name);
-                if renamed != name {
+                // Our own command names are ASCII: no copy to look them up.
+                let renamed = std::str::from_utf8(first).ok().map(|n| m.renamed(n));
+                if let Some(renamed) = renamed.filter(|r| r.as_bytes() != first.as_slice()) {
                     *first = renamed.as_bytes().to_vec();
                 }
             }

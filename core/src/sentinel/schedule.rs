@@ -154,7 +154,7 @@ impl Sentinel {
         // Redis polls replicas every second once the master is ODOWN; we start
         // at SDOWN so that their INFO is fresh when a replica must be chosen.
         let master_busy = m.common.s_down || m.common.o_down || m.failover_in_progress();
-        let Some(c) = self.common(target) else {
+        let Some(c) = self.instance_of_master(master, target) else {
             return;
         };
         if c.disconnected(!is_sentinel) {
@@ -235,7 +235,7 @@ impl Sentinel {
         let Some(m) = self.masters.get(master) else {
             return;
         };
-        let Some(c) = self.common(target) else {
+        let Some(c) = self.instance_of_master(master, target) else {
             return;
         };
         let ip = match &self.settings.announce_ip {
