@@ -414,6 +414,47 @@ fn without_confirmation_the_old_master_waits_like_redis() {
     assert!(!converted(&w));
 }
 
+#[test]
+fn a_replica_seen_replicating_that_turns_master_waits_even_when_hellos_agree() {
+    // Seen in the simulator (partition seed 1975): right after a heal, a
+    // failover we have not heard of yet promotes 6381; our peers' last
+    // hellos, sent before that election, still carry our config. Demoting
+    // 6381 at once would undo the failover (and a second one would have
+    // to repair it): like Redis, wait for the new config.
+    let mut w = World::new(&[]);
+    for t in (0..3000).step_by(50) {
+        w.step(t, &[]);
+    }
+    let now = 3000;
+    for (peer, port) in [(PEER_A, 26380), (PEER_B, 26381)] {
+        w.s.process_hello(
+            Millis(now),
+            &format!("127.0.0.1,{port},{peer},0,mymaster,127.0.0.1,6379,0"),
+        );
+    }
+    let promoted = LinkId::cmd(Target::Replica {
+        master: "mymaster".into(),
+        key: "127.0.0.1:6381".into(),
+    });
+    w.s.handle_reply(
+        Millis(now),
+        promoted,
+        Tag::Info,
+        Reply::bulk("run_id:6381000000000000000000000000000000000000\r\nrole:master\r\n"),
+    );
+    w.drain();
+    let ev = w.events();
+    assert!(
+        ev.iter()
+            .any(|e| e.starts_with("-role-change slave 127.0.0.1:6381")),
+        "the role change was seen: {ev:#?}"
+    );
+    assert!(
+        !ev.iter().any(|e| e.starts_with("+convert-to-slave")),
+        "{ev:#?}"
+    );
+}
+
 fn sent_to(w: &World, target: &Target) -> Vec<String> {
     w.log
         .iter()
