@@ -339,10 +339,12 @@ fn plan(name: &str) -> Plan {
         "sentinel-minority" => once("sentinel-minority", 2, &[0, 1], false, 8),
         // Host 0 (the master) sees hosts 1 and 2; they do not see each other.
         "bridge" => once("bridge", 1, &[2], false, 8),
+        // Cut for 2 s and healed for 2 s, five times (as the issue's
+        // measurement of redis-sentinel did).
         _ => {
             let mut p = once("flapping", 0, &[1, 2], false, 2);
             let step = p.steps[0].clone();
-            p.steps = vec![(step.0, step.1, Duration::from_secs(2)); 4];
+            p.steps = vec![(step.0, step.1, Duration::from_secs(2)); 5];
             p
         }
     }

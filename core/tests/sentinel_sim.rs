@@ -206,9 +206,35 @@ fn chaos_near_the_maximum_epoch_is_safe() {
 
 #[test]
 fn partition_scenarios_are_safe_and_behave_as_the_real_suite_expects() {
+    // RSENTINEL_SIM_SEED replays one seed with its timeline, as the chaos
+    // sweep does.
     use sentinel_sim::partitions::{config, cuts, Scenario, ALL};
     use std::sync::atomic::{AtomicUsize, Ordering};
-    let seeds = sweep_seeds();
+    if let Some(seed) = replay_seed() {
+        let scenario = ALL[(seed % ALL.len() as u64) as usize];
+        let mut cfg = config(seed, scenario);
+        cfg.trace = true;
+        println!("seed {seed}: {scenario:?}");
+        let (trace, outcome) = match run(&cfg) {
+            Ok(r) => {
+                let summary = format!(
+                    "{} elections, {} promotions, master {}",
+                    r.elections, r.promotions, r.final_master
+                );
+                (r.trace, summary)
+            }
+            Err(f) => {
+                let what = f.to_string();
+                (f.trace, what)
+            }
+        };
+        for line in &trace {
+            println!("{line}");
+        }
+        println!("seed {seed} {scenario:?}: {outcome}");
+    }
+    // A replayed seed is then checked like any seed of the sweep.
+    let seeds = sim_support::seeds();
     // (isolation seeds, of which failed over): a split vote inside the
     // partition window may leave the master alone — Redis's rule too — but
     // that must stay the exception.

@@ -89,13 +89,18 @@ impl Sentinel {
                 // Redis waits 8 s for newer configs to arrive first; when a
                 // majority of the sentinels just told us they share our
                 // config, there is none to wait for, and every second the
-                // old master stays writable loses writes.
+                // old master stays writable loses writes. That holds for
+                // an old master returning, never seen as a replica here;
+                // one we saw replicate and now master was promoted by
+                // someone, and the hellos we hold may all predate that
+                // failover: its new config is exactly what the wait is for.
                 let wait = 4 * self.timing.publish_period;
                 let no_down = no_down_for(now, r.common.s_down_since, r.common.o_down_since, wait);
                 let waited = no_down && now.since(r.common.role_reported_time).0 > wait;
+                let returning = !r.reported_slave;
                 if !is_promoted
                     && self.master_looks_sane(now, master)
-                    && (waited || self.config_confirmed_by_majority(now, master))
+                    && (waited || (returning && self.config_confirmed_by_majority(now, master)))
                 {
                     let to = m.common.addr.clone();
                     if self.send_slaveof(target, Some(&to)) {

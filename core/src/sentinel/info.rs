@@ -236,6 +236,7 @@ impl Sentinel {
             .master_link_down_since
             .map_or(0, |s| s.saturating_mul(1000));
         if report.role == Some(Role::Slave) {
+            r.reported_slave = true;
             if report.master_host.is_some()
                 && (report.master_host != r.master_host
                     || report.master_port.unwrap_or(0) != r.master_port)

@@ -130,6 +130,10 @@ pub struct Replica {
     pub(crate) reconf: ReconfState,
     pub(crate) reconf_sent_time: Millis,
     pub(crate) script_kill_sent: bool,
+    /// Its INFO has said `role:slave` since this entry was made. A later
+    /// `role:master` is then a promotion — ours, or one by a failover whose
+    /// config has not reached us yet — not an old master coming back.
+    pub(crate) reported_slave: bool,
 }
 
 /// Where a replica stands in the reconfiguration phase of a failover.
