@@ -366,12 +366,20 @@ fn scenario(name: &str) -> Outcome {
 }
 
 #[test]
-fn fenced_isolated_master_loses_at_most_two_seconds_of_writes() {
+fn fenced_isolated_master_loses_about_two_seconds_of_writes() {
     let o = scenario("isolate-master-host-fenced");
     expect(o.max_epoch >= 1, || format!("no failover: {o:?}"));
-    // ~2 s of writes at 150/s.
-    expect(o.lost <= 300, || {
-        format!("lost {} acknowledged writes: {o:?}", o.lost)
+    // With max-lag 1 the master refuses writes once its replica's last ACK
+    // is 2 whole seconds old. Replicas ACK once a second and Redis counts
+    // good replicas once a second on a seconds clock, so the refusal comes
+    // 1-3 s after the cut (about 2 s typically): the bound is the worst
+    // case of Redis's own arithmetic, not a timing margin.
+    let seconds = o.lost as f64 / o.writes_per_s;
+    expect(seconds <= 3.0, || {
+        format!(
+            "lost {} acknowledged writes ({seconds:.2} s of writes): {o:?}",
+            o.lost
+        )
     });
 }
 
