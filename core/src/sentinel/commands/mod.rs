@@ -1,91 +1,290 @@
 //! `SENTINEL <subcommand>`: the client-facing command surface of the core.
-//! Arity was checked by the shell against the command table; the handlers
-//! still never index past the arguments they were given.
+//! A request is parsed once ([`parse`]) into a typed [`SentinelCommand`]
+//! (arity and integers checked here, in Redis's wording), then run by its
+//! family: `query.rs` (read-only replies), `config.rs` (the monitored set
+//! and global settings), `set.rs` (`SENTINEL SET`), `debug.rs` (timing,
+//! simulated crashes, scripts, help). Votes and failovers are answered by
+//! `vote.rs` and `failover.rs`.
+
+mod config;
+mod debug;
+mod query;
+mod set;
+
+use std::borrow::Cow;
 
 use super::actions::{CommandOutput, Durability};
-use super::directives::CreateError;
-use super::instance_map::{master_map, replica_map, sentinel_map};
-use super::settings::{parse_yes_no, yes_no};
-use super::{Level, Sentinel, SIMFAILURE_CRASH_AFTER_ELECTION, SIMFAILURE_CRASH_AFTER_PROMOTION};
-use crate::glob::glob_match;
+use super::Sentinel;
 use crate::reply::Reply;
 use crate::string2ll::string2ll;
 use crate::time::Millis;
 
+pub(crate) use config::{ConfigSetting, NewMaster};
+pub(crate) use debug::SimulateFailure;
+pub(crate) use query::Query;
+pub(crate) use set::SetArg;
+
 const NO_SUCH_MASTER: &str = "No such master with that name";
 const NOT_AN_INTEGER: &str = "value is not an integer or out of range";
 
-fn s(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+/// One `SENTINEL` request, its arguments checked and typed. It borrows the
+/// request: routing a query allocates nothing.
+#[derive(Debug)]
+pub(crate) enum SentinelCommand<'a> {
+    /// The read-only family, answered from `&self` (`query.rs`).
+    Query(Query<'a>),
+    /// `IS-MASTER-DOWN-BY-ADDR`, `IS-PRIMARY-DOWN-BY-ADDR`: a peer asking
+    /// our view of a master and, unless `runid` is `*`, our vote.
+    IsMasterDownByAddr {
+        host: Cow<'a, str>,
+        port: i64,
+        epoch: i64,
+        runid: Cow<'a, str>,
+    },
+    /// The glob pattern of the masters to reset.
+    Reset(&'a [u8]),
+    Failover {
+        name: Cow<'a, str>,
+        option: Option<Cow<'a, str>>,
+    },
+    FlushConfig,
+    Monitor(NewMaster<'a>),
+    Remove(Cow<'a, str>),
+    Set {
+        name: Cow<'a, str>,
+        options: Steps<SetArg<'a>>,
+    },
+    /// The glob patterns of the parameters asked for.
+    ConfigGet(&'a [Vec<u8>]),
+    ConfigSet(Vec<ConfigSetting<'a>>),
+    PendingScripts,
+    SimulateFailure(SimulateFailure),
+    /// `DEBUG` alone: list the timing parameters.
+    DebugShow,
+    /// `DEBUG <param> <value> ...`: upper-case parameter names and values.
+    DebugSet(Steps<(&'static str, u64)>),
+    Help,
 }
 
-fn reply(r: Reply) -> CommandOutput {
-    CommandOutput::reply(r)
+/// Settings Redis applies one by one: those before the first bad argument
+/// take effect even though the command answers that argument's error.
+#[derive(Debug)]
+pub(crate) struct Steps<T> {
+    pub(crate) valid: Vec<T>,
+    pub(crate) then_error: Option<Reply>,
+}
+
+impl<'a, T> Steps<T> {
+    /// Reads `<option> <values...>` groups of `SENTINEL <command>` in order
+    /// until the first bad one. `read(option, following)` gives how many
+    /// values the option takes and their reading (`Err(i)`: value `i` is
+    /// bad), or `None` for an unknown option or too few values.
+    fn parse(
+        args: &'a [Vec<u8>],
+        command: &str,
+        mut read: impl FnMut(&'a [u8], &'a [Vec<u8>]) -> Option<(usize, Result<T, usize>)>,
+    ) -> Steps<T> {
+        let mut valid = Vec::new();
+        let mut rest = args;
+        while let Some((option, following)) = rest.split_first() {
+            let error = match read(option, following) {
+                Some((n, Ok(item))) => {
+                    valid.push(item);
+                    rest = &rest[n + 1..];
+                    continue;
+                }
+                Some((_, Err(bad))) => format!(
+                    "Invalid argument '{}' for SENTINEL {command} '{}'",
+                    text(&following[bad]),
+                    text(option)
+                ),
+                None => format!(
+                    "Unknown option or number of arguments for SENTINEL {command} '{}'",
+                    text(option)
+                ),
+            };
+            return Steps {
+                valid,
+                then_error: Some(Reply::err(error)),
+            };
+        }
+        Steps {
+            valid,
+            then_error: None,
+        }
+    }
+}
+
+/// A subcommand's name, before its arguments are read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Sub {
+    Masters,
+    Master,
+    Replicas,
+    Sentinels,
+    GetMasterAddrByName,
+    CkQuorum,
+    InfoCache,
+    MyId,
+    IsMasterDownByAddr,
+    Reset,
+    Failover,
+    FlushConfig,
+    Monitor,
+    Remove,
+    Set,
+    Config,
+    PendingScripts,
+    SimulateFailure,
+    Debug,
+    Help,
+}
+
+/// Every subcommand name, aliases included, with its arity as Redis's
+/// command table counts it (`SENTINEL` included; negative: at least).
+const NAMES: &[(&str, Sub, i32)] = &[
+    ("masters", Sub::Masters, 2),
+    ("primaries", Sub::Masters, 2),
+    ("master", Sub::Master, 3),
+    ("primary", Sub::Master, 3),
+    ("replicas", Sub::Replicas, 3),
+    ("slaves", Sub::Replicas, 3),
+    ("sentinels", Sub::Sentinels, 3),
+    ("get-master-addr-by-name", Sub::GetMasterAddrByName, 3),
+    ("get-primary-addr-by-name", Sub::GetMasterAddrByName, 3),
+    ("ckquorum", Sub::CkQuorum, 3),
+    ("info-cache", Sub::InfoCache, -3),
+    ("myid", Sub::MyId, 2),
+    ("is-master-down-by-addr", Sub::IsMasterDownByAddr, 6),
+    ("is-primary-down-by-addr", Sub::IsMasterDownByAddr, 6),
+    ("reset", Sub::Reset, 3),
+    ("failover", Sub::Failover, 3),
+    ("flushconfig", Sub::FlushConfig, 2),
+    ("monitor", Sub::Monitor, 6),
+    ("remove", Sub::Remove, 3),
+    ("set", Sub::Set, -5),
+    ("config", Sub::Config, -3),
+    ("pending-scripts", Sub::PendingScripts, 2),
+    ("simulate-failure", Sub::SimulateFailure, -3),
+    ("debug", Sub::Debug, -2),
+    ("help", Sub::Help, 2),
+];
+
+impl Sub {
+    fn lookup(sub: &[u8]) -> Option<(&'static str, Sub, i32)> {
+        NAMES
+            .iter()
+            .find(|(n, _, _)| n.as_bytes().eq_ignore_ascii_case(sub))
+            .copied()
+    }
+
+    /// Answered from `&self` by [`Sentinel::query`].
+    fn is_query(self) -> bool {
+        matches!(
+            self,
+            Sub::Masters
+                | Sub::Master
+                | Sub::Replicas
+                | Sub::Sentinels
+                | Sub::GetMasterAddrByName
+                | Sub::CkQuorum
+                | Sub::InfoCache
+                | Sub::MyId
+        )
+    }
+}
+
+fn arity_ok(name: Sub, arity: i32, argc: usize) -> bool {
+    let argc = i32::try_from(argc).unwrap_or(i32::MAX);
+    // rsentinel's one argument beyond Redis 7.0's table (valkey 9's
+    // `FAILOVER <name> COORDINATED`).
+    if name == Sub::Failover && argc == 4 {
+        return true;
+    }
+    if arity >= 0 {
+        argc == arity
+    } else {
+        argc >= -arity
+    }
+}
+
+fn text(b: &[u8]) -> Cow<'_, str> {
+    String::from_utf8_lossy(b)
+}
+
+/// Parses `SENTINEL <args...>` (`args[0]` is the subcommand); the error is
+/// the reply Redis gives to that request whatever the sentinel's state.
+pub(crate) fn parse(args: &[Vec<u8>]) -> Result<SentinelCommand<'_>, Reply> {
+    let Some(sub) = args.first() else {
+        return Err(Reply::err(
+            "wrong number of arguments for 'sentinel' command",
+        ));
+    };
+    let Some((full, name, arity)) = Sub::lookup(sub) else {
+        return Err(Reply::err(format!(
+            "unknown subcommand '{}'. Try SENTINEL HELP.",
+            text(sub)
+        )));
+    };
+    if !arity_ok(name, arity, args.len() + 1) {
+        return Err(Reply::err(format!(
+            "wrong number of arguments for 'sentinel|{full}' command"
+        )));
+    }
+    // Arity guarantees the arguments each arm reads.
+    let arg = |i: usize| text(&args[i]);
+    Ok(match name {
+        Sub::Masters => SentinelCommand::Query(Query::Masters),
+        Sub::Master => SentinelCommand::Query(Query::Master(arg(1))),
+        Sub::Replicas => SentinelCommand::Query(Query::Replicas(arg(1))),
+        Sub::Sentinels => SentinelCommand::Query(Query::Sentinels(arg(1))),
+        Sub::GetMasterAddrByName => SentinelCommand::Query(Query::GetMasterAddrByName(arg(1))),
+        Sub::CkQuorum => SentinelCommand::Query(Query::CkQuorum(arg(1))),
+        Sub::InfoCache => SentinelCommand::Query(Query::InfoCache(&args[1..])),
+        Sub::MyId => SentinelCommand::Query(Query::MyId),
+        Sub::IsMasterDownByAddr => SentinelCommand::IsMasterDownByAddr {
+            host: arg(1),
+            port: string2ll(&args[2]).ok_or_else(not_an_integer)?,
+            epoch: string2ll(&args[3]).ok_or_else(not_an_integer)?,
+            runid: arg(4),
+        },
+        Sub::Reset => SentinelCommand::Reset(&args[1]),
+        Sub::Failover => SentinelCommand::Failover {
+            name: arg(1),
+            option: args.get(2).map(|o| text(o)),
+        },
+        Sub::FlushConfig => SentinelCommand::FlushConfig,
+        Sub::Monitor => config::parse_monitor(args)?,
+        Sub::Remove => SentinelCommand::Remove(arg(1)),
+        Sub::Set => SentinelCommand::Set {
+            name: arg(1),
+            options: set::parse_options(&args[2..]),
+        },
+        Sub::Config => config::parse_config(args)?,
+        Sub::PendingScripts => SentinelCommand::PendingScripts,
+        Sub::SimulateFailure => {
+            SentinelCommand::SimulateFailure(debug::parse_simulate(&args[1..])?)
+        }
+        Sub::Debug if args.len() == 1 => SentinelCommand::DebugShow,
+        Sub::Debug => SentinelCommand::DebugSet(debug::parse_debug(&args[1..])),
+        Sub::Help => SentinelCommand::Help,
+    })
 }
 
 impl Sentinel {
     /// The read-only `SENTINEL` subcommands, answered from `&self` so a
     /// connection can run them against the shared core without asking the
-    /// driver; `None` for everything else (writes, votes, unknown names).
+    /// driver; `None` for everything else (writes, votes, unknown names,
+    /// malformed requests, whose errors `command` gives).
     pub fn query(&self, now: Millis, args: &[Vec<u8>]) -> Option<Reply> {
-        // Queries run once per client request: no allocation to route one.
-        // A subcommand longer than any query's name goes to `command`.
-        let mut lower = [0u8; 32];
-        let sub = args.first()?;
-        let lower = lower.get_mut(..sub.len())?;
-        lower.copy_from_slice(sub);
-        lower.make_ascii_lowercase();
-        let arg = |i: usize| {
-            args.get(i)
-                .map(|a| String::from_utf8_lossy(a))
-                .unwrap_or_default()
-        };
-        let hostnames = self.settings.announce_hostnames;
-        match std::str::from_utf8(lower).unwrap_or_default() {
-            "masters" | "primaries" => Some(Reply::Array(
-                self.masters
-                    .values()
-                    .map(|m| master_map(now, hostnames, m))
-                    .collect(),
-            )),
-            "master" | "primary" => match self.masters.get(&*arg(1)) {
-                Some(m) => Some(master_map(now, hostnames, m)),
-                None => Some(Reply::err(NO_SUCH_MASTER)),
-            },
-            "replicas" | "slaves" => match self.masters.get(&*arg(1)) {
-                Some(m) => Some(Reply::Array(
-                    m.replicas
-                        .values()
-                        .filter(|r| r.replica_announced)
-                        .map(|r| replica_map(now, hostnames, r, m))
-                        .collect(),
-                )),
-                None => Some(Reply::err(NO_SUCH_MASTER)),
-            },
-            "sentinels" => match self.masters.get(&*arg(1)) {
-                Some(m) => Some(Reply::Array(
-                    m.sentinels
-                        .iter()
-                        .map(|(id, p)| sentinel_map(now, hostnames, id, p))
-                        .collect(),
-                )),
-                None => Some(Reply::err(NO_SUCH_MASTER)),
-            },
-            "get-master-addr-by-name" | "get-primary-addr-by-name" => {
-                match self.masters.get(&*arg(1)) {
-                    Some(m) => {
-                        let a = m.current_addr();
-                        Some(Reply::Array(vec![
-                            Reply::bulk(self.announced(a)),
-                            Reply::bulk_int(a.port as i64),
-                        ]))
-                    }
-                    None => Some(Reply::NullArray),
-                }
-            }
-            "ckquorum" => Some(self.ckquorum_cmd(&arg(1)).reply),
-            "info-cache" => Some(self.info_cache_cmd(now, args).reply),
-            "myid" => Some(Reply::bulk(self.myid())),
+        // Queries run once per client request: routing one allocates
+        // nothing (names are looked up in place, arguments borrowed).
+        let (_, name, _) = Sub::lookup(args.first()?)?;
+        if !name.is_query() {
+            return None;
+        }
+        match parse(args).ok()? {
+            SentinelCommand::Query(q) => Some(self.answer_query(now, &q)),
             _ => None,
         }
     }
@@ -96,7 +295,10 @@ impl Sentinel {
     /// [`Durability::AfterWrite`].
     pub fn command(&mut self, now: Millis, args: &[Vec<u8>]) -> CommandOutput {
         let requests_before = self.persist_requests;
-        let mut out = self.run_command(now, args);
+        let mut out = match parse(args) {
+            Ok(cmd) => self.run_command(now, cmd),
+            Err(e) => CommandOutput::reply(e),
+        };
         if out.after_write() {
             self.request_persist();
         } else if self.persist_requests != requests_before {
@@ -105,529 +307,211 @@ impl Sentinel {
         out
     }
 
-    fn run_command(&mut self, now: Millis, args: &[Vec<u8>]) -> CommandOutput {
-        if let Some(r) = self.query(now, args) {
-            return reply(r);
-        }
-        let Some(sub) = args.first() else {
-            return reply(Reply::err(
-                "wrong number of arguments for 'sentinel' command",
-            ));
-        };
-        let sub = s(sub).to_ascii_lowercase();
-        let arg = |i: usize| args.get(i).map(|a| s(a)).unwrap_or_default();
-        match sub.as_str() {
-            "is-master-down-by-addr" | "is-primary-down-by-addr" => {
-                self.is_master_down_cmd(now, args)
+    fn run_command(&mut self, now: Millis, cmd: SentinelCommand<'_>) -> CommandOutput {
+        match cmd {
+            SentinelCommand::Query(q) => CommandOutput::reply(self.answer_query(now, &q)),
+            SentinelCommand::IsMasterDownByAddr {
+                host,
+                port,
+                epoch,
+                runid,
+            } => self.is_master_down_cmd(now, &host, port, epoch, &runid),
+            SentinelCommand::Failover { name, option } => {
+                self.failover_cmd(now, &name, option.as_deref())
             }
-            "reset" => {
-                let pattern = args.get(1).cloned().unwrap_or_default();
-                let names: Vec<String> = self
-                    .masters
-                    .keys()
-                    .filter(|n| glob_match(&pattern, n.as_bytes(), false))
-                    .cloned()
-                    .collect();
-                for name in &names {
-                    self.reset_master(now, name, true);
-                }
-                reply(Reply::Int(names.len() as i64))
+            SentinelCommand::Reset(pattern) => self.reset_cmd(now, pattern),
+            SentinelCommand::FlushConfig => CommandOutput::flushed(Reply::ok()),
+            SentinelCommand::Monitor(new) => self.monitor_cmd(now, &new),
+            SentinelCommand::Remove(name) => self.remove_cmd(&name),
+            SentinelCommand::Set { name, options } => self.set_cmd(&name, options),
+            SentinelCommand::ConfigGet(patterns) => self.config_get(patterns),
+            SentinelCommand::ConfigSet(settings) => self.config_set(settings),
+            SentinelCommand::PendingScripts => {
+                CommandOutput::reply(self.pending_scripts_reply(now))
             }
-            "failover" => {
-                let option = args.get(2).map(|a| s(a));
-                self.failover_cmd(now, &arg(1), option.as_deref())
-            }
-            "flushconfig" => CommandOutput::flushed(Reply::ok()),
-            "monitor" => self.monitor_cmd(now, args),
-            "remove" => {
-                let name = arg(1);
-                if !self.masters.contains_key(&name) {
-                    return reply(Reply::err(NO_SUCH_MASTER));
-                }
-                self.master_event(&name, Level::Warning, "-monitor", |_| String::new());
-                let peers: Vec<String> = self.masters[&name].sentinels.keys().cloned().collect();
-                self.masters.remove(&name);
-                self.fence_forget(&name);
-                self.push(super::Action::DropLinks { master: name });
-                self.close_orphan_sentinel_links(peers);
-                CommandOutput::flushed(Reply::ok())
-            }
-            "set" => self.set_cmd(now, args),
-            "config" => self.config_cmd(args),
-            "pending-scripts" => reply(self.pending_scripts_reply(now)),
-            "simulate-failure" => {
-                let mut flags = 0;
-                for a in &args[1..] {
-                    match s(a).to_ascii_lowercase().as_str() {
-                        "crash-after-election" => flags |= SIMFAILURE_CRASH_AFTER_ELECTION,
-                        "crash-after-promotion" => flags |= SIMFAILURE_CRASH_AFTER_PROMOTION,
-                        "help" => {
-                            return reply(Reply::Array(vec![
-                                Reply::bulk("crash-after-election"),
-                                Reply::bulk("crash-after-promotion"),
-                            ]))
-                        }
-                        _ => return reply(Reply::err("Unknown failure simulation specified")),
-                    }
-                }
-                self.simulate_failure = flags;
-                reply(Reply::ok())
-            }
-            "debug" => self.debug_cmd(args),
-            "help" => reply(help()),
-            _ => reply(Reply::err(format!(
-                "unknown subcommand '{}'. Try SENTINEL HELP.",
-                String::from_utf8_lossy(&args[0])
-            ))),
+            SentinelCommand::SimulateFailure(sim) => self.simulate_failure_cmd(sim),
+            SentinelCommand::DebugShow => self.debug_show(),
+            SentinelCommand::DebugSet(steps) => self.debug_set(steps),
+            SentinelCommand::Help => CommandOutput::reply(debug::help()),
         }
-    }
-
-    fn monitor_cmd(&mut self, now: Millis, args: &[Vec<u8>]) -> CommandOutput {
-        if args.len() < 5 {
-            return reply(Reply::err(
-                "wrong number of arguments for 'sentinel|monitor' command",
-            ));
-        }
-        let Some(quorum) = string2ll(&args[4]) else {
-            return reply(Reply::err("Invalid quorum"));
-        };
-        let Some(port) = string2ll(&args[3]) else {
-            return reply(Reply::err("Invalid port"));
-        };
-        if quorum <= 0 {
-            return reply(Reply::err("Quorum must be 1 or greater."));
-        }
-        let name = s(&args[1]);
-        let host = s(&args[2]);
-        if !self.settings.resolve_hostnames && !super::addr::is_ip_literal(&host) {
-            return reply(Reply::err("Invalid IP address or hostname specified"));
-        }
-        let quorum = u32::try_from(quorum).unwrap_or(u32::MAX);
-        match self.create_master(now, &name, &host, port, quorum) {
-            Ok(()) => {
-                self.master_event(&name, Level::Warning, "+monitor", |m| {
-                    format!("quorum {}", m.quorum)
-                });
-                CommandOutput::flushed(Reply::ok())
-            }
-            Err(
-                e @ (CreateError::Duplicate | CreateError::Unresolvable | CreateError::BadPort),
-            ) => reply(Reply::err(e.master_text())),
-        }
-    }
-
-    fn ckquorum_cmd(&self, name: &str) -> CommandOutput {
-        let Some(m) = self.masters.get(name) else {
-            return reply(Reply::err(NO_SUCH_MASTER));
-        };
-        let usable = 1 + m
-            .sentinels
-            .values()
-            .filter(|p| !p.common.s_down && !p.common.o_down)
-            .count();
-        let no_quorum = !m.odown_rule().is_reached(usable);
-        let no_auth = !m.majority_rule().is_reached(usable);
-        if !no_quorum && !no_auth {
-            return reply(Reply::Simple(format!(
-                "OK {usable} usable Sentinels. Quorum and failover authorization can be reached"
-            )));
-        }
-        let mut e = format!("NOQUORUM {usable} usable Sentinels. ");
-        if no_quorum {
-            e.push_str(
-                "Not enough available Sentinels to reach the specified quorum for this master",
-            );
-        }
-        if no_auth {
-            if no_quorum {
-                e.push_str(". ");
-            }
-            e.push_str(
-                "Not enough available Sentinels to reach the majority and authorize a failover",
-            );
-        }
-        reply(Reply::Error(e))
-    }
-
-    fn set_cmd(&mut self, now: Millis, args: &[Vec<u8>]) -> CommandOutput {
-        let name = args.get(1).map(|a| s(a)).unwrap_or_default();
-        if !self.masters.contains_key(&name) {
-            return reply(Reply::err(NO_SUCH_MASTER));
-        }
-        let mut changes = 0;
-        let mut j = 2;
-        let fail = |changes: usize, r: Reply| CommandOutput {
-            reply: r,
-            durability: if changes > 0 {
-                Durability::AfterWrite
-            } else {
-                Durability::Immediate
-            },
-        };
-        while j < args.len() {
-            let option = s(&args[j]);
-            let opt = option.to_ascii_lowercase();
-            let more = args.len() - 1 - j;
-            let start = j;
-            let bad = |j: usize| {
-                Reply::err(format!(
-                    "Invalid argument '{}' for SENTINEL SET '{}'",
-                    String::from_utf8_lossy(&args[j]),
-                    option
-                ))
-            };
-            let mut redact = false;
-            let script_check = self.script_check;
-            let deny_scripts = self.settings.deny_scripts_reconfig;
-            let Some(m) = self.masters.get_mut(&name) else {
-                break;
-            };
-            match opt.as_str() {
-                "down-after-milliseconds" | "failover-timeout" | "parallel-syncs" | "quorum"
-                    if more > 0 =>
-                {
-                    j += 1;
-                    let v = match string2ll(&args[j]) {
-                        Some(v) if v > 0 => v as u64,
-                        _ => return fail(changes, bad(j)),
-                    };
-                    match opt.as_str() {
-                        "down-after-milliseconds" => m.set_down_after(v),
-                        "failover-timeout" => m.failover_timeout = v,
-                        "parallel-syncs" => m.parallel_syncs = v.min(u32::MAX as u64) as u32,
-                        _ => m.quorum = v.min(u32::MAX as u64) as u32,
-                    }
-                }
-                "master-reboot-down-after-period" if more > 0 => {
-                    j += 1;
-                    match string2ll(&args[j]) {
-                        Some(v) if v >= 0 => m.master_reboot_down_after_period = v as u64,
-                        _ => return fail(changes, bad(j)),
-                    }
-                }
-                "notification-script" | "client-reconfig-script" if more > 0 => {
-                    j += 1;
-                    if deny_scripts {
-                        return fail(changes, Reply::err("Reconfiguration of scripts path is denied for security reasons. Check the deny-scripts-reconfig configuration directive in your Sentinel configuration"));
-                    }
-                    let path = s(&args[j]);
-                    if !path.is_empty() && !script_check(&path) {
-                        let msg = if opt == "notification-script" {
-                            "Notification script seems non existing or non executable"
-                        } else {
-                            "Client reconfiguration script seems non existing or non executable"
-                        };
-                        return fail(changes, Reply::err(msg));
-                    }
-                    let value = (!path.is_empty()).then_some(path);
-                    if opt == "notification-script" {
-                        m.notification_script = value;
-                    } else {
-                        m.client_reconfig_script = value;
-                    }
-                }
-                "auth-pass" | "auth-user" if more > 0 => {
-                    j += 1;
-                    // Credentials are bytes, stored exactly as sent.
-                    let value = Some(args[j].clone()).filter(|v| !v.is_empty());
-                    if opt == "auth-pass" {
-                        m.auth_pass = value;
-                        redact = true;
-                    } else {
-                        m.auth_user = value;
-                    }
-                    // New credentials: every link of this master reconnects.
-                    m.common.link.cc_connected = false;
-                    for r in m.replicas.values_mut() {
-                        r.common.link.cc_connected = false;
-                    }
-                    self.push(super::Action::DropLinks {
-                        master: name.clone(),
-                    });
-                }
-                "rename-command" if more > 1 => {
-                    let from = s(&args[j + 1]);
-                    let to = s(&args[j + 2]);
-                    j += 2;
-                    if from.is_empty() || to.is_empty() {
-                        let which = if to.is_empty() { j } else { j - 1 };
-                        return fail(changes, bad(which));
-                    }
-                    let from_l = from.to_ascii_lowercase();
-                    m.renamed_commands.retain(|(f, _)| *f != from_l);
-                    if !from.eq_ignore_ascii_case(&to) {
-                        m.renamed_commands.push((from_l, to));
-                    }
-                }
-                _ => {
-                    return fail(
-                        changes,
-                        Reply::err(format!(
-                            "Unknown option or number of arguments for SENTINEL SET '{option}'"
-                        )),
-                    )
-                }
-            }
-            changes += 1;
-            let shown: Vec<String> = args[start..=j]
-                .iter()
-                .enumerate()
-                .map(|(i, a)| {
-                    if redact && i == 1 {
-                        "******".to_string()
-                    } else {
-                        s(a)
-                    }
-                })
-                .collect();
-            self.master_event(&name, Level::Warning, "+set", |_| shown.join(" "));
-            j += 1;
-        }
-        let _ = now;
-        CommandOutput::flushed(Reply::ok())
-    }
-
-    fn config_cmd(&mut self, args: &[Vec<u8>]) -> CommandOutput {
-        let what = args
-            .get(1)
-            .map(|a| s(a).to_ascii_lowercase())
-            .unwrap_or_default();
-        if what == "get" && args.len() >= 3 {
-            let mut pairs: Vec<(&str, Reply)> = Vec::new();
-            let values = self.config_values();
-            for (k, v) in values {
-                if args[2..].iter().any(|p| glob_match(p, k.as_bytes(), true)) {
-                    pairs.push((k, v));
-                }
-            }
-            return reply(Reply::map_of(pairs));
-        }
-        if what == "set" && args.len() >= 4 && args.len().is_multiple_of(2) {
-            return self.config_set(&args[2..]);
-        }
-        if what == "set" && args.len() >= 3 && args.len() % 2 == 1 {
-            return reply(Reply::err(format!(
-                "Missing argument '{}' value",
-                s(&args[args.len() - 1])
-            )));
-        }
-        reply(Reply::err(
-            "Only SENTINEL CONFIG GET <option> / SET <option> <value> are supported.",
-        ))
-    }
-
-    fn config_values(&self) -> Vec<(&'static str, Reply)> {
-        let st = &self.settings;
-        vec![
-            (
-                "resolve-hostnames",
-                Reply::bulk(yes_no(st.resolve_hostnames)),
-            ),
-            (
-                "announce-hostnames",
-                Reply::bulk(yes_no(st.announce_hostnames)),
-            ),
-            (
-                "announce-ip",
-                Reply::bulk(st.announce_ip.as_deref().unwrap_or("")),
-            ),
-            ("announce-port", Reply::bulk_int(st.announce_port as i64)),
-            (
-                "sentinel-user",
-                Reply::bulk(st.sentinel_user.as_deref().unwrap_or_default()),
-            ),
-            (
-                "sentinel-pass",
-                Reply::bulk(st.sentinel_pass.as_deref().unwrap_or_default()),
-            ),
-        ]
-    }
-
-    /// `CONFIG SET p v [p v ...]`: validates every pair first (7.2 rules),
-    /// then applies them all.
-    fn config_set(&mut self, pairs: &[Vec<u8>]) -> CommandOutput {
-        let mut seen: Vec<String> = Vec::new();
-        for pair in pairs.chunks(2) {
-            let (p, v) = (s(&pair[0]).to_ascii_lowercase(), s(&pair[1]));
-            let invalid_value = || {
-                reply(Reply::err(format!(
-                    "Invalid value '{v}' to SENTINEL CONFIG SET '{p}'"
-                )))
-            };
-            match p.as_str() {
-                "resolve-hostnames" | "announce-hostnames" => {
-                    if parse_yes_no(&v).is_none() {
-                        return invalid_value();
-                    }
-                }
-                "announce-port" => match string2ll(&pair[1]) {
-                    Some(n) if (0..=65535).contains(&n) => {}
-                    _ => return invalid_value(),
-                },
-                "announce-ip" | "sentinel-user" | "sentinel-pass" => {}
-                _ => {
-                    return reply(Reply::err(format!(
-                        "Invalid argument '{}' to SENTINEL CONFIG SET",
-                        s(&pair[0])
-                    )))
-                }
-            }
-            if seen.contains(&p) {
-                return reply(Reply::err(format!(
-                    "Duplicate argument '{p}' to SENTINEL CONFIG SET"
-                )));
-            }
-            seen.push(p);
-        }
-        let mut drop_peer_links = false;
-        for pair in pairs.chunks(2) {
-            let (p, v) = (s(&pair[0]).to_ascii_lowercase(), s(&pair[1]));
-            let st = &mut self.settings;
-            match p.as_str() {
-                "resolve-hostnames" => st.resolve_hostnames = parse_yes_no(&v).unwrap_or(false),
-                "announce-hostnames" => st.announce_hostnames = parse_yes_no(&v).unwrap_or(false),
-                // Redis stores an empty announce-ip as given (announcing "").
-                "announce-ip" => st.announce_ip = Some(v),
-                "announce-port" => st.announce_port = v.parse().unwrap_or(0),
-                // Credentials are bytes, stored exactly as sent.
-                "sentinel-user" => {
-                    st.sentinel_user = Some(pair[1].clone()).filter(|v| !v.is_empty());
-                    drop_peer_links = true;
-                }
-                _ => {
-                    st.sentinel_pass = Some(pair[1].clone()).filter(|v| !v.is_empty());
-                    drop_peer_links = true;
-                }
-            }
-        }
-        if drop_peer_links {
-            self.push(super::Action::DropSentinelLinks);
-        }
-        CommandOutput::flushed(Reply::ok())
-    }
-
-    fn info_cache_cmd(&self, now: Millis, args: &[Vec<u8>]) -> CommandOutput {
-        let mut names: Vec<String> = Vec::new();
-        for a in &args[1..] {
-            let n = s(a);
-            if self.masters.contains_key(&n) && !names.contains(&n) {
-                names.push(n);
-            }
-        }
-        let mut out = Vec::new();
-        for name in names {
-            let m = &self.masters[&name];
-            let entry = |age: i64, text: &Option<String>| {
-                Reply::Array(vec![
-                    Reply::Int(age),
-                    text.as_ref().map_or(Reply::Null, Reply::bulk),
-                ])
-            };
-            let mut items = vec![entry(
-                m.common.info_refresh.map_or(0, |t| now.since(t).0 as i64),
-                &m.common.info_text,
-            )];
-            for r in m.replicas.values() {
-                let age = r.common.info_refresh.map_or(0, |t| now.since(t).0 as i64);
-                items.push(entry(age, &r.common.info_text));
-            }
-            out.push(Reply::bulk(&name));
-            out.push(Reply::Array(items));
-        }
-        reply(Reply::Array(out))
-    }
-
-    fn debug_cmd(&mut self, args: &[Vec<u8>]) -> CommandOutput {
-        if args.len() == 1 {
-            let pairs: Vec<(&str, Reply)> = self
-                .timing
-                .entries()
-                .iter()
-                .map(|(k, v)| (*k, Reply::bulk_int(*v as i64)))
-                .collect();
-            return reply(Reply::map_of(pairs));
-        }
-        let mut j = 1;
-        while j < args.len() {
-            let p = s(&args[j]);
-            if j + 1 >= args.len() || self.timing.field_mut(&p).is_none() {
-                return reply(Reply::err(format!(
-                    "Unknown option or number of arguments for SENTINEL DEBUG '{p}'"
-                )));
-            }
-            let v = match string2ll(&args[j + 1]) {
-                Some(v) if v > 0 => v as u64,
-                _ => {
-                    return reply(Reply::err(format!(
-                        "Invalid argument '{}' for SENTINEL DEBUG '{p}'",
-                        s(&args[j + 1])
-                    )))
-                }
-            };
-            if let Some(f) = self.timing.field_mut(&p) {
-                *f = v;
-            }
-            j += 2;
-        }
-        reply(Reply::ok())
     }
 }
 
+/// The reply to an argument that is not one of Redis's strict integers.
 pub(crate) fn not_an_integer() -> Reply {
     Reply::err(NOT_AN_INTEGER)
 }
 
-fn help() -> Reply {
-    const LINES: &[&str] = &[
-        "SENTINEL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-        "CKQUORUM <master-name>",
-        "    Check if the current Sentinel configuration is able to reach the quorum",
-        "    needed to failover a master and the majority needed to authorize the",
-        "    failover.",
-        "CONFIG SET <param> <value>",
-        "    Set a global Sentinel configuration parameter.",
-        "CONFIG GET <param>",
-        "    Get global Sentinel configuration parameter.",
-        "DEBUG [<param> <value> ...]",
-        "    Show a list of configurable time parameters and their values (milliseconds).",
-        "    Or update current configurable parameters values (one or more).",
-        "GET-MASTER-ADDR-BY-NAME <master-name>",
-        "    Return the ip and port number of the master with that name.",
-        "FAILOVER <master-name>",
-        "    Manually failover a master node without asking for agreement from other",
-        "    Sentinels",
-        "FLUSHCONFIG",
-        "    Force Sentinel to rewrite its configuration on disk, including the current",
-        "    Sentinel state.",
-        "INFO-CACHE <master-name>",
-        "    Return last cached INFO output from masters and all its replicas.",
-        "IS-MASTER-DOWN-BY-ADDR <ip> <port> <current-epoch> <runid>",
-        "    Check if the master specified by ip:port is down from current Sentinel's",
-        "    point of view.",
-        "MASTER <master-name>",
-        "    Show the state and info of the specified master.",
-        "MASTERS",
-        "    Show a list of monitored masters and their state.",
-        "MONITOR <name> <ip> <port> <quorum>",
-        "    Start monitoring a new master with the specified name, ip, port and quorum.",
-        "MYID",
-        "    Return the ID of the Sentinel instance.",
-        "PENDING-SCRIPTS",
-        "    Get pending scripts information.",
-        "REMOVE <master-name>",
-        "    Remove master from Sentinel's monitor list.",
-        "REPLICAS <master-name>",
-        "    Show a list of replicas for this master and their state.",
-        "RESET <pattern>",
-        "    Reset masters for specific master name matching this pattern.",
-        "SENTINELS <master-name>",
-        "    Show a list of Sentinel instances for this master and their state.",
-        "SET <master-name> <option> <value> [<option> <value> ...]",
-        "    Set configuration parameters for certain masters.",
-        "SIMULATE-FAILURE [CRASH-AFTER-ELECTION] [CRASH-AFTER-PROMOTION] [HELP]",
-        "    Simulate a Sentinel crash.",
-        "HELP",
-        "    Prints this help.",
-    ];
-    Reply::Array(LINES.iter().map(|l| Reply::Simple(l.to_string())).collect())
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(words: &[&str]) -> Vec<Vec<u8>> {
+        words.iter().map(|w| w.as_bytes().to_vec()).collect()
+    }
+
+    fn parse_err(words: &[&str]) -> Reply {
+        parse(&argv(words)).expect_err("should be refused")
+    }
+
+    fn monitored() -> Sentinel {
+        let mut s = Sentinel::new(1, 26379);
+        let args: Vec<String> = "monitor m 127.0.0.1 6379 2"
+            .split(' ')
+            .map(String::from)
+            .collect();
+        s.apply_directive(Millis(0), &args).unwrap();
+        s
+    }
+
+    #[test]
+    fn aliases_parse_to_the_same_command() {
+        for (a, b) in [
+            ("master", "PRIMARY"),
+            ("replicas", "Slaves"),
+            ("get-master-addr-by-name", "get-primary-addr-by-name"),
+        ] {
+            let (x, y) = (argv(&[a, "m"]), argv(&[b, "m"]));
+            assert_eq!(
+                format!("{:?}", parse(&x).unwrap()),
+                format!("{:?}", parse(&y).unwrap())
+            );
+        }
+        let (x, y) = (argv(&["masters"]), argv(&["primaries"]));
+        assert!(matches!(
+            (parse(&x), parse(&y)),
+            (
+                Ok(SentinelCommand::Query(Query::Masters)),
+                Ok(SentinelCommand::Query(Query::Masters))
+            )
+        ));
+        let down = argv(&["is-primary-down-by-addr", "h", "1", "2", "*"]);
+        assert!(matches!(
+            parse(&down),
+            Ok(SentinelCommand::IsMasterDownByAddr {
+                port: 1,
+                epoch: 2,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn arity_and_names_are_refused_in_redis_wording() {
+        assert_eq!(
+            parse_err(&[]),
+            Reply::err("wrong number of arguments for 'sentinel' command")
+        );
+        assert_eq!(
+            parse_err(&["Nosuch"]),
+            Reply::err("unknown subcommand 'Nosuch'. Try SENTINEL HELP.")
+        );
+        assert_eq!(
+            parse_err(&["PRIMARY"]),
+            Reply::err("wrong number of arguments for 'sentinel|primary' command")
+        );
+        assert_eq!(
+            parse_err(&["set", "m", "quorum"]),
+            Reply::err("wrong number of arguments for 'sentinel|set' command")
+        );
+        assert!(parse(&argv(&["failover", "m", "coordinated"])).is_ok());
+        assert!(parse(&argv(&["failover", "m", "a", "b"])).is_err());
+    }
+
+    #[test]
+    fn integers_are_read_strictly_once() {
+        for bad in ["+5", "05", " 5", "-0", ""] {
+            assert_eq!(
+                parse_err(&["is-master-down-by-addr", "h", bad, "1", "*"]),
+                not_an_integer()
+            );
+            assert_eq!(
+                parse_err(&["monitor", "m", "h", "1", bad]),
+                Reply::err("Invalid quorum")
+            );
+            assert_eq!(
+                parse_err(&["monitor", "m", "h", bad, "1"]),
+                Reply::err("Invalid port")
+            );
+        }
+        assert_eq!(
+            parse_err(&["monitor", "m", "h", "1", "0"]),
+            Reply::err("Quorum must be 1 or greater.")
+        );
+    }
+
+    #[test]
+    fn set_applies_the_options_before_a_bad_one_and_persists_them() {
+        let mut s = monitored();
+        let out = s.command(
+            Millis(1),
+            &argv(&["set", "m", "quorum", "3", "parallel-syncs", "+2"]),
+        );
+        assert_eq!(
+            out.reply,
+            Reply::err("Invalid argument '+2' for SENTINEL SET 'parallel-syncs'")
+        );
+        assert!(out.after_write(), "quorum 3 was applied");
+        assert_eq!(s.masters["m"].quorum, 3);
+        let out = s.command(Millis(1), &argv(&["set", "m", "Bogus", "1"]));
+        assert_eq!(
+            out.reply,
+            Reply::err("Unknown option or number of arguments for SENTINEL SET 'Bogus'")
+        );
+        assert!(!out.after_write());
+        let out = s.command(Millis(1), &argv(&["set", "nosuch", "Bogus", "1"]));
+        assert_eq!(out.reply, Reply::err(NO_SUCH_MASTER));
+    }
+
+    #[test]
+    fn set_auth_pass_is_redacted_in_its_event() {
+        let mut s = monitored();
+        while s.poll_action().is_some() {}
+        let out = s.command(Millis(1), &argv(&["set", "m", "auth-pass", "secret"]));
+        assert_eq!(out.reply, Reply::ok());
+        let mut events = Vec::new();
+        while let Some(a) = s.poll_action() {
+            if let super::super::Action::Event(e) = a {
+                events.push(e.msg);
+            }
+        }
+        assert!(
+            events.iter().any(|m| m.ends_with("auth-pass ******")),
+            "{events:?}"
+        );
+        assert!(!events.iter().any(|m| m.contains("secret")));
+    }
+
+    #[test]
+    fn debug_applies_pairs_before_a_bad_one() {
+        let mut s = monitored();
+        let out = s.command(
+            Millis(1),
+            &argv(&["debug", "ping-period", "500", "tilt-period", "0"]),
+        );
+        assert_eq!(
+            out.reply,
+            Reply::err("Invalid argument '0' for SENTINEL DEBUG 'tilt-period'")
+        );
+        assert_eq!(s.timing.ping_period, 500);
+        let out = s.command(Millis(1), &argv(&["debug", "ping-period"]));
+        assert_eq!(
+            out.reply,
+            Reply::err("Unknown option or number of arguments for SENTINEL DEBUG 'ping-period'")
+        );
+    }
+
+    #[test]
+    fn queries_are_answered_in_place_and_writes_are_not() {
+        let s = monitored();
+        assert!(s.query(Millis(1), &argv(&["primary", "m"])).is_some());
+        assert_eq!(
+            s.query(Millis(1), &argv(&["master", "x"])),
+            Some(Reply::err(NO_SUCH_MASTER))
+        );
+        assert!(s
+            .query(Millis(1), &argv(&["set", "m", "quorum", "1"]))
+            .is_none());
+        assert!(s.query(Millis(1), &argv(&["master"])).is_none());
+    }
 }
