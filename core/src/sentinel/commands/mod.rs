@@ -3,8 +3,8 @@
 //! (arity and integers checked here, in Redis's wording), then run by its
 //! family: `query.rs` (read-only replies), `config.rs` (the monitored set
 //! and global settings), `set.rs` (`SENTINEL SET`), `debug.rs` (timing,
-//! simulated crashes, scripts, help). Votes and failovers are answered by
-//! `vote.rs` and `failover.rs`.
+//! simulated crashes, help). Votes, failovers and PENDING-SCRIPTS are
+//! answered by `vote.rs`, `failover.rs` and `scripts.rs`.
 
 mod config;
 mod debug;
@@ -70,8 +70,8 @@ pub(crate) enum SentinelCommand<'a> {
 /// take effect even though the command answers that argument's error.
 #[derive(Debug)]
 pub(crate) struct Steps<T> {
-    pub(crate) valid: Vec<T>,
-    pub(crate) then_error: Option<Reply>,
+    valid: Vec<T>,
+    then_error: Option<Reply>,
 }
 
 impl<'a, T> Steps<T> {
