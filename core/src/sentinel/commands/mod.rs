@@ -279,8 +279,9 @@ impl Sentinel {
     pub fn query(&self, now: Millis, args: &[Vec<u8>]) -> Option<Reply> {
         // Queries run once per client request: routing one allocates
         // nothing (names are looked up in place, arguments borrowed).
-        let (_, name, _) = Sub::lookup(args.first()?)?;
-        if !name.is_query() {
+        let (_, name, arity) = Sub::lookup(args.first()?)?;
+        // Malformed ones go to `command`, which words their error.
+        if !name.is_query() || !arity_ok(name, arity, args.len() + 1) {
             return None;
         }
         match parse(args).ok()? {
