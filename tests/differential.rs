@@ -233,3 +233,54 @@ fn set_applies_options_one_by_one_like_redis() {
     assert_eq!(field(&a, "quorum").as_deref(), Some("3"));
     assert_eq!(field(&b, "quorum").as_deref(), Some("3"));
 }
+
+/// The errors `SENTINEL` subcommands give for malformed arguments (arity,
+/// strict integers, option tables, flag lists) are Redis's, word for word.
+/// None of these requests changes state in either sentinel.
+#[test]
+fn subcommand_argument_errors_match_redis_sentinel() {
+    let p = pair();
+    let cases: &[&[&str]] = &[
+        &["SENTINEL", "SLAVES", "nope"],
+        &["SENTINEL", "REPLICAS", "nope"],
+        &["SENTINEL", "MYID", "extra"],
+        &["SENTINEL", "MASTERS", "extra"],
+        &["SENTINEL", "master"],
+        &["SENTINEL", "SET", "mymaster", "rename-command", "a"],
+        &["SENTINEL", "SET", "mymaster", "rename-command", "", "b"],
+        &["SENTINEL", "SET", "mymaster", "rename-command", "a", ""],
+        &["SENTINEL", "SET", "mymaster", "notification-script", "/x"],
+        &["SENTINEL", "SET", "mymaster", "quorum", "+2"],
+        &["SENTINEL", "SET", "mymaster", "failover-timeout", "01"],
+        &[
+            "SENTINEL",
+            "SET",
+            "mymaster",
+            "master-reboot-down-after-period",
+            "-1",
+        ],
+        &["SENTINEL", "CONFIG", "GET"],
+        &["SENTINEL", "CONFIG", "BOGUS", "x"],
+        &["SENTINEL", "CONFIG", "SET", "resolve-hostnames", "maybe"],
+        &["SENTINEL", "DEBUG", "ping-period"],
+        &["SENTINEL", "DEBUG", "ping-period", "+5"],
+        &["SENTINEL", "SIMULATE-FAILURE", "bogus", "help"],
+        &["SENTINEL", "SIMULATE-FAILURE", "help", "bogus"],
+        &[
+            "SENTINEL",
+            "IS-MASTER-DOWN-BY-ADDR",
+            "127.0.0.1",
+            "1",
+            "+0",
+            "*",
+        ],
+        &["SENTINEL", "IS-MASTER-DOWN-BY-ADDR", "127.0.0.1", "1"],
+        &["SENTINEL", "MONITOR", "x", "127.0.0.1", "+1", "2"],
+        &["SENTINEL", "MONITOR", "x", "127.0.0.1", "1", "-1"],
+        &["SENTINEL", "MONITOR", "x", "127.0.0.1", "1"],
+    ];
+    for args in cases {
+        let (a, b) = both(&p, args);
+        assert_eq!(b, a, "{args:?}");
+    }
+}

@@ -2,31 +2,26 @@
 //! and granting votes for a failover leader.
 
 use super::actions::CommandOutput;
-use super::commands::not_an_integer;
 use super::instance::CastVote;
 use super::{Level, Sentinel};
 use crate::election::VoteKeeper;
 use crate::ids::Epoch;
 use crate::reply::Reply;
-use crate::string2ll::string2ll;
 use crate::time::Millis;
 
 impl Sentinel {
-    pub(crate) fn is_master_down_cmd(&mut self, now: Millis, args: &[Vec<u8>]) -> CommandOutput {
-        let text =
-            |i: usize| String::from_utf8_lossy(args.get(i).map_or(&[][..], |a| a)).into_owned();
-        let arg = |i: usize| args.get(i).map_or(&[][..], |a| a.as_slice());
-        let Some(port) = string2ll(arg(2)) else {
-            return CommandOutput::reply(not_an_integer());
-        };
-        let Some(req_epoch) = string2ll(arg(3)) else {
-            return CommandOutput::reply(not_an_integer());
-        };
-        let host = text(1);
-        let runid = text(4);
+    /// `port` and `req_epoch` were read strictly by `commands::parse`.
+    pub(crate) fn is_master_down_cmd(
+        &mut self,
+        now: Millis,
+        host: &str,
+        port: i64,
+        req_epoch: i64,
+        runid: &str,
+    ) -> CommandOutput {
         let name = u16::try_from(port)
             .ok()
-            .and_then(|port| self.master_by_addr(&host, port))
+            .and_then(|port| self.master_by_addr(host, port))
             .map(|m| m.name.clone());
         let mut isdown = 0;
         let mut leader: Option<String> = None;
@@ -36,7 +31,7 @@ impl Sentinel {
                 isdown = 1;
             }
             if runid != "*" {
-                let (l, e) = self.vote_leader(now, &name, req_epoch.max(0) as u64, &runid);
+                let (l, e) = self.vote_leader(now, &name, req_epoch.max(0) as u64, runid);
                 leader = l;
                 leader_epoch = e;
             }
@@ -109,6 +104,7 @@ impl Sentinel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sentinel::commands::not_an_integer;
 
     fn sentinel(lines: &[&str]) -> Sentinel {
         let mut s = Sentinel::new(1, 26379);
