@@ -262,6 +262,18 @@ fn subcommand_argument_errors_match_redis_sentinel() {
         &["SENTINEL", "CONFIG", "GET"],
         &["SENTINEL", "CONFIG", "BOGUS", "x"],
         &["SENTINEL", "CONFIG", "SET", "resolve-hostnames", "maybe"],
+        // 7.0 takes exactly one pattern / one option-value pair.
+        &["SENTINEL", "CONFIG", "GET", "announce-ip", "announce-port"],
+        &["SENTINEL", "CONFIG", "SET", "announce-port"],
+        &[
+            "SENTINEL",
+            "CONFIG",
+            "SET",
+            "resolve-hostnames",
+            "no",
+            "announce-hostnames",
+            "no",
+        ],
         &["SENTINEL", "DEBUG", "ping-period"],
         &["SENTINEL", "DEBUG", "ping-period", "+5"],
         &["SENTINEL", "SIMULATE-FAILURE", "bogus", "help"],

@@ -57,19 +57,15 @@ pub(super) fn parse_monitor(args: &[Vec<u8>]) -> Result<SentinelCommand<'_>, Rep
 /// `CONFIG GET <pattern>...` or `CONFIG SET <param> <value> [...]`; every
 /// pair of a SET is checked before any is applied (Redis 7.2's rules).
 pub(super) fn parse_config(args: &[Vec<u8>]) -> Result<SentinelCommand<'_>, Reply> {
+    // Redis 7.0's form, the oracle: exactly one pattern to GET and one
+    // option with its value to SET (7.2 took several; 7.0 refuses them).
     let get = args[1].eq_ignore_ascii_case(b"get");
     let set = args[1].eq_ignore_ascii_case(b"set");
-    if get && args.len() >= 3 {
+    if get && args.len() == 3 {
         return Ok(SentinelCommand::ConfigGet(&args[2..]));
     }
-    if set && args.len() >= 4 && args.len().is_multiple_of(2) {
+    if set && args.len() == 4 {
         return parse_config_set(&args[2..]).map(SentinelCommand::ConfigSet);
-    }
-    if set && args.len() >= 3 {
-        return Err(Reply::err(format!(
-            "Missing argument '{}' value",
-            text(&args[args.len() - 1])
-        )));
     }
     Err(Reply::err(
         "Only SENTINEL CONFIG GET <option> / SET <option> <value> are supported.",
@@ -77,7 +73,6 @@ pub(super) fn parse_config(args: &[Vec<u8>]) -> Result<SentinelCommand<'_>, Repl
 }
 
 fn parse_config_set(pairs: &[Vec<u8>]) -> Result<Vec<ConfigSetting<'_>>, Reply> {
-    let mut seen: Vec<String> = Vec::new();
     let mut settings = Vec::new();
     for pair in pairs.chunks(2) {
         let (p, v) = (text(&pair[0]).to_ascii_lowercase(), text(&pair[1]));
@@ -101,12 +96,6 @@ fn parse_config_set(pairs: &[Vec<u8>]) -> Result<Vec<ConfigSetting<'_>>, Reply> 
                 )))
             }
         };
-        if seen.contains(&p) {
-            return Err(Reply::err(format!(
-                "Duplicate argument '{p}' to SENTINEL CONFIG SET"
-            )));
-        }
-        seen.push(p);
         settings.push(setting);
     }
     Ok(settings)
