@@ -88,6 +88,7 @@ impl Sentinel {
     }
 
     fn wait_start(&mut self, now: Millis, name: &str) {
+        self.follow_current_epoch(now, name);
         let Some(epoch) = self.masters.get(name).map(|m| m.failover_epoch) else {
             return;
         };
@@ -118,6 +119,52 @@ impl Sentinel {
         self.master_event(name, Level::Warning, "+failover-state-select-slave", |_| {
             String::new()
         });
+    }
+
+    /// An election that has not been won yet moves up to the current
+    /// epoch. When many masters fail at once, every other failover moves
+    /// the (global) current epoch on, and voters refuse requests below
+    /// their own current epoch (Redis's rule, which real redis-sentinel
+    /// voters apply too): votes asked for in the epoch the election
+    /// started in would never come. So the candidate asks again, at once,
+    /// in the current epoch, and counts its own vote and the peers' in
+    /// that one epoch. Still one vote per voter per master and epoch, so
+    /// still at most one leader per epoch; the promotion then carries
+    /// this epoch as its config epoch.
+    ///
+    /// Only when the votes we lack were refused as stale: once every
+    /// connected peer answered this round (or an ask period passed) and
+    /// none voted for another candidate in our epoch or later. A rival
+    /// with such votes may have won; moving on would elect a second
+    /// leader in a later epoch. A forced failover needs no votes and keeps
+    /// its epoch.
+    fn follow_current_epoch(&mut self, now: Millis, name: &str) {
+        let current = self.settings.current_epoch;
+        let ask_period = self.timing.ask_period;
+        let myid = self.myid().to_string();
+        let Some(m) = self.masters.get_mut(name) else {
+            return;
+        };
+        if m.force_failover || m.failover_epoch >= current {
+            return;
+        }
+        let (epoch, asked) = (m.failover_epoch, m.election_asked_at);
+        let rival = m.sentinels.values().any(|s| {
+            s.leader_epoch >= epoch
+                && s.leader
+                    .as_deref()
+                    .is_some_and(|l| !l.eq_ignore_ascii_case(&myid))
+        });
+        let answered = now.since(asked).0 >= ask_period
+            || m.sentinels
+                .values()
+                .all(|s| !s.common.link.cc_connected || s.last_master_down_reply_time >= asked);
+        if rival || !answered {
+            return;
+        }
+        m.failover_epoch = current;
+        m.election_asked_at = now;
+        self.ask_master_state(now, name, true);
     }
 
     fn select_slave(&mut self, now: Millis, name: &str) {

@@ -109,6 +109,9 @@ pub struct Master {
     /// `None` = never, so the first failover is not held back.
     pub(crate) failover_start_time: Option<Millis>,
     pub(crate) failover_epoch: u64,
+    /// When votes were last asked for in `failover_epoch` (see
+    /// `follow_current_epoch`).
+    pub(crate) election_asked_at: Millis,
     pub(crate) failover_state_change_time: Millis,
     /// Key of the replica being promoted, while a failover is in progress.
     pub(crate) promoted: Option<String>,
@@ -194,6 +197,7 @@ impl Master {
             coordinated: false,
             failover_start_time: None,
             failover_epoch: 0,
+            election_asked_at: Millis::ZERO,
             failover_state_change_time: Millis::ZERO,
             promoted: None,
             script_kill_sent: false,

@@ -4,6 +4,7 @@
 use super::actions::CommandOutput;
 use super::commands::not_an_integer;
 use super::instance::CastVote;
+use super::links::Target;
 use super::{Level, Sentinel};
 use crate::election::VoteKeeper;
 use crate::ids::Epoch;
@@ -36,9 +37,13 @@ impl Sentinel {
                 isdown = 1;
             }
             if runid != "*" {
+                let before = self.settings.current_epoch;
                 let (l, e) = self.vote_leader(now, &name, req_epoch.max(0) as u64, &runid);
                 leader = l;
                 leader_epoch = e;
+                if (req_epoch.max(0) as u64) < before {
+                    self.stale_vote_request(now, &name, &runid);
+                }
             }
         }
         CommandOutput::reply(Reply::Array(vec![
@@ -46,6 +51,34 @@ impl Sentinel {
             Reply::bulk(leader.as_deref().unwrap_or("*")),
             Reply::Int(leader_epoch as i64),
         ]))
+    }
+
+    /// A peer asked for our vote in an epoch older than our current one, so
+    /// it was refused: when many masters fail at once, the other
+    /// failovers moved our epoch on. The peer is campaigning for this
+    /// master right now, so we hold back our own attempt as if we had
+    /// voted for it (two candidates would split the votes or both win in
+    /// turn), and send it a hello at once: it carries our current epoch,
+    /// which the peer adopts and asks again in (a redis-sentinel peer
+    /// adopts it too, then re-asks within its ask period).
+    fn stale_vote_request(&mut self, now: Millis, name: &str, runid: &str) {
+        if runid.eq_ignore_ascii_case(self.myid()) {
+            return;
+        }
+        let jitter = self.prng.below(1000);
+        let Some(m) = self.masters.get_mut(name) else {
+            return;
+        };
+        if !m.failover_in_progress() {
+            m.failover_start_time = Some(now + Millis(jitter));
+        }
+        let peer = Target::Sentinel(runid.to_string());
+        if m.sentinels
+            .get(runid)
+            .is_some_and(|s| s.common.link.cc_connected)
+        {
+            self.send_hello(name, &peer);
+        }
     }
 
     /// Grants `runid` our vote for master `name` in `req_epoch` if we have
