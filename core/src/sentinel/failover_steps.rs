@@ -10,9 +10,11 @@ use super::replica_selection::{replica_may_qualify_soon, select_replica};
 use super::{Action, Level, Sentinel, SIMFAILURE_CRASH_AFTER_ELECTION};
 use crate::time::Millis;
 
-/// While waiting for the promoted replica to report `role:master`, ask its
-/// INFO this often instead of once a second.
-const PROMOTION_POLL: u64 = 100;
+/// While waiting for the promoted replica to report `role:master`, or for
+/// a reconfigured replica to report its link to the new master up, ask its
+/// INFO this often instead of once a second (`poll_timeout` wakes the
+/// driver for it). Only instances in a failover are polled so often.
+pub(crate) const PROMOTION_POLL: u64 = 20;
 
 /// How long `select_slave` waits for fresh replica INFO before aborting.
 const SELECT_GRACE: u64 = 1500;
@@ -93,12 +95,21 @@ impl Sentinel {
             return;
         };
         let leader = self.get_leader(now, name, epoch);
-        let is_leader = leader
-            .as_deref()
-            .is_some_and(|l| l.eq_ignore_ascii_case(self.myid()));
         let Some(m) = self.masters.get(name) else {
             return;
         };
+        // Having voted for a rival in a later epoch, we stand down: the
+        // rival may win that epoch, and two leaders would both promote.
+        let yielded = m.vote.as_ref().is_some_and(|v| {
+            v.epoch > epoch
+                && v.candidate
+                    .as_deref()
+                    .is_some_and(|c| !c.eq_ignore_ascii_case(self.myid()))
+        });
+        let is_leader = !yielded
+            && leader
+                .as_deref()
+                .is_some_and(|l| l.eq_ignore_ascii_case(self.myid()));
         if !is_leader && !m.force_failover {
             let timeout = self.timing.election_timeout.min(m.failover_timeout);
             let started = m.failover_start_time.unwrap_or(now);
@@ -157,13 +168,14 @@ impl Sentinel {
         });
         let answered = now.since(asked).0 >= ask_period
             || m.sentinels
-                .values()
-                .all(|s| !s.common.link.cc_connected || s.last_master_down_reply_time >= asked);
+                .iter()
+                .all(|(id, s)| !s.common.link.cc_connected || m.election_answers.contains(id));
         if rival || !answered {
             return;
         }
         m.failover_epoch = current;
         m.election_asked_at = now;
+        m.election_answers.clear();
         self.ask_master_state(now, name, true);
     }
 
@@ -342,6 +354,9 @@ impl Sentinel {
                     r.reconf_sent_time = now;
                 }
                 self.instance_event(name, &target, Level::Notice, "+slave-reconf-sent", "");
+                // Answered after the transaction: shows the new master
+                // at once (`+slave-reconf-inprog`).
+                self.send(LinkId::cmd(target), Tag::Info, vec![b"INFO".to_vec()]);
                 in_progress += 1;
             }
         }

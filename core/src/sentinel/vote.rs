@@ -3,6 +3,7 @@
 
 use super::actions::CommandOutput;
 use super::commands::not_an_integer;
+use super::failover::FailoverState;
 use super::instance::CastVote;
 use super::links::Target;
 use super::{Level, Sentinel};
@@ -103,14 +104,39 @@ impl Sentinel {
             .as_ref()
             .map(|v| (Epoch(v.epoch), v.candidate.clone().unwrap_or_default()));
         let mut keeper = VoteKeeper::restore(Epoch(self.settings.current_epoch), previous);
-        let outcome = keeper.request(Epoch(req_epoch), runid.to_string());
-        if outcome.epoch_adopted {
+        // The elected leader of this master's failover votes for no rival
+        // (it still adopts the epoch): a rival that started a moment later
+        // would otherwise win a later epoch and a second leader would
+        // promote too. Once the failover ends or aborts it votes again.
+        // Likewise, for an ask period after voting for a candidate, no vote
+        // goes to another one (a candidate that started a moment later,
+        // before our vote request reached it): the first has its votes
+        // and is about to lead. Refusing a vote is always safe; after the
+        // period Redis's rule applies again.
+        let myid = self.myid();
+        let rival = !runid.eq_ignore_ascii_case(myid);
+        let sticky = m
+            .voted_other_at
+            .is_some_and(|t| now.since(t).0 < self.timing.ask_period)
+            && m.vote.as_ref().is_some_and(|v| {
+                v.candidate.as_deref().is_some_and(|c| {
+                    !c.eq_ignore_ascii_case(runid) && !c.eq_ignore_ascii_case(myid)
+                })
+            });
+        let leading = rival && (m.failover > FailoverState::WaitStart || sticky);
+        let (granted, epoch_adopted) = if leading {
+            (false, keeper.observe_epoch(Epoch(req_epoch)))
+        } else {
+            let outcome = keeper.request(Epoch(req_epoch), runid.to_string());
+            (outcome.granted, outcome.epoch_adopted)
+        };
+        if epoch_adopted {
             self.settings.current_epoch = keeper.current_epoch().0;
             self.request_persist();
             let epoch = self.settings.current_epoch;
             self.master_event_plain(name, Level::Warning, "+new-epoch", epoch.to_string());
         }
-        if outcome.granted {
+        if granted {
             let current = self.settings.current_epoch;
             let myid = self.myid().to_string();
             let jitter = self.prng.below(1000);
@@ -122,6 +148,7 @@ impl Sentinel {
                 if !runid.eq_ignore_ascii_case(&myid) {
                     // Having voted for someone else, hold back our own attempt.
                     m.failover_start_time = Some(now + Millis(jitter));
+                    m.voted_other_at = Some(now);
                 }
             }
             self.request_persist();
