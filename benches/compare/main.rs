@@ -512,10 +512,18 @@ fn mass(kind: Kind, n: usize, table: &mut Table) {
     }
     let last = done.iter().flatten().fold(f64::NAN, |a, &b| a.max(b));
     let behind = done.iter().filter(|d| d.is_none()).count();
-    let aborts: usize = sentinels
-        .iter()
-        .map(|s| s.log_text().matches("-failover-abort-not-elected").count())
-        .sum();
+    let logs: Vec<String> = sentinels.iter().map(|s| s.log_text()).collect();
+    let events = |kind: &str| -> usize { logs.iter().map(|l| l.matches(kind).count()).sum() };
+    let aborts = events("-failover-abort-not-elected");
+    let elected = events("+elected-leader");
+    if let Ok(dir) = std::env::var("RSENTINEL_BENCH_LOGS") {
+        for (i, log) in logs.iter().enumerate() {
+            let path = std::path::Path::new(&dir).join(format!("mass-{}-{i}.log", kind.name()));
+            if let Err(e) = std::fs::write(&path, log) {
+                eprintln!("{}: {e}", path.display());
+            }
+        }
+    }
     table.set(
         &format!("mass ({n} masters die): last advertised by majority"),
         "ms after D",
@@ -533,6 +541,12 @@ fn mass(kind: Kind, n: usize, table: &mut Table) {
         "events",
         kind,
         aborts as f64,
+    );
+    table.set(
+        &format!("mass ({n} masters die): +elected-leader (one per master is ideal)"),
+        "events",
+        kind,
+        elected as f64,
     );
     drop(replicas);
 }

@@ -33,7 +33,7 @@ impl<C: Clone + PartialEq> VoteKeeper<C> {
     }
 
     /// Raises the current epoch to `epoch` if it is newer; true if it moved.
-    fn observe_epoch(&mut self, epoch: Epoch) -> bool {
+    pub fn observe_epoch(&mut self, epoch: Epoch) -> bool {
         if epoch > self.current_epoch {
             self.current_epoch = epoch;
             true

@@ -121,6 +121,8 @@ impl Sentinel {
         };
         m.failover = FailoverState::WaitStart;
         m.failover_epoch = epoch;
+        m.election_asked_at = now;
+        m.election_answers.clear();
         m.failover_start_time = Some(now + Millis(jitter));
         m.failover_state_change_time = now;
         self.master_event_plain(name, Level::Warning, "+new-epoch", epoch.to_string());

@@ -3,16 +3,26 @@
 //! Each step runs on ticks and, to be fast, also the moment a reply brings
 //! news (a vote, the promoted replica's INFO).
 
-use super::failover::FailoverState;
+use std::collections::BTreeMap;
+
+use super::failover::{FailoverState, MAX_ELECTION_EPOCH};
 use super::instance::ReconfState;
 use super::links::{LinkId, Tag, Target};
 use super::replica_selection::{replica_may_qualify_soon, select_replica};
 use super::{Action, Level, Sentinel, SIMFAILURE_CRASH_AFTER_ELECTION};
+use crate::election::QuorumRule;
+use crate::ids::Epoch;
 use crate::time::Millis;
 
-/// While waiting for the promoted replica to report `role:master`, ask its
-/// INFO this often instead of once a second.
-const PROMOTION_POLL: u64 = 100;
+/// While waiting for the promoted replica to report `role:master`, or for
+/// a reconfigured replica to report its link to the new master up, ask its
+/// INFO this often instead of once a second (`poll_timeout` wakes the
+/// driver for it). Only instances in a failover are polled so often.
+pub(crate) const PROMOTION_POLL: u64 = 20;
+
+/// After a split vote, how long each candidate with a lower run id is given
+/// to start the next epoch before we do (see `follow_current_epoch`).
+const SPLIT_RETRY_STEP: u64 = 100;
 
 /// How long `select_slave` waits for fresh replica INFO before aborting.
 const SELECT_GRACE: u64 = 1500;
@@ -88,16 +98,26 @@ impl Sentinel {
     }
 
     fn wait_start(&mut self, now: Millis, name: &str) {
+        self.follow_current_epoch(now, name);
         let Some(epoch) = self.masters.get(name).map(|m| m.failover_epoch) else {
             return;
         };
         let leader = self.get_leader(now, name, epoch);
-        let is_leader = leader
-            .as_deref()
-            .is_some_and(|l| l.eq_ignore_ascii_case(self.myid()));
         let Some(m) = self.masters.get(name) else {
             return;
         };
+        // Having voted for a rival in a later epoch, we stand down: the
+        // rival may win that epoch, and two leaders would both promote.
+        let yielded = m.vote.as_ref().is_some_and(|v| {
+            v.epoch > epoch
+                && v.candidate
+                    .as_deref()
+                    .is_some_and(|c| !c.eq_ignore_ascii_case(self.myid()))
+        });
+        let is_leader = !yielded
+            && leader
+                .as_deref()
+                .is_some_and(|l| l.eq_ignore_ascii_case(self.myid()));
         if !is_leader && !m.force_failover {
             let timeout = self.timing.election_timeout.min(m.failover_timeout);
             let started = m.failover_start_time.unwrap_or(now);
@@ -118,6 +138,121 @@ impl Sentinel {
         self.master_event(name, Level::Warning, "+failover-state-select-slave", |_| {
             String::new()
         });
+    }
+
+    /// An election that has not been won yet moves up to the current
+    /// epoch. When many masters fail at once, every other failover moves
+    /// the (global) current epoch on, and voters refuse requests below
+    /// their own current epoch (Redis's rule, which real redis-sentinel
+    /// voters apply too): votes asked for in the epoch the election
+    /// started in would never come. So the candidate asks again, at once,
+    /// in the current epoch, and counts its own vote and the peers' in
+    /// that one epoch. Still one vote per voter per master and epoch, so
+    /// still at most one leader per epoch; the promotion then carries
+    /// this epoch as its config epoch.
+    ///
+    /// Only when the votes we lack were refused as stale: once every
+    /// connected peer answered this round (or an ask period passed) and
+    /// no other candidate can have won our epoch (moving on would elect a
+    /// second leader in a later epoch). Two candidates that crossed, each
+    /// with only its own vote, both move on; the voters then pick one. A forced failover needs no votes and keeps
+    /// its epoch.
+    fn follow_current_epoch(&mut self, now: Millis, name: &str) {
+        let current = self.settings.current_epoch;
+        let ask_period = self.timing.ask_period;
+        let myid = self.myid().to_string();
+        let Some(m) = self.masters.get(name) else {
+            return;
+        };
+        if m.force_failover {
+            return;
+        }
+        let (epoch, asked) = (m.failover_epoch, m.election_asked_at);
+        let answered = now.since(asked).0 >= ask_period
+            || m.sentinels
+                .iter()
+                .all(|(id, s)| !s.common.link.cc_connected || m.election_answers.contains(id));
+        if !answered {
+            return;
+        }
+        // The votes in our epoch or later, as the peers reported them
+        // (their own included), and ours.
+        let needed = QuorumRule::sentinel_leader(m.sentinels.len() + 1, m.quorum as usize).needed();
+        let unknown = m
+            .sentinels
+            .keys()
+            .filter(|id| !m.election_answers.contains(*id))
+            .count();
+        let mut votes: BTreeMap<String, usize> = BTreeMap::new();
+        for s in m.sentinels.values().filter(|s| s.leader_epoch >= epoch) {
+            if let Some(l) = &s.leader {
+                *votes.entry(l.to_ascii_lowercase()).or_default() += 1;
+            }
+        }
+        if let Some(v) = m.vote.as_ref().filter(|v| v.epoch >= epoch) {
+            if let Some(c) = &v.candidate {
+                if !c.eq_ignore_ascii_case(&myid) {
+                    // Having voted for a rival, we stand down.
+                    return;
+                }
+                *votes.entry(c.to_ascii_lowercase()).or_default() += 1;
+            }
+        }
+        let myid = myid.to_ascii_lowercase();
+        // Can a rival still win (its votes plus every peer that has not
+        // answered reach the quorum)? Then it may lead: moving on would
+        // elect a second leader in a later epoch.
+        if votes
+            .iter()
+            .any(|(c, n)| *c != myid && n + unknown >= needed)
+        {
+            return;
+        }
+        if epoch < current {
+            self.move_election(now, name, current, false);
+            return;
+        }
+        // Nobody moves the epoch on, and nobody can win this one: the
+        // candidates split the votes. The one with the lowest run id
+        // starts a new epoch at once, the others a step later each (by
+        // then they have usually voted for it and stood down).
+        if votes.get(&myid).copied().unwrap_or(0) + unknown >= needed {
+            return;
+        }
+        let before = m
+            .sentinels
+            .iter()
+            .filter(|(id, s)| {
+                id.to_ascii_lowercase() < myid
+                    && s.leader_epoch == epoch
+                    && s.leader
+                        .as_deref()
+                        .is_some_and(|l| l.eq_ignore_ascii_case(id))
+            })
+            .count() as u64;
+        if now.since(asked).0 < before * SPLIT_RETRY_STEP {
+            return;
+        }
+        if let Some(next) = Epoch(current).next().filter(|e| e.0 <= MAX_ELECTION_EPOCH) {
+            self.move_election(now, name, next.0, true);
+        }
+    }
+
+    /// Moves our unwon election to `epoch` (a new one when `bump`) and asks
+    /// for votes in it at once.
+    fn move_election(&mut self, now: Millis, name: &str, epoch: u64, bump: bool) {
+        let Some(m) = self.masters.get_mut(name) else {
+            return;
+        };
+        m.failover_epoch = epoch;
+        m.election_asked_at = now;
+        m.election_answers.clear();
+        if bump {
+            self.settings.current_epoch = epoch;
+            self.request_persist();
+            self.master_event_plain(name, Level::Warning, "+new-epoch", epoch.to_string());
+        }
+        self.ask_master_state(now, name, true);
     }
 
     fn select_slave(&mut self, now: Millis, name: &str) {
@@ -295,6 +430,9 @@ impl Sentinel {
                     r.reconf_sent_time = now;
                 }
                 self.instance_event(name, &target, Level::Notice, "+slave-reconf-sent", "");
+                // Answered after the transaction: shows the new master
+                // at once (`+slave-reconf-inprog`).
+                self.send(LinkId::cmd(target), Tag::Info, vec![b"INFO".to_vec()]);
                 in_progress += 1;
             }
         }

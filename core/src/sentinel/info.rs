@@ -169,6 +169,16 @@ impl Sentinel {
             if waiting {
                 self.failover_step(now, &master);
             }
+            // This INFO may have finished the failover (the promotion seen,
+            // the last replica reconfigured): switch now, not at the next
+            // tick.
+            let done = self
+                .masters
+                .get(&master)
+                .is_some_and(|m| m.failover == super::failover::FailoverState::UpdateConfig);
+            if done {
+                self.switch_to_promoted(now, &master);
+            }
         }
     }
 
@@ -218,6 +228,8 @@ impl Sentinel {
                 key: key.clone(),
             };
             self.instance_event(master, &target, Level::Notice, "+slave", "");
+            // Connect now rather than at the next tick.
+            self.reconnect(now, master, &target);
         }
         if !added.is_empty() {
             self.request_persist();

@@ -1,7 +1,7 @@
 //! The instances a sentinel tracks: monitored masters, their replicas and the
 //! other sentinels watching them, with the state Redis reports for each.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::addr::Addr;
 use super::failover::FailoverState;
@@ -109,6 +109,12 @@ pub struct Master {
     /// `None` = never, so the first failover is not held back.
     pub(crate) failover_start_time: Option<Millis>,
     pub(crate) failover_epoch: u64,
+    /// When votes were last asked for in `failover_epoch`, and the peers
+    /// that answered that request (see `follow_current_epoch`).
+    pub(crate) election_asked_at: Millis,
+    pub(crate) election_answers: BTreeSet<String>,
+    /// When we last voted for another sentinel's failover of this master.
+    pub(crate) voted_other_at: Option<Millis>,
     pub(crate) failover_state_change_time: Millis,
     /// Key of the replica being promoted, while a failover is in progress.
     pub(crate) promoted: Option<String>,
@@ -198,6 +204,9 @@ impl Master {
             coordinated: false,
             failover_start_time: None,
             failover_epoch: 0,
+            election_asked_at: Millis::ZERO,
+            election_answers: BTreeSet::new(),
+            voted_other_at: None,
             failover_state_change_time: Millis::ZERO,
             promoted: None,
             script_kill_sent: false,

@@ -14,8 +14,15 @@ impl Sentinel {
     /// The leader of master `name`'s failover in `epoch`, if any has enough
     /// votes. Casts our own vote on the way (for the most voted peer, or for
     /// ourselves when nobody voted), as Redis does.
+    ///
+    /// Every vote counted, ours and the peers', was cast in `epoch` (Redis
+    /// counts the peers' in the current epoch): when other masters'
+    /// failovers move the current epoch on while the replies are on their
+    /// way, a majority won in `epoch` still stands, and it is still at
+    /// most one leader per epoch since each voter grants one vote per
+    /// master and epoch.
     pub(crate) fn get_leader(&mut self, now: Millis, name: &str, epoch: u64) -> Option<String> {
-        let current = Epoch(self.settings.current_epoch);
+        let current = Epoch(epoch);
         let m = self.masters.get(name)?;
         let mut tally: Tally<String, String> = Tally::new();
         for (runid, s) in &m.sentinels {

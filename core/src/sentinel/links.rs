@@ -70,6 +70,9 @@ pub enum Tag {
 pub struct Asked {
     pub addr: String,
     pub config_epoch: u64,
+    /// The epoch a vote request carried; `None` when only the down state
+    /// was asked.
+    pub vote_epoch: Option<u64>,
 }
 
 /// Credentials to use right after connecting.
@@ -286,6 +289,11 @@ impl Sentinel {
             Channel::Cmd => {
                 // PING at once so the first reply arrives quickly.
                 self.send_ping(now, link.target.clone());
+                // And INFO: a new link's first look at the role and the
+                // replicas should not wait for the next tick.
+                if !matches!(link.target, Target::Sentinel(_)) {
+                    self.send(link.clone(), Tag::Info, vec![b"INFO".to_vec()]);
+                }
             }
             Channel::PubSub => {
                 self.send(

@@ -42,10 +42,10 @@ impl Sentinel {
         let Some(m) = self.masters.get_mut(name) else {
             return;
         };
-        let voter = if m.failover_in_progress() {
-            myid
+        let (voter, vote_epoch) = if m.failover_in_progress() {
+            (myid, Some(current_epoch))
         } else {
-            "*".to_string()
+            ("*".to_string(), None)
         };
         let addr = m
             .common
@@ -56,6 +56,7 @@ impl Sentinel {
         let asked = Asked {
             addr: m.common.addr.key(),
             config_epoch: m.config_epoch,
+            vote_epoch,
         };
         // A coordinated failover asks for votes about a master that is up.
         let s_down = m.common.s_down || (m.coordinated && m.failover_in_progress());
@@ -124,11 +125,13 @@ impl Sentinel {
         let Some(leader) = leader.as_str() else {
             return;
         };
-        let Some(s) = self
-            .masters
-            .get_mut(master)
-            .and_then(|m| m.sentinels.get_mut(runid))
-        else {
+        let Some(m) = self.masters.get_mut(master) else {
+            return;
+        };
+        if asked.vote_epoch.is_some_and(|e| e == m.failover_epoch) {
+            m.election_answers.insert(runid.clone());
+        }
+        let Some(s) = m.sentinels.get_mut(runid) else {
             return;
         };
         s.last_master_down_reply_time = now;

@@ -2,6 +2,8 @@
 //! periodic PING / INFO / hello, judge SDOWN and ODOWN, ask peers, and drive
 //! failovers. Redis calls this `sentinelTimer`; here `now` is an argument.
 
+use super::failover::FailoverState;
+use super::failover_steps::PROMOTION_POLL;
 use super::links::{Channel, LinkId, Tag, Target, HELLO_CHANNEL, MAX_PENDING_COMMANDS};
 use super::{Action, Level, Sentinel};
 use crate::time::Millis;
@@ -80,6 +82,17 @@ impl Sentinel {
             if c.o_down && !m.failover_in_progress() {
                 consider(c.o_down_since + Millis(self.stagger(m)));
             }
+            if matches!(
+                m.failover,
+                FailoverState::WaitPromotion | FailoverState::ReconfSlaves
+            ) {
+                // The INFO polls of a failover in progress.
+                for r in m.replicas.values() {
+                    if let Some(t) = r.common.info_refresh {
+                        consider(t + Millis(PROMOTION_POLL));
+                    }
+                }
+            }
         }
         if let Some(t) = self.scripts.next_deadline(self.timing.script_max_runtime) {
             consider(t);
@@ -113,7 +126,7 @@ impl Sentinel {
         }
     }
 
-    fn reconnect(&mut self, now: Millis, master: &str, target: &Target) {
+    pub(crate) fn reconnect(&mut self, now: Millis, master: &str, target: &Target) {
         let needs_pubsub = !matches!(target, Target::Sentinel(_));
         let ping_period = self.timing.ping_period;
         let Some(c) = self.instance_of_master_mut(master, target) else {

@@ -2,7 +2,9 @@
 //! and granting votes for a failover leader.
 
 use super::actions::CommandOutput;
+use super::failover::FailoverState;
 use super::instance::CastVote;
+use super::links::Target;
 use super::{Level, Sentinel};
 use crate::election::VoteKeeper;
 use crate::ids::Epoch;
@@ -31,9 +33,13 @@ impl Sentinel {
                 isdown = 1;
             }
             if runid != "*" {
+                let before = self.settings.current_epoch;
                 let (l, e) = self.vote_leader(now, &name, req_epoch.max(0) as u64, runid);
                 leader = l;
                 leader_epoch = e;
+                if (req_epoch.max(0) as u64) < before {
+                    self.stale_vote_request(now, &name, runid);
+                }
             }
         }
         CommandOutput::reply(Reply::Array(vec![
@@ -41,6 +47,34 @@ impl Sentinel {
             Reply::bulk(leader.as_deref().unwrap_or("*")),
             Reply::Int(leader_epoch as i64),
         ]))
+    }
+
+    /// A peer asked for our vote in an epoch older than our current one, so
+    /// it was refused: when many masters fail at once, the other
+    /// failovers moved our epoch on. The peer is campaigning for this
+    /// master right now, so we hold back our own attempt as if we had
+    /// voted for it (two candidates would split the votes or both win in
+    /// turn), and send it a hello at once: it carries our current epoch,
+    /// which the peer adopts and asks again in (a redis-sentinel peer
+    /// adopts it too, then re-asks within its ask period).
+    fn stale_vote_request(&mut self, now: Millis, name: &str, runid: &str) {
+        if runid.eq_ignore_ascii_case(self.myid()) {
+            return;
+        }
+        let jitter = self.prng.below(1000);
+        let Some(m) = self.masters.get_mut(name) else {
+            return;
+        };
+        if !m.failover_in_progress() {
+            m.failover_start_time = Some(now + Millis(jitter));
+        }
+        let peer = Target::Sentinel(runid.to_string());
+        if m.sentinels
+            .get(runid)
+            .is_some_and(|s| s.common.link.cc_connected)
+        {
+            self.send_hello(name, &peer);
+        }
     }
 
     /// Grants `runid` our vote for master `name` in `req_epoch` if we have
@@ -65,14 +99,39 @@ impl Sentinel {
             .as_ref()
             .map(|v| (Epoch(v.epoch), v.candidate.clone().unwrap_or_default()));
         let mut keeper = VoteKeeper::restore(Epoch(self.settings.current_epoch), previous);
-        let outcome = keeper.request(Epoch(req_epoch), runid.to_string());
-        if outcome.epoch_adopted {
+        // The elected leader of this master's failover votes for no rival
+        // (it still adopts the epoch): a rival that started a moment later
+        // would otherwise win a later epoch and a second leader would
+        // promote too. Once the failover ends or aborts it votes again.
+        // Likewise, for an ask period after voting for a candidate, no vote
+        // goes to another one (a candidate that started a moment later,
+        // before our vote request reached it): the first has its votes
+        // and is about to lead. Refusing a vote is always safe; after the
+        // period Redis's rule applies again.
+        let myid = self.myid();
+        let rival = !runid.eq_ignore_ascii_case(myid);
+        let sticky = m
+            .voted_other_at
+            .is_some_and(|t| now.since(t).0 < self.timing.ask_period)
+            && m.vote.as_ref().is_some_and(|v| {
+                v.candidate.as_deref().is_some_and(|c| {
+                    !c.eq_ignore_ascii_case(runid) && !c.eq_ignore_ascii_case(myid)
+                })
+            });
+        let leading = rival && (m.failover > FailoverState::WaitStart || sticky);
+        let (granted, epoch_adopted) = if leading {
+            (false, keeper.observe_epoch(Epoch(req_epoch)))
+        } else {
+            let outcome = keeper.request(Epoch(req_epoch), runid.to_string());
+            (outcome.granted, outcome.epoch_adopted)
+        };
+        if epoch_adopted {
             self.settings.current_epoch = keeper.current_epoch().0;
             self.request_persist();
             let epoch = self.settings.current_epoch;
             self.master_event_plain(name, Level::Warning, "+new-epoch", epoch.to_string());
         }
-        if outcome.granted {
+        if granted {
             let current = self.settings.current_epoch;
             let myid = self.myid().to_string();
             let jitter = self.prng.below(1000);
@@ -84,6 +143,7 @@ impl Sentinel {
                 if !runid.eq_ignore_ascii_case(&myid) {
                     // Having voted for someone else, hold back our own attempt.
                     m.failover_start_time = Some(now + Millis(jitter));
+                    m.voted_other_at = Some(now);
                 }
             }
             self.request_persist();
