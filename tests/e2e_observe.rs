@@ -7,12 +7,11 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use support::http_get as get;
 use support::*;
 
 const HTTP_VAR: &str = "RSENTINEL_HTTP_ADDR";
@@ -52,23 +51,6 @@ fn observed(body: &str) -> Observed {
     let mut proc = rsentinel_started(body, &[], &[(HTTP_VAR, &addr)]);
     proc.wait_ready(Duration::from_secs(10));
     Observed { proc, http }
-}
-
-/// `GET path` on loopback `port`: (status, body).
-fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).ok()?;
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let status = text.split(' ').nth(1)?.parse().ok()?;
-    let body = text.split_once("\r\n\r\n")?.1.to_string();
-    Some((status, body))
 }
 
 fn metrics(port: u16) -> String {

@@ -129,6 +129,26 @@ impl CoreHandle {
             .unwrap_or_else(shutting_down)
     }
 
+    /// `SENTINEL <args>` without waiting for the driver's reply: a query is
+    /// answered in place, anything else is queued to the driver and its
+    /// reply comes on the returned receiver. Lets a connection submit
+    /// several pipelined requests before awaiting the first reply, so one
+    /// config write can cover all of them (a peer's burst of vote requests
+    /// when many masters fail at once).
+    pub async fn submit_sentinel(&self, args: &[Vec<u8>]) -> Submitted {
+        if let Some(shared) = &self.shared {
+            let now = shared.now();
+            if let Some(r) = shared.read().query(now, args) {
+                return Submitted::Ready(r);
+            }
+        }
+        let (tx, rx) = oneshot::channel();
+        match self.tx.send(Request::Sentinel(args.to_vec(), tx)).await {
+            Ok(()) => Submitted::Waiting(rx),
+            Err(_) => Submitted::Ready(shutting_down()),
+        }
+    }
+
     /// Processes a hello a peer published to us; Redis replies `:1`.
     pub async fn hello(&self, payload: Vec<u8>) -> Reply {
         self.ask(|tx| Request::Hello(payload, tx))
@@ -173,6 +193,13 @@ impl CoreHandle {
     }
 }
 
-fn shutting_down() -> Reply {
+/// What [`CoreHandle::submit_sentinel`] got: the reply, or where it will come.
+#[derive(Debug)]
+pub enum Submitted {
+    Ready(Reply),
+    Waiting(oneshot::Receiver<Reply>),
+}
+
+pub fn shutting_down() -> Reply {
     Reply::err("Sentinel is shutting down")
 }

@@ -4,6 +4,7 @@
 //! (`client-output-buffer-limit`); plus `client-query-buffer-limit` and the
 //! idle `timeout`, as Redis applies them.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use bytes::BytesMut;
@@ -11,8 +12,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::client_registry::{Client, ClientType};
-use super::dispatch::{dispatch, Flow};
-use super::output::{Output, OutputLimiter};
+use super::dispatch::{dispatch, may_pipeline, Flow};
+use super::output::{Deferred, Output, OutputLimiter};
 use super::session::{Ctx, Session};
 use super::state::Stats;
 use crate::config::client_limits::{ClientClass, OutputBufferLimit};
@@ -51,6 +52,7 @@ pub async fn serve<S: ClientStream>(ctx: Ctx, stream: S, client: Arc<Client>) {
         out: Output::default(),
         limiter: OutputLimiter::default(),
         pending_stop: false,
+        awaiting: VecDeque::new(),
     };
     let result = conn.run(&ctx, &mut session).await;
     ctx.state.clients.unregister(client.id);
@@ -72,6 +74,9 @@ struct Connection<S> {
     limiter: OutputLimiter,
     /// The last processing pass stopped at the output bound.
     pending_stop: bool,
+    /// Replies the driver still owes, oldest first, each with the output of
+    /// the commands that came after it (see [`dispatch::may_pipeline`]).
+    awaiting: VecDeque<(Deferred, BytesMut)>,
 }
 
 /// Why the loop ended early; only for the debug log.
@@ -165,8 +170,26 @@ impl<S: ClientStream> Connection<S> {
         !self.input.is_empty() && self.pending_stop
     }
 
-    /// Decodes and runs requests while the output stays under its bound.
+    /// Decodes and runs requests while the output stays under its bound;
+    /// returns with every reply in the output, in request order.
     async fn process_input(&mut self, ctx: &Ctx, s: &mut Session) -> Flow {
+        let flow = self.run_requests(ctx, s).await;
+        self.collect_deferred().await;
+        flow
+    }
+
+    /// Waits for the replies the driver owes and puts them in their place.
+    async fn collect_deferred(&mut self) {
+        while let Some((mut d, after)) = self.awaiting.pop_front() {
+            let reply = (&mut d.reply).await;
+            let reply = reply.unwrap_or_else(|_| crate::driver::handle::shutting_down());
+            crate::observe::on_sentinel_reply(&d.args, &reply);
+            self.out.deferred_reply(&d, &reply);
+            self.out.buf.extend_from_slice(&after);
+        }
+    }
+
+    async fn run_requests(&mut self, ctx: &Ctx, s: &mut Session) -> Flow {
         self.pending_stop = false;
         loop {
             if s.client.is_killed() || s.close_after_reply {
@@ -186,7 +209,19 @@ impl<S: ClientStream> Connection<S> {
                         meta.argv_mem = args.iter().map(Vec::len).sum();
                         meta.obl = self.out.buf.len();
                     }
-                    if dispatch(ctx, s, args, &mut self.out).await == Flow::Close {
+                    // Only a vote request may go ahead of a reply still
+                    // owed; anything else first waits for it.
+                    if !self.awaiting.is_empty() && !may_pipeline(&args) {
+                        self.collect_deferred().await;
+                    }
+                    let mark = self.out.buf.len();
+                    let flow = dispatch(ctx, s, args, &mut self.out).await;
+                    if let Some(d) = self.out.deferred.take() {
+                        self.awaiting.push_back((d, BytesMut::new()));
+                    } else if let Some((_, after)) = self.awaiting.back_mut() {
+                        after.extend_from_slice(&self.out.buf.split_off(mark));
+                    }
+                    if flow == Flow::Close {
                         return Flow::Close;
                     }
                 }
@@ -203,6 +238,7 @@ impl<S: ClientStream> Connection<S> {
                 }
                 Err(e) => {
                     tracing::debug!("client {}: {e}", s.client.id);
+                    self.collect_deferred().await;
                     self.out.suppress = false;
                     if let Some(r) = e.reply() {
                         self.out.reply(&r);

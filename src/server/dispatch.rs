@@ -14,6 +14,7 @@ use crate::acl;
 use crate::commands::command::command;
 use crate::commands::resolve::{resolve, unknown_command, wrong_arity};
 use crate::commands::table::CommandSpec;
+use crate::driver::handle::Submitted;
 
 /// The only channel a sentinel accepts PUBLISH on.
 const HELLO_CHANNEL: &[u8] = b"__sentinel__:hello";
@@ -142,6 +143,18 @@ async fn run(
         "acl" => acl_command(ctx, s, args).await,
         "info" => info_command(ctx, &args[1..]).await,
         "role" => ctx.core.role().await,
+        "sentinel" if is_vote_request(&args[1..]) => {
+            match ctx.core.submit_sentinel(&args[1..]).await {
+                Submitted::Ready(reply) => {
+                    crate::observe::on_sentinel_reply(&args[1..], &reply);
+                    reply
+                }
+                Submitted::Waiting(rx) => {
+                    out.defer(rx, &args[1..]);
+                    return Flow::Continue;
+                }
+            }
+        }
         "sentinel" => {
             let reply = ctx.core.sentinel(&args[1..]).await;
             crate::observe::on_sentinel_reply(&args[1..], &reply);
@@ -178,6 +191,26 @@ async fn run(
     };
     out.reply(&reply);
     Flow::Continue
+}
+
+/// `SENTINEL is-master-down-by-addr …` (or its valkey alias): the request
+/// a peer pipelines by the dozen when many masters fail at once. Its reply
+/// may be deferred (see [`Output::defer`]): only further vote requests are
+/// submitted while one awaits its reply, and anything else waits for it,
+/// so no later command can see the state from before the vote.
+pub fn is_vote_request(sentinel_args: &[Vec<u8>]) -> bool {
+    sentinel_args.first().is_some_and(|sub| {
+        sub.eq_ignore_ascii_case(b"is-master-down-by-addr")
+            || sub.eq_ignore_ascii_case(b"is-primary-down-by-addr")
+    })
+}
+
+/// Whether the whole request `args` is a [`is_vote_request`]: such
+/// requests may be submitted while earlier ones still await their reply.
+pub fn may_pipeline(args: &[Vec<u8>]) -> bool {
+    args.first()
+        .is_some_and(|c| c.eq_ignore_ascii_case(b"sentinel"))
+        && is_vote_request(&args[1..])
 }
 
 /// `PING [message]`; in the RESP2 subscribed context a `["pong", msg]`

@@ -19,6 +19,20 @@ pub struct Output {
     pub suppress: bool,
     /// Error replies produced since the last [`Output::take_errors`].
     errors: u64,
+    /// A reply the driver will send later, set by the command just run;
+    /// the connection takes it and keeps its place in the output order.
+    pub deferred: Option<Deferred>,
+}
+
+/// A reply still to come from the driver, encoded as the client's protocol
+/// and reply mode were when its command ran.
+#[derive(Debug)]
+pub struct Deferred {
+    pub reply: tokio::sync::oneshot::Receiver<Reply>,
+    pub resp3: bool,
+    pub suppress: bool,
+    /// `SENTINEL`'s arguments, for the vote metrics once the reply is in.
+    pub args: Vec<Vec<u8>>,
 }
 
 impl Output {
@@ -54,6 +68,25 @@ impl Output {
         } else {
             encode(&Reply::bulk(text), false, &mut self.buf);
         }
+    }
+
+    /// Leaves the current command's reply to come from `reply` later.
+    pub fn defer(&mut self, reply: tokio::sync::oneshot::Receiver<Reply>, args: &[Vec<u8>]) {
+        self.deferred = Some(Deferred {
+            reply,
+            resp3: self.resp3,
+            suppress: self.suppress,
+            args: args.to_vec(),
+        });
+    }
+
+    /// Appends a deferred reply that has come in, in the protocol and mode
+    /// of its command.
+    pub fn deferred_reply(&mut self, d: &Deferred, reply: &Reply) {
+        let (resp3, suppress) = (self.resp3, self.suppress);
+        (self.resp3, self.suppress) = (d.resp3, d.suppress);
+        self.reply(reply);
+        (self.resp3, self.suppress) = (resp3, suppress);
     }
 
     pub fn take_errors(&mut self) -> u64 {
