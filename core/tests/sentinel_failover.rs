@@ -58,7 +58,7 @@ impl World {
     fn step(&mut self, now: u64, dead: &[Target]) {
         self.now = now;
         let now = Millis(now);
-        self.s.tick(now);
+        self.s.handle_timeout(now);
         for _ in 0..5 {
             let actions = self.drain();
             if actions.is_empty() {

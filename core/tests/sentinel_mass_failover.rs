@@ -166,7 +166,7 @@ impl World {
             match ev {
                 Ev::Tick(i, gen) => {
                     if self.tick_at[i].0 == gen {
-                        self.cores[i].tick(at);
+                        self.cores[i].handle_timeout(at);
                         self.tick_at[i].1 = Millis(u64::MAX);
                         self.drain(i);
                     }

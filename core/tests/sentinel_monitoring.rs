@@ -76,7 +76,7 @@ fn connects(actions: &[Action]) -> Vec<LinkId> {
 
 /// Connects both links of the master at `now`, answering nothing yet.
 fn connect_master(s: &mut Sentinel, now: Millis) -> Vec<Action> {
-    s.tick(now);
+    s.handle_timeout(now);
     let mut out = drain(s);
     for link in connects(&out) {
         s.link_connected(now, link, "127.0.0.1".into());
@@ -88,7 +88,7 @@ fn connect_master(s: &mut Sentinel, now: Millis) -> Vec<Action> {
 #[test]
 fn first_tick_connects_command_and_pubsub_links() {
     let mut s = basic();
-    s.tick(Millis(0));
+    s.handle_timeout(Millis(0));
     let links: Vec<LinkId> = drain(&mut s)
         .into_iter()
         .filter_map(|a| match a {
@@ -115,7 +115,7 @@ fn connected_links_are_named_pinged_and_subscribed() {
 fn info_and_hello_are_sent_once_connected() {
     let mut s = basic();
     connect_master(&mut s, Millis(0));
-    s.tick(Millis(100));
+    s.handle_timeout(Millis(100));
     let out = sent(&drain(&mut s));
     assert!(out.iter().any(|(_, t, c)| *t == Tag::Info && c == "INFO"));
     let hello = out
@@ -133,11 +133,11 @@ fn info_and_hello_are_sent_once_connected() {
 fn sdown_exactly_after_down_after_milliseconds() {
     let mut s = basic();
     connect_master(&mut s, Millis(0));
-    s.tick(Millis(1000));
+    s.handle_timeout(Millis(1000));
     assert!(events(&drain(&mut s))
         .iter()
         .all(|e| !e.starts_with("+sdown")));
-    s.tick(Millis(1001));
+    s.handle_timeout(Millis(1001));
     assert_eq!(
         events(&drain(&mut s)),
         vec!["+sdown master mymaster 127.0.0.1 6379"]
@@ -152,10 +152,10 @@ fn answer_ping(s: &mut Sentinel, now: Millis, reply: Reply) {
 fn pong_keeps_the_master_up_and_clears_sdown() {
     let mut s = basic();
     connect_master(&mut s, Millis(0));
-    s.tick(Millis(1500));
+    s.handle_timeout(Millis(1500));
     assert!(events(&drain(&mut s)).contains(&"+sdown master mymaster 127.0.0.1 6379".to_string()));
     answer_ping(&mut s, Millis(1600), Reply::Simple("PONG".into()));
-    s.tick(Millis(1700));
+    s.handle_timeout(Millis(1700));
     assert!(events(&drain(&mut s)).contains(&"-sdown master mymaster 127.0.0.1 6379".to_string()));
 }
 
@@ -182,7 +182,7 @@ fn loading_counts_as_healthy_but_busy_and_noauth_do_not() {
         let mut s = basic();
         connect_master(&mut s, Millis(0));
         answer_ping(&mut s, Millis(900), reply.clone());
-        s.tick(Millis(1200));
+        s.handle_timeout(Millis(1200));
         let ev = events(&drain(&mut s));
         let down = ev.iter().any(|e| e.starts_with("+sdown"));
         assert_eq!(down, !healthy, "{reply:?} → {ev:?}");
@@ -223,7 +223,7 @@ fn odown_when_a_fresh_reply_reaches_the_quorum() {
         "127.0.0.1".into(),
     );
     drain(&mut s);
-    s.tick(Millis(1001));
+    s.handle_timeout(Millis(1001));
     let out = drain(&mut s);
     let ask = sent(&out)
         .into_iter()
@@ -236,12 +236,12 @@ fn odown_when_a_fresh_reply_reaches_the_quorum() {
         ask.1,
         Reply::Array(vec![Reply::Int(1), Reply::bulk("*"), Reply::Int(0)]),
     );
-    s.tick(Millis(1020));
+    s.handle_timeout(Millis(1020));
     assert!(events(&drain(&mut s))
         .contains(&"+odown master mymaster 127.0.0.1 6379 #quorum 2/2".to_string()));
     // Replies older than 5 ask periods stop counting.
     for t in (1100..=6300).step_by(100) {
-        s.tick(Millis(t));
+        s.handle_timeout(Millis(t));
     }
     assert!(events(&drain(&mut s)).contains(&"-odown master mymaster 127.0.0.1 6379".to_string()));
 }
@@ -270,13 +270,13 @@ fn master_info_reveals_replicas() {
 #[test]
 fn a_long_gap_between_ticks_enters_tilt_and_it_ends_after_the_period() {
     let mut s = basic();
-    s.tick(Millis(0));
-    s.tick(Millis(2500));
+    s.handle_timeout(Millis(0));
+    s.handle_timeout(Millis(2500));
     assert!(events(&drain(&mut s)).contains(&"+tilt #tilt mode entered".to_string()));
     assert!(s.in_tilt());
     let mut t = 2600;
     while t <= 32_600 {
-        s.tick(Millis(t));
+        s.handle_timeout(Millis(t));
         t += 100;
     }
     assert!(events(&drain(&mut s)).contains(&"-tilt #tilt mode exited".to_string()));
@@ -286,7 +286,7 @@ fn a_long_gap_between_ticks_enters_tilt_and_it_ends_after_the_period() {
 fn no_sdown_is_declared_during_tilt() {
     let mut s = basic();
     connect_master(&mut s, Millis(0));
-    s.tick(Millis(2500));
+    s.handle_timeout(Millis(2500));
     let ev = events(&drain(&mut s));
     assert!(ev.contains(&"+tilt #tilt mode entered".to_string()));
     assert!(!ev.iter().any(|e| e.starts_with("+sdown")));
@@ -302,7 +302,7 @@ fn poll_timeout_names_the_moment_sdown_becomes_due() {
     assert_eq!(s.poll_timeout(Millis(10)), Millis(50));
     // The PING sent at connect is unanswered: SDOWN is due just after
     // down-after-milliseconds, sooner than the next period would be.
-    s.tick(Millis(990));
+    s.handle_timeout(Millis(990));
     assert_eq!(s.poll_timeout(Millis(990)), Millis(1001));
     s.handle_reply(
         Millis(995),
@@ -321,7 +321,7 @@ fn an_answer_about_a_master_switched_since_never_counts() {
     let peer_link = LinkId::cmd(Target::Sentinel(PEER.into()));
     s.link_connected(Millis(0), peer_link, "127.0.0.1".into());
     drain(&mut s);
-    s.tick(Millis(1001));
+    s.handle_timeout(Millis(1001));
     let ask = sent(&drain(&mut s))
         .into_iter()
         .find(|(_, t, _)| matches!(t, Tag::AskMasterState(..)))
@@ -362,7 +362,7 @@ fn an_answer_about_a_master_switched_since_never_counts() {
     // may come from the stale answer.
     connect_master(&mut s, Millis(1010));
     for t in (1100..=3500).step_by(100) {
-        s.tick(Millis(t));
+        s.handle_timeout(Millis(t));
     }
     let ev = events(&drain(&mut s));
     assert!(
@@ -424,7 +424,7 @@ fn ping_answered_after(delay: u64, hang_at: u64, until: u64) -> (Option<u64>, us
             };
             s.handle_reply(Millis(sent_at + delay), LinkId::cmd(master()), tag, reply);
         }
-        s.tick(Millis(now));
+        s.handle_timeout(Millis(now));
         let mut actions = drain(&mut s);
         for link in connects(&actions) {
             s.link_connected(Millis(now), link, "127.0.0.1".into());

@@ -107,7 +107,7 @@ impl Driver {
                         panic!("injected fault: RSENTINEL_DEBUG_DRIVER_PANIC_AFTER_MS");
                     }
                     let now = self.now();
-                    self.core.write().tick(now);
+                    self.core.write().handle_timeout(now);
                 }
                 Some(ev) = self.link_events.recv() => self.on_link_event(ev),
                 ack = self.writer.next_ack(), if !self.writer_gone => match ack {

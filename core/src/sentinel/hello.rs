@@ -1,8 +1,7 @@
 //! The hello protocol: learning about other sentinels and newer master
 //! configurations from `__sentinel__:hello` messages.
 
-use super::addr::Addr;
-use super::instance::{PeerSentinel, Replica};
+use super::instance::PeerSentinel;
 use super::links::Target;
 use super::{Action, Level, Sentinel};
 use crate::time::Millis;
@@ -257,53 +256,12 @@ impl Sentinel {
         }
         self.request_persist();
     }
-
-    /// Points master `name` at `new`: the old master and the other replicas
-    /// become its replicas; sentinels are kept; everything else is relearnt.
-    pub(crate) fn reset_master_and_change_address(&mut self, now: Millis, name: &str, new: Addr) {
-        let Some(m) = self.masters.get(name) else {
-            return;
-        };
-        let mut replicas: Vec<Addr> = m
-            .replicas
-            .values()
-            .map(|r| r.common.addr.clone())
-            .filter(|a| !a.same_instance(&new))
-            .collect();
-        if !m.common.addr.same_instance(&new) {
-            replicas.push(m.common.addr.clone());
-        }
-        self.reset_master(now, name, false);
-        let Some(m) = self.masters.get_mut(name) else {
-            return;
-        };
-        m.common.addr = new;
-        m.common.s_down_since = Millis::ZERO;
-        m.common.o_down_since = Millis::ZERO;
-        let down_after = m.common.down_after;
-        let mut keys = Vec::new();
-        for addr in replicas {
-            let key = addr.key();
-            if !m.replicas.contains_key(&key) {
-                m.replicas
-                    .insert(key.clone(), Replica::new(addr, down_after, now));
-                keys.push(key);
-            }
-        }
-        for key in keys {
-            let target = Target::Replica {
-                master: name.to_string(),
-                key,
-            };
-            self.instance_event(name, &target, Level::Notice, "+slave", "");
-        }
-        self.request_persist();
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sentinel::Addr;
 
     #[test]
     fn our_own_hello_is_ignored() {

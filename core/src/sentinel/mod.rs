@@ -2,34 +2,32 @@
 //! replies, link changes and ticks (each with `now`), then drains the
 //! [`Action`]s it queued: events to publish, config flushes, commands to send.
 
-mod acting;
 mod actions;
 pub mod addr;
 mod commands;
 mod config_lines;
-mod coordinated;
 mod directives;
-mod emit;
+mod event_queue;
 pub mod events;
 pub mod failover;
-mod failover_steps;
 pub mod fence;
 pub mod hello;
-pub mod info;
-mod info_section;
+mod info_command;
+pub mod info_reply;
 pub mod instance;
 mod instance_map;
 mod leader;
 pub mod links;
 mod odown;
-mod replica_selection;
+mod reconfigure;
 mod reset;
 mod resolve;
-mod schedule;
 mod scripts;
+mod sdown;
 pub mod settings;
 mod slaveof;
 mod tilt;
+mod timer;
 pub mod timing;
 mod vote;
 
@@ -38,9 +36,9 @@ use std::collections::{BTreeMap, VecDeque};
 pub use actions::{Action, CommandOutput, Durability, FLUSH_FAILED};
 pub use addr::Addr;
 pub use events::{Event, Level, Subject};
+pub use failover::select_replica;
 pub use fence::FencePolicy;
 pub use instance::{Master, PeerSentinel, Replica};
-pub use replica_selection::select_replica;
 pub use scripts::ScriptRun;
 pub use settings::Settings;
 pub use timing::Timing;

@@ -1,8 +1,9 @@
 //! Resetting a master: what `SENTINEL RESET` and a switch to a new master
 //! address do to the state kept about it.
 
+use super::addr::Addr;
 use super::failover::FailoverState;
-use super::instance::{Common, Role};
+use super::instance::{Common, Replica, Role};
 use super::links::{LinkId, Target};
 use super::{Action, Level, Sentinel};
 use crate::time::Millis;
@@ -50,6 +51,48 @@ impl Sentinel {
         if event {
             self.master_event(name, Level::Warning, "+reset-master", |_| String::new());
         }
+    }
+
+    /// Points master `name` at `new`: the old master and the other replicas
+    /// become its replicas; sentinels are kept; everything else is relearnt.
+    pub(crate) fn reset_master_and_change_address(&mut self, now: Millis, name: &str, new: Addr) {
+        let Some(m) = self.masters.get(name) else {
+            return;
+        };
+        let mut replicas: Vec<Addr> = m
+            .replicas
+            .values()
+            .map(|r| r.common.addr.clone())
+            .filter(|a| !a.same_instance(&new))
+            .collect();
+        if !m.common.addr.same_instance(&new) {
+            replicas.push(m.common.addr.clone());
+        }
+        self.reset_master(now, name, false);
+        let Some(m) = self.masters.get_mut(name) else {
+            return;
+        };
+        m.common.addr = new;
+        m.common.s_down_since = Millis::ZERO;
+        m.common.o_down_since = Millis::ZERO;
+        let down_after = m.common.down_after;
+        let mut keys = Vec::new();
+        for addr in replicas {
+            let key = addr.key();
+            if !m.replicas.contains_key(&key) {
+                m.replicas
+                    .insert(key.clone(), Replica::new(addr, down_after, now));
+                keys.push(key);
+            }
+        }
+        for key in keys {
+            let target = Target::Replica {
+                master: name.to_string(),
+                key,
+            };
+            self.instance_event(name, &target, Level::Notice, "+slave", "");
+        }
+        self.request_persist();
     }
 }
 

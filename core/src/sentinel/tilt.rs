@@ -1,6 +1,7 @@
-//! TILT: when ticks arrive too far apart (or time runs backwards) the
-//! sentinel's view of timeouts cannot be trusted, so for a while it keeps
-//! monitoring but stops acting.
+//! TILT: when timer passes arrive too far apart (or time runs backwards)
+//! the sentinel's view of timeouts cannot be trusted, so for a while it
+//! keeps monitoring but stops acting; entered and left here, checked at the
+//! start of every timer pass.
 
 use super::{Level, Sentinel};
 use crate::time::Millis;
@@ -18,5 +19,9 @@ impl Sentinel {
             }
         }
         self.previous_tick = Some(now);
+        if self.tilt && now.since(self.tilt_start).0 > self.timing.tilt_period {
+            self.tilt = false;
+            self.event(Level::Warning, "-tilt", "#tilt mode exited".into());
+        }
     }
 }

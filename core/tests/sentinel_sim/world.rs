@@ -264,7 +264,7 @@ impl World {
         let Some(core) = self.slots[i].core.as_mut() else {
             return;
         };
-        core.tick(now);
+        core.handle_timeout(now);
         self.drain(i);
         let next = now + Millis(80 + self.prng.below(41));
         self.queue.push(next, Ev::Tick(i, inc));

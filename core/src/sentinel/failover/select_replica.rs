@@ -2,8 +2,8 @@
 
 use std::cmp::Ordering;
 
-use super::instance::{Master, Replica};
-use super::timing::Timing;
+use crate::sentinel::instance::{Master, Replica};
+use crate::sentinel::timing::Timing;
 use crate::time::Millis;
 
 /// The key of the best replica of `m` to promote, if any qualifies.

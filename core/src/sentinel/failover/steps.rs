@@ -5,13 +5,13 @@
 
 use std::collections::BTreeMap;
 
-use super::failover::{FailoverState, MAX_ELECTION_EPOCH};
-use super::instance::ReconfState;
-use super::links::{LinkId, Tag, Target};
-use super::replica_selection::{replica_may_qualify_soon, select_replica};
-use super::{Action, Level, Sentinel, SIMFAILURE_CRASH_AFTER_ELECTION};
+use super::select_replica::{replica_may_qualify_soon, select_replica};
+use super::{FailoverState, MAX_ELECTION_EPOCH};
 use crate::election::QuorumRule;
 use crate::ids::Epoch;
+use crate::sentinel::instance::ReconfState;
+use crate::sentinel::links::{LinkId, Tag, Target};
+use crate::sentinel::{Action, Level, Sentinel, SIMFAILURE_CRASH_AFTER_ELECTION};
 use crate::time::Millis;
 
 /// While waiting for the promoted replica to report `role:master`, or for
@@ -467,7 +467,12 @@ impl Sentinel {
         }
     }
 
-    fn detect_failover_end(&mut self, now: Millis, name: &str, promoted_addr: &super::Addr) {
+    fn detect_failover_end(
+        &mut self,
+        now: Millis,
+        name: &str,
+        promoted_addr: &crate::sentinel::Addr,
+    ) {
         let Some(m) = self.masters.get(name) else {
             return;
         };

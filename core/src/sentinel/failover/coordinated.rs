@@ -7,9 +7,9 @@
 //! showing the promotion, replica reconfiguration, config epoch,
 //! `+switch-master`) is the usual failover.
 
-use super::links::{LinkId, Tag, Target};
-use super::Sentinel;
 use crate::reply::Reply;
+use crate::sentinel::links::{LinkId, Tag, Target};
+use crate::sentinel::Sentinel;
 use crate::time::Millis;
 
 /// valkey's answer when the master's INFO has no `master_failover_state`

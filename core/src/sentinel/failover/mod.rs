@@ -1,4 +1,8 @@
-//! The failover state machine's states (the leader side).
+//! The failover, from start to switch, on the leader's side: the states and
+//! `SENTINEL FAILOVER` here; `steps.rs` the step each state takes (election,
+//! promotion, reconfiguration, switch); `progress.rs` what moves it on (timer
+//! passes, peers' answers, INFO); `select_replica.rs` the choice of the
+//! replica; `coordinated.rs` the `COORDINATED` variant.
 
 /// Redis's `failover_state`, in order.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -32,12 +36,20 @@ impl FailoverState {
     }
 }
 
+mod coordinated;
+mod progress;
+mod select_replica;
+mod steps;
+
+pub use select_replica::select_replica;
+pub(crate) use steps::PROMOTION_POLL;
+
 use super::actions::CommandOutput;
-use super::replica_selection::{replica_may_qualify_soon, select_replica};
 use super::{Action, Level, Sentinel};
 use crate::ids::Epoch;
 use crate::reply::Reply;
 use crate::time::Millis;
+use select_replica::replica_may_qualify_soon;
 
 /// The last epoch a failover can use: `is-master-down-by-addr` carries the
 /// epoch as a signed 64-bit integer (Redis parses it with `getLongLong`),

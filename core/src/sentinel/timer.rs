@@ -1,11 +1,13 @@
-//! The timer: what every tick does for every instance — reconnect, send the
-//! periodic PING / INFO / hello, judge SDOWN and ODOWN, ask peers, and drive
-//! failovers. Redis calls this `sentinelTimer`; here `now` is an argument.
+//! The timer: what every pass does for every instance — reconnect, send the
+//! periodic PING / INFO / hello — and the calls into SDOWN (`sdown.rs`),
+//! ODOWN (`odown.rs`) and the failover (`failover/progress.rs`); plus
+//! `poll_timeout`, the one clock the shell waits on. Redis calls this
+//! `sentinelTimer`; here `now` is an argument.
 
 use super::failover::FailoverState;
-use super::failover_steps::PROMOTION_POLL;
-use super::links::{Channel, LinkId, Tag, Target, HELLO_CHANNEL, MAX_PENDING_COMMANDS};
-use super::{Action, Level, Sentinel};
+use super::failover::PROMOTION_POLL;
+use super::links::{LinkId, Tag, Target, HELLO_CHANNEL, MAX_PENDING_COMMANDS};
+use super::Sentinel;
 use crate::time::Millis;
 
 /// Reconnect period for instances that are SDOWN.
@@ -27,12 +29,8 @@ impl Sentinel {
     /// One tick. The shell calls this when `poll_timeout` comes due (and
     /// may call it more often); after replies the core also reacts at once
     /// where the protocol allows.
-    pub fn tick(&mut self, now: Millis) {
+    pub fn handle_timeout(&mut self, now: Millis) {
         self.check_tilt(now);
-        if self.tilt && now.since(self.tilt_start).0 > self.timing.tilt_period {
-            self.tilt = false;
-            self.event(Level::Warning, "-tilt", "#tilt mode exited".into());
-        }
         let names: Vec<String> = self.masters.keys().cloned().collect();
         for name in &names {
             let Some(m) = self.masters.get(name) else {
@@ -52,7 +50,7 @@ impl Sentinel {
         self.run_pending_scripts(now);
     }
 
-    /// When the shell must call `tick` next: the only clock the shell waits
+    /// When the shell must call `handle_timeout` next: the only clock it waits
     /// on. The timer period after the last tick ([`TIMER_PERIOD`], or `now`
     /// before the first), brought forward to the exact moment an instance
     /// crosses its down-after-milliseconds, a staggered failover start or
@@ -281,82 +279,6 @@ impl Sentinel {
         );
     }
 
-    fn check_sdown(&mut self, now: Millis, master: &str, target: &Target) {
-        let needs_pubsub = !matches!(target, Target::Sentinel(_));
-        let min_link_age = self.timing.min_link_reconnect_period;
-        let publish_period = self.timing.publish_period;
-        let info_period = self.timing.info_period;
-        let (reboot, reboot_since, reboot_period) = match (target, self.masters.get(master)) {
-            (Target::Master(_), Some(m)) => (
-                m.master_reboot,
-                m.master_reboot_since,
-                m.master_reboot_down_after_period,
-            ),
-            _ => (false, Millis::ZERO, 0),
-        };
-        let Some(c) = self.instance_of_master_mut(master, target) else {
-            return;
-        };
-        let elapsed = match c.link.act_ping_time {
-            Some(t) => now.since(t).0,
-            None if c.disconnected(needs_pubsub) => now.since(c.link.last_avail_time).0,
-            None => 0,
-        };
-        let half = c.down_after / 2;
-        let mut close = Vec::new();
-        // A link that looks connected but has gone quiet is reconnected.
-        if c.link.cc_connected
-            && now.since(c.link.cc_conn_time).0 >= min_link_age
-            && c.link.act_ping_time.is_some_and(|t| now.since(t).0 > half)
-            && now.since(c.link.last_pong_time).0 > half
-        {
-            close.push(Channel::Cmd);
-        }
-        if c.link.pc_connected
-            && now.since(c.link.pc_conn_time).0 >= min_link_age
-            && now.since(c.link.pc_last_activity).0 > 3 * publish_period
-        {
-            close.push(Channel::PubSub);
-        }
-        let reports_slave_too_long = matches!(target, Target::Master(_))
-            && c.role_reported == super::instance::Role::Slave
-            && now.since(c.role_reported_time).0 > c.down_after + 2 * info_period;
-        let rebooted_too_long = reboot && now.since(reboot_since).0 > reboot_period;
-        let down = elapsed > c.down_after || reports_slave_too_long || rebooted_too_long;
-        let change = if down && !c.s_down {
-            c.s_down = true;
-            c.s_down_since = now;
-            Some("+sdown")
-        } else if !down && c.s_down {
-            c.s_down = false;
-            Some("-sdown")
-        } else {
-            None
-        };
-        if change == Some("-sdown") {
-            self.clear_script_kill(master, target);
-        }
-        for channel in close {
-            let link = LinkId {
-                target: target.clone(),
-                channel,
-            };
-            self.link_closed(now, link.clone());
-            self.push(Action::Close(link));
-        }
-        if let Some(kind) = change {
-            self.instance_event(master, target, Level::Warning, kind, "");
-            if kind == "+sdown" {
-                if let Target::Master(name) = target {
-                    // Ask the peers at once: ODOWN needs their view. And
-                    // refresh the replicas, one of which may soon be chosen.
-                    self.ask_master_state(now, name, true);
-                    self.refresh_replicas(name);
-                }
-            }
-        }
-    }
-
     /// Sends INFO to every connected replica of master `name` now.
     pub(crate) fn refresh_replicas(&mut self, name: &str) {
         let Some(m) = self.masters.get(name) else {
@@ -373,20 +295,6 @@ impl Sentinel {
             .collect();
         for t in targets {
             self.send(LinkId::cmd(t), Tag::Info, vec![b"INFO".to_vec()]);
-        }
-    }
-
-    fn clear_script_kill(&mut self, master: &str, target: &Target) {
-        if let Some(m) = self.masters.get_mut(master) {
-            match target {
-                Target::Master(_) => m.script_kill_sent = false,
-                Target::Replica { key, .. } => {
-                    if let Some(r) = m.replicas.get_mut(key) {
-                        r.script_kill_sent = false;
-                    }
-                }
-                Target::Sentinel(_) => {}
-            }
         }
     }
 }
