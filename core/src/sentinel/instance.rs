@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::addr::Addr;
 use super::failover::FailoverState;
+use crate::election::FailureDetector;
 use crate::time::Millis;
 
 /// What every instance has: identity, link bookkeeping, down-state.
@@ -54,6 +55,22 @@ pub struct LinkState {
     pub(crate) last_reconn_time: Option<Millis>,
     pub(crate) last_pub_time: Option<Millis>,
     pub(crate) refcount: u32,
+}
+
+impl LinkState {
+    /// This link's PING history as the shared failure detector reads it:
+    /// silence counts from the oldest unanswered PING or, while the link is
+    /// down, from the last acceptable reply. `None` while connected with no
+    /// PING outstanding, where Redis counts no silence at all.
+    pub(crate) fn ping_detector(&self, disconnected: bool) -> Option<FailureDetector> {
+        let mut d = FailureDetector::new(self.last_avail_time);
+        match self.act_ping_time {
+            Some(t) => d.probe_sent(t),
+            None if disconnected => {}
+            None => return None,
+        }
+        Some(d)
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -26,11 +26,10 @@ impl Sentinel {
         let Some(c) = self.instance_of_master_mut(master, target) else {
             return;
         };
-        let elapsed = match c.link.act_ping_time {
-            Some(t) => now.since(t).0,
-            None if c.disconnected(needs_pubsub) => now.since(c.link.last_avail_time).0,
-            None => 0,
-        };
+        let silent = c
+            .link
+            .ping_detector(c.disconnected(needs_pubsub))
+            .is_some_and(|d| d.is_down(now, Millis(c.down_after)));
         let half = c.down_after / 2;
         let mut close = Vec::new();
         // A link that looks connected but has gone quiet is reconnected.
@@ -51,7 +50,7 @@ impl Sentinel {
             && c.role_reported == super::instance::Role::Slave
             && now.since(c.role_reported_time).0 > c.down_after + 2 * info_period;
         let rebooted_too_long = reboot && now.since(reboot_since).0 > reboot_period;
-        let down = elapsed > c.down_after || reports_slave_too_long || rebooted_too_long;
+        let down = silent || reports_slave_too_long || rebooted_too_long;
         let change = if down && !c.s_down {
             c.s_down = true;
             c.s_down_since = now;

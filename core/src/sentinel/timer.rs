@@ -73,8 +73,10 @@ impl Sentinel {
         for m in self.masters.values() {
             let c = &m.common;
             if !c.s_down {
-                if let Some(t) = c.link.act_ping_time {
-                    consider(t + Millis(c.down_after + 1));
+                // Only a PING outstanding has a deadline of its own; a
+                // link going down is reported as it happens.
+                if let Some(d) = c.link.ping_detector(false) {
+                    consider(d.down_at(Millis(c.down_after)));
                 }
             }
             if c.o_down && !m.failover_in_progress() {
