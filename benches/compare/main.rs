@@ -16,6 +16,17 @@
 //!   both): RSS and CPU per sentinel over a fixed window, commands per
 //!   second each sentinel sends each master, and time until ready.
 //!
+//! Idle data nodes: every master is a loopback port served by `fake.rs`
+//! on one thread of this process (a `redis-server` per master does not fit
+//! 1 000 masters on 2 cores). Each sentinel holds 2 links per master, so
+//! 1 000 masters × 3 sentinels is 6 000 connections into this process and
+//! ~2 000 descriptors per sentinel: the open-files limit must allow that
+//! (the sentinels inherit ours; 20 000 here). redis-sentinel's `maxclients`
+//! (10 000) only counts clients connecting to it, a handful here. "Ready"
+//! is every master `status=ok` with `sentinels=3` in `INFO sentinel` of all
+//! three; at 1 000 masters redis-sentinel takes about a minute to get
+//! there (see [`READY_TIMEOUT`]), its event loop stalling for seconds.
+//!
 //! Environment: RSENTINEL_BENCH_RUNS (failover runs per kind, default 1;
 //! medians), RSENTINEL_BENCH_SCALES (default `1,50,200,1000`),
 //! RSENTINEL_BENCH_WINDOW (idle window in seconds, default 10),
@@ -551,6 +562,33 @@ fn mass(kind: Kind, n: usize, table: &mut Table) {
     drop(replicas);
 }
 
+/// How long the idle scenario waits for its sentinels to be ready.
+/// redis-sentinel needs about a minute at 1 000 masters: it rewrites and
+/// fsyncs its whole config (one `sentinel known-sentinel` line more each
+/// time) for every peer it discovers, 2 000 rewrites of a 1 000-master file.
+const READY_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// How many masters `INFO sentinel` of the sentinel on `port` shows as
+/// `status=ok` with all 3 sentinels known (0 when it does not answer). One
+/// request covers every master, and the read timeout is long because
+/// redis-sentinel's event loop stalls for seconds while it rewrites its
+/// config at start-up: a short timeout read as "not ready" forever.
+fn masters_ready(port: u16) -> usize {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let Ok(mut c) = Client::connect_addr(addr, Duration::from_secs(60)) else {
+        return 0;
+    };
+    let Ok(info) = c.cmd(&["INFO", "sentinel"]) else {
+        return 0;
+    };
+    text(&info)
+        .lines()
+        .filter(|l| {
+            l.starts_with("master") && l.contains(",status=ok,") && l.ends_with(",sentinels=3")
+        })
+        .count()
+}
+
 /// `n` fake masters × 3 sentinels: ready time, then RSS and CPU per
 /// sentinel over `window`, and commands per second per master per sentinel.
 fn idle(kind: Kind, n: usize, window: Duration, table: &mut Table) {
@@ -565,18 +603,29 @@ fn idle(kind: Kind, n: usize, window: Duration, table: &mut Table) {
     let body = monitor_body(&names, 2).replace(&format!(" {D}\n"), " 30000\n");
     let t0 = Instant::now();
     let sentinels: Vec<Proc> = (0..3).map(|_| kind.spawn(&body)).collect();
-    let probe = [names[0].0.clone(), names[n - 1].0.clone()];
-    let ready = wait_until(Duration::from_secs(60), || {
-        sentinels.iter().all(|s| {
-            probe.iter().all(|m| {
-                master_fields(s.port, m)
-                    .is_some_and(|r| field(&r, "num-other-sentinels").as_deref() == Some("2"))
-            })
-        })
+    let mut shown = Instant::now();
+    let ready = wait_until(READY_TIMEOUT, || {
+        let counts: Vec<usize> = sentinels.iter().map(|s| masters_ready(s.port)).collect();
+        if counts.iter().any(|&c| c < n) {
+            if shown.elapsed() < Duration::from_secs(5) {
+                return false;
+            }
+            shown = Instant::now();
+            eprintln!(
+                "{} idle {n}: {:.1} s, masters with status=ok and sentinels=3: {counts:?}",
+                kind.name(),
+                t0.elapsed().as_secs_f64()
+            );
+            return false;
+        }
+        true
     });
     let ready_ms = ms(t0.elapsed());
     if !ready {
-        eprintln!("{}: idle {n} not ready", kind.name());
+        eprintln!(
+            "{}: idle {n} not ready after {READY_TIMEOUT:?}",
+            kind.name()
+        );
         return;
     }
     table.set(

@@ -22,6 +22,10 @@ use config_writer::{Ack, ConfigWriter};
 pub use config_writer::{ConfigSink, FlushError};
 use handle::{CoreHandle, PubMessage, Request, SharedCore};
 
+/// How many queued link events one turn of the loop takes at most, so a
+/// flood of replies cannot push the core's deadline back by much.
+const LINK_EVENT_BATCH: usize = 64;
+
 /// A reply held back until the config write with sequence `seq` (or a
 /// later one) is acknowledged.
 struct HeldReply {
@@ -43,6 +47,8 @@ pub struct Driver {
     held: Vec<HeldReply>,
     /// The writer thread is gone: nothing will be acknowledged any more.
     writer_gone: bool,
+    /// The newest snapshot sequence the writer acknowledged.
+    acked_seq: u64,
     /// Sent to peer sentinels without `sentinel-pass`: any bytes.
     requirepass: Option<Vec<u8>>,
     scripts: Scripts,
@@ -77,6 +83,7 @@ impl Driver {
             writer: ConfigWriter::start(sink),
             held: Vec::new(),
             writer_gone: false,
+            acked_seq: 0,
             requirepass,
             scripts: Scripts::new(),
             crash: None,
@@ -109,9 +116,25 @@ impl Driver {
                     let now = self.now();
                     self.core.write().handle_timeout(now);
                 }
-                Some(ev) = self.link_events.recv() => self.on_link_event(ev),
+                Some(ev) = self.link_events.recv() => {
+                    self.on_link_event(ev);
+                    // Events already queued are taken before the deadline
+                    // is computed again: `poll_timeout` walks every master,
+                    // and at 1 000 masters thousands of replies a second
+                    // each paid for that walk.
+                    for _ in 1..LINK_EVENT_BATCH {
+                        let Ok(ev) = self.link_events.try_recv() else {
+                            break;
+                        };
+                        self.apply_actions();
+                        self.on_link_event(ev);
+                    }
+                }
                 ack = self.writer.next_ack(), if !self.writer_gone => match ack {
-                    Some(ack) => self.release_held(ack),
+                    Some(ack) => {
+                        self.acked_seq = self.acked_seq.max(ack.seq);
+                        self.release_held(ack);
+                    }
                     None => {
                         tracing::warn!("The config writer stopped: config changes are no longer saved");
                         self.writer_gone = true;
@@ -156,8 +179,11 @@ impl Driver {
                         let _ = reply.send(out.reply);
                     }
                     Durability::AfterWrite => {
+                        // A snapshot still owed (a write was in flight) is
+                        // the next one submitted, and it covers this.
+                        let owed = self.core.write().persist_owed();
                         self.held.push(HeldReply {
-                            seq: self.writer.last_seq(),
+                            seq: self.writer.last_seq() + u64::from(owed),
                             reply: out.reply,
                             to: reply,
                         });
@@ -223,6 +249,10 @@ impl Driver {
 
     /// Carries out everything the core queued.
     fn apply_actions(&mut self) {
+        // One snapshot at a time: while a write is in flight the core keeps
+        // what it owes, and the ack's turn of the loop submits it.
+        let in_flight = !self.writer_gone && self.writer.last_seq() > self.acked_seq;
+        self.core.write().defer_persist(in_flight);
         while self.crash.is_none() {
             let Some(action) = self.core.write().poll_action() else {
                 break;

@@ -78,6 +78,9 @@ pub struct Sentinel {
     /// A config snapshot is owed to the shell ([`Action::Persist`], taken
     /// when drained so that it is the latest state).
     persist_pending: bool,
+    /// The shell has a write in flight: an owed snapshot waits for it
+    /// (see [`Sentinel::defer_persist`]).
+    persist_deferred: bool,
     /// How many persists were asked for, so `command` can tell whether
     /// its reply must wait for a write.
     persist_requests: u64,
@@ -103,6 +106,7 @@ impl Sentinel {
             fence: fence::Fence::default(),
             actions: VecDeque::new(),
             persist_pending: false,
+            persist_deferred: false,
             persist_requests: 0,
         }
     }
@@ -132,10 +136,26 @@ impl Sentinel {
         if let Some(a) = self.actions.pop_front() {
             return Some(a);
         }
-        if std::mem::take(&mut self.persist_pending) {
+        if !self.persist_deferred && std::mem::take(&mut self.persist_pending) {
             return Some(Action::Persist(self.config_lines()));
         }
         None
+    }
+
+    /// While `deferred`, an owed snapshot is kept (not built) instead of
+    /// being returned by `poll_action`: a shell whose previous write is
+    /// still in flight says so, and gets one snapshot with everything once
+    /// it is done. Building the snapshot is O(masters); without this,
+    /// discovering 2 000 peers at 1 000 masters built 2 000 snapshots that
+    /// the writer mostly skipped. A simulated crash still flushes it.
+    pub fn defer_persist(&mut self, deferred: bool) {
+        self.persist_deferred = deferred;
+    }
+
+    /// A snapshot is owed: the next one submitted will cover every change
+    /// made so far.
+    pub fn persist_owed(&self) -> bool {
+        self.persist_pending
     }
 
     /// State that must survive a crash changed: owe the shell a snapshot.
