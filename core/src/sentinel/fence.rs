@@ -35,7 +35,7 @@ pub type FenceChange = (&'static str, u32, Option<String>);
 /// last checked and whether the last attempt failed (logged only once).
 #[derive(Clone, Debug, Default)]
 pub struct Fence {
-    pub policy: Option<FencePolicy>,
+    pub(crate) policy: Option<FencePolicy>,
     checked: BTreeMap<Target, (Millis, bool)>,
 }
 

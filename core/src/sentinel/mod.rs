@@ -203,9 +203,9 @@ impl Sentinel {
         &self.masters
     }
 
-    /// The global settings (`current-epoch`, `myid`, announce options…).
-    pub fn settings(&self) -> &Settings {
-        &self.settings
+    /// The sentinel's current epoch (`sentinel current-epoch`).
+    pub fn current_epoch(&self) -> u64 {
+        self.settings.current_epoch
     }
 
     /// The timing settings (`SENTINEL CONFIG` values and fixed periods).

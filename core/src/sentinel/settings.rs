@@ -3,16 +3,16 @@
 /// The global `sentinel ...` state that is not per master.
 #[derive(Clone, Debug)]
 pub struct Settings {
-    pub myid: Option<String>,
-    pub current_epoch: u64,
-    pub announce_ip: Option<String>,
-    pub announce_port: u16,
-    pub deny_scripts_reconfig: bool,
+    pub(crate) myid: Option<String>,
+    pub(crate) current_epoch: u64,
+    pub(crate) announce_ip: Option<String>,
+    pub(crate) announce_port: u16,
+    pub(crate) deny_scripts_reconfig: bool,
     /// Credentials for links to peer sentinels: any bytes.
-    pub sentinel_user: Option<Vec<u8>>,
-    pub sentinel_pass: Option<Vec<u8>>,
-    pub resolve_hostnames: bool,
-    pub announce_hostnames: bool,
+    pub(crate) sentinel_user: Option<Vec<u8>>,
+    pub(crate) sentinel_pass: Option<Vec<u8>>,
+    pub(crate) resolve_hostnames: bool,
+    pub(crate) announce_hostnames: bool,
 }
 
 impl Default for Settings {

@@ -7,19 +7,19 @@ pub const DEFAULT_FAILOVER_TIMEOUT: u64 = 180_000;
 /// The tunable periods, with Redis's defaults.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Timing {
-    pub info_period: u64,
-    pub ping_period: u64,
-    pub ask_period: u64,
-    pub publish_period: u64,
-    pub default_down_after: u64,
-    pub default_failover_timeout: u64,
-    pub tilt_trigger: u64,
-    pub tilt_period: u64,
-    pub slave_reconf_timeout: u64,
-    pub min_link_reconnect_period: u64,
-    pub election_timeout: u64,
-    pub script_max_runtime: u64,
-    pub script_retry_delay: u64,
+    pub(crate) info_period: u64,
+    pub(crate) ping_period: u64,
+    pub(crate) ask_period: u64,
+    pub(crate) publish_period: u64,
+    pub(crate) default_down_after: u64,
+    pub(crate) default_failover_timeout: u64,
+    pub(crate) tilt_trigger: u64,
+    pub(crate) tilt_period: u64,
+    pub(crate) slave_reconf_timeout: u64,
+    pub(crate) min_link_reconnect_period: u64,
+    pub(crate) election_timeout: u64,
+    pub(crate) script_max_runtime: u64,
+    pub(crate) script_retry_delay: u64,
 }
 
 impl Default for Timing {

@@ -883,10 +883,7 @@ impl World {
             if let Err(what) = self.checks.config_epochs.observe(i, epoch) {
                 self.fail(what);
             }
-            let current = self.slots[i]
-                .core
-                .as_ref()
-                .map_or(0, |c| c.settings().current_epoch);
+            let current = self.slots[i].core.as_ref().map_or(0, |c| c.current_epoch());
             if let Err(what) = self.checks.current_epochs.observe(i, current) {
                 self.fail(what);
             }
@@ -977,7 +974,7 @@ impl World {
                     &s.myid[..8],
                     m.current_addr(),
                     m.config_epoch(),
-                    c.settings().current_epoch,
+                    c.current_epoch(),
                     m.failover_state().as_str(),
                     m.is_sdown(),
                     m.is_odown(),
