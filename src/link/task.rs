@@ -225,6 +225,10 @@ where
                                 tracing::debug!("{:?}: ignoring a push frame on a command link", t.link);
                                 continue;
                             };
+                            if tag == Tag::NoReply {
+                                tracing::debug!("{:?}: REPLCONF GETACK refused: {reply:?}", t.link);
+                                continue;
+                            }
                             if let (Tag::Ping, Some(sent)) = (&tag, pings.front()) {
                                 crate::observe::on_link_rtt(&t.link, sent.elapsed());
                                 pings.pop_front();
@@ -268,8 +272,29 @@ fn pair_reply(channel: Channel, tags: &mut VecDeque<Tag>, reply: &Reply) -> Opti
             Some(Tag::Ignore)
         }
         Channel::Cmd if matches!(reply, Reply::Push(_)) => None,
-        Channel::Cmd => Some(tags.pop_front().unwrap_or(Tag::Ignore)),
+        Channel::Cmd => {
+            // A command sent as `NoReply` is answered only when refused;
+            // its refusals name it, which no other reply can.
+            while tags.front() == Some(&Tag::NoReply) {
+                tags.pop_front();
+                if refuses_getack(reply) {
+                    return Some(Tag::NoReply);
+                }
+            }
+            Some(tags.pop_front().unwrap_or(Tag::Ignore))
+        }
     }
+}
+
+/// `REPLCONF GETACK` answers nothing on success and never `-LOADING` or
+/// `-BUSY` (it is allowed then): its only replies are an ACL refusal or an
+/// unknown-command error, both naming the command, or `-NOAUTH`, which
+/// then also answers every later command of the link.
+fn refuses_getack(reply: &Reply) -> bool {
+    let Reply::Error(text) = reply else {
+        return false;
+    };
+    text.starts_with("NOAUTH") || text.to_ascii_lowercase().contains("'replconf")
 }
 
 #[cfg(test)]
@@ -301,5 +326,31 @@ mod tests {
             Some(Tag::Ignore)
         );
         assert!(tags.is_empty());
+    }
+
+    #[test]
+    fn a_getack_is_paired_only_with_its_own_refusal() {
+        let pong = Reply::Simple("PONG".into());
+        // Accepted: it answers nothing, the next reply is the next command's.
+        let mut tags: VecDeque<Tag> = [Tag::NoReply, Tag::Ping].into();
+        assert_eq!(pair_reply(Channel::Cmd, &mut tags, &pong), Some(Tag::Ping));
+        assert!(tags.is_empty());
+        // Refused by ACL: the refusal is its reply, then PONG is the PING's.
+        let mut tags: VecDeque<Tag> = [Tag::NoReply, Tag::Ping].into();
+        let noperm = Reply::Error(
+            "NOPERM this user has no permissions to run the 'replconf' command".into(),
+        );
+        assert_eq!(
+            pair_reply(Channel::Cmd, &mut tags, &noperm),
+            Some(Tag::NoReply)
+        );
+        assert_eq!(pair_reply(Channel::Cmd, &mut tags, &pong), Some(Tag::Ping));
+        // Another command's error is that command's.
+        let mut tags: VecDeque<Tag> = [Tag::NoReply, Tag::Info].into();
+        let loading = Reply::Error("LOADING Redis is loading the dataset in memory".into());
+        assert_eq!(
+            pair_reply(Channel::Cmd, &mut tags, &loading),
+            Some(Tag::Info)
+        );
     }
 }

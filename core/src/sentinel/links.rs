@@ -59,8 +59,14 @@ pub enum Tag {
     FenceGet,
     /// A `CONFIG SET` of a fencing setting.
     FenceSet,
+    /// The `EXEC` of a coordinated failover's `FAILOVER TO` transaction.
+    FailoverTo(String),
     /// AUTH, CLIENT SETNAME, the SLAVEOF transaction…: reply not needed.
     Ignore,
+    /// A command the server never answers (`REPLCONF GETACK`): the link
+    /// must not wait for a reply to it, or every later reply would pair
+    /// with the wrong command.
+    NoReply,
 }
 
 /// Which master an `is-master-down-by-addr` asked about: its address and
@@ -201,7 +207,7 @@ impl Sentinel {
                 }
             }
         }
-        if link.channel == Channel::Cmd {
+        if link.channel == Channel::Cmd && tag != Tag::NoReply {
             self.each_common(&link.target, |c| c.link.pending_commands += 1);
         }
         self.push(Action::Send(Outgoing { link, args, tag }));
@@ -369,7 +375,8 @@ impl Sentinel {
             }
             Tag::FenceGet => self.handle_fence_get(&link.target, &reply),
             Tag::FenceSet => self.handle_fence_set(&link.target, &reply),
-            Tag::Ignore => {}
+            Tag::FailoverTo(master) => self.handle_failover_to_reply(&master, &reply),
+            Tag::Ignore | Tag::NoReply => {}
         }
     }
 

@@ -3,7 +3,9 @@
 //! the elected leader asks the master itself to hand over with
 //! `FAILOVER TO <host> <port> TIMEOUT <ms>` (Redis ≥ 6.2). The master pauses
 //! writes, waits until the chosen replica has every acknowledged write, and
-//! only then swaps roles: nothing acknowledged is lost. The rest (INFO
+//! only then swaps roles: nothing acknowledged is lost. The leader asks
+//! the replica to acknowledge at once (`REPLCONF GETACK`) so the master's
+//! wait is a round trip, not the replica's one-second cron. The rest (INFO
 //! showing the promotion, replica reconfiguration, config epoch,
 //! `+switch-master`) is the usual failover.
 
@@ -102,14 +104,56 @@ impl Sentinel {
             ],
             vec![b"EXEC".to_vec()],
         ];
-        for cmd in cmds {
-            self.send(link.clone(), Tag::Ignore, cmd);
+        let last = cmds.len() - 1;
+        for (i, cmd) in cmds.into_iter().enumerate() {
+            let tag = if i == last {
+                Tag::FailoverTo(name.to_string())
+            } else {
+                Tag::Ignore
+            };
+            self.send(link.clone(), tag, cmd);
         }
         let target = Target::Replica {
             master: name.to_string(),
             key,
         };
         self.enter_wait_promotion(now, name, target);
+    }
+
+    /// The master took `FAILOVER TO`: it now waits for the chosen replica to
+    /// acknowledge its last offset, which a Redis 7.0 replica only does on its
+    /// once-a-second cron (the master sends no `GETACK` while writes are
+    /// paused). Ask the replica for that acknowledgement now.
+    pub(crate) fn handle_failover_to_reply(&mut self, name: &str, reply: &Reply) {
+        if reply.is_error() {
+            // Refused as a whole (EXECABORT, NOAUTH…): the failover times
+            // out as it would if the master never answered.
+            return;
+        }
+        self.nudge_replica_ack(name);
+    }
+
+    /// `REPLCONF GETACK *` to the replica a coordinated failover promotes:
+    /// any client may send it, and the replica answers by sending
+    /// `REPLCONF ACK <offset>` to its master at once, not to us. Until the
+    /// replica has every write that offset falls short, so this is repeated
+    /// on each promotion poll (see `wait_promotion`).
+    pub(crate) fn nudge_replica_ack(&mut self, name: &str) {
+        let Some(m) = self.masters.get(name) else {
+            return;
+        };
+        if !m.coordinated || m.failover != super::FailoverState::WaitPromotion {
+            return;
+        }
+        let Some(key) = m.promoted.clone() else {
+            return;
+        };
+        let target = Target::Replica {
+            master: name.to_string(),
+            key,
+        };
+        let args = vec![b"REPLCONF".to_vec(), b"GETACK".to_vec(), b"*".to_vec()];
+        self.send(LinkId::cmd(target), Tag::NoReply, args);
     }
 
     /// The promoted replica reports `role:master`: the old master (now its

@@ -359,6 +359,7 @@ impl Sentinel {
         });
         if due {
             self.send(LinkId::cmd(target), Tag::Info, vec![b"INFO".to_vec()]);
+            self.nudge_replica_ack(name);
         }
     }
 
