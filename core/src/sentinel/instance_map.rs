@@ -80,14 +80,21 @@ fn flags(c: &Common, kind: &Kind) -> String {
 }
 
 /// `hostnames` is `announce-hostnames`: it picks the host or the IP.
-fn common(now: Millis, hostnames: bool, name: &str, c: &Common, kind: &Kind) -> Fields {
+fn common(
+    now: Millis,
+    hostnames: bool,
+    name: &str,
+    c: &Common,
+    kind: &Kind,
+    pending: u32,
+) -> Fields {
     let mut f = Fields(Vec::with_capacity(40));
     f.s("name", name);
     f.s("ip", c.addr.announced(hostnames));
     f.n("port", c.addr.port as i64);
     f.s("runid", c.runid.as_deref().unwrap_or(""));
     f.s("flags", &flags(c, kind));
-    f.n("link-pending-commands", c.link.pending_commands as i64);
+    f.n("link-pending-commands", pending as i64);
     f.n("link-refcount", c.link.refcount as i64);
     if let Kind::Master(m) = kind {
         if m.failover_in_progress() {
@@ -117,7 +124,14 @@ fn common(now: Millis, hostnames: bool, name: &str, c: &Common, kind: &Kind) -> 
 
 pub fn master_map(now: Millis, hostnames: bool, m: &Master) -> Reply {
     let kind = Kind::Master(m);
-    let mut f = common(now, hostnames, &m.name, &m.common, &kind);
+    let mut f = common(
+        now,
+        hostnames,
+        &m.name,
+        &m.common,
+        &kind,
+        m.common.link.pending_commands,
+    );
     f.n("config-epoch", m.config_epoch as i64);
     f.n("num-slaves", m.replicas.len() as i64);
     f.n("num-other-sentinels", m.sentinels.len() as i64);
@@ -140,7 +154,14 @@ pub fn master_map(now: Millis, hostnames: bool, m: &Master) -> Reply {
 pub fn replica_map(now: Millis, hostnames: bool, r: &Replica, m: &Master) -> Reply {
     let kind = Kind::Replica(r, m);
     let name = r.common.addr.announced_key(hostnames);
-    let mut f = common(now, hostnames, &name, &r.common, &kind);
+    let mut f = common(
+        now,
+        hostnames,
+        &name,
+        &r.common,
+        &kind,
+        r.common.link.pending_commands,
+    );
     f.n("master-link-down-time", r.master_link_down_time);
     f.s(
         "master-link-status",
@@ -154,9 +175,17 @@ pub fn replica_map(now: Millis, hostnames: bool, r: &Replica, m: &Master) -> Rep
     Reply::Map(f.0)
 }
 
-pub fn sentinel_map(now: Millis, hostnames: bool, runid: &str, s: &PeerSentinel) -> Reply {
+/// `pending`: replies owed on the peer's shared link (kept by the core,
+/// not per master).
+pub fn sentinel_map(
+    now: Millis,
+    hostnames: bool,
+    runid: &str,
+    s: &PeerSentinel,
+    pending: u32,
+) -> Reply {
     let kind = Kind::Sentinel(s);
-    let mut f = common(now, hostnames, runid, &s.common, &kind);
+    let mut f = common(now, hostnames, runid, &s.common, &kind, pending);
     f.n("last-hello-message", ago(now, s.last_hello_time));
     f.s("voted-leader", s.leader.as_deref().unwrap_or("?"));
     f.n("voted-leader-epoch", s.leader_epoch as i64);

@@ -195,6 +195,22 @@ impl Sentinel {
         }
     }
 
+    /// A peer's command link (re)started: no reply is owed on it any more.
+    fn forget_peer_pending(&mut self, link: &LinkId) {
+        if let (Channel::Cmd, Target::Sentinel(id)) = (link.channel, &link.target) {
+            self.peer_pending.remove(id);
+        }
+    }
+
+    /// Commands awaiting a reply on `target`'s command link (`c` is its
+    /// state under some master).
+    pub(crate) fn pending_commands(&self, target: &Target, c: &Common) -> u32 {
+        match target {
+            Target::Sentinel(id) => self.peer_pending.get(id).copied().unwrap_or(0),
+            _ => c.link.pending_commands,
+        }
+    }
+
     /// Queues `args` (command name renamed per the owning master).
     pub(crate) fn send(&mut self, link: LinkId, tag: Tag, args: Vec<Vec<u8>>) {
         let mut args = args;
@@ -208,7 +224,15 @@ impl Sentinel {
             }
         }
         if link.channel == Channel::Cmd && tag != Tag::NoReply {
-            self.each_common(&link.target, |c| c.link.pending_commands += 1);
+            match &link.target {
+                Target::Sentinel(id) => match self.peer_pending.get_mut(id) {
+                    Some(n) => *n += 1,
+                    None => {
+                        self.peer_pending.insert(id.clone(), 1);
+                    }
+                },
+                other => self.each_common(other, |c| c.link.pending_commands += 1),
+            }
         }
         self.push(Action::Send(Outgoing { link, args, tag }));
     }
@@ -255,6 +279,7 @@ impl Sentinel {
     /// The shell connected a link: authenticate, name it, and start using it.
     pub fn link_connected(&mut self, now: Millis, link: LinkId, local_ip: String) {
         let channel = link.channel;
+        self.forget_peer_pending(&link);
         self.each_common(&link.target, |c| match channel {
             Channel::Cmd => {
                 c.link.cc_connected = true;
@@ -314,6 +339,7 @@ impl Sentinel {
     /// A link closed (or failed to connect). Pending replies are lost.
     pub fn link_closed(&mut self, now: Millis, link: LinkId) {
         let channel = link.channel;
+        self.forget_peer_pending(&link);
         self.each_common(&link.target, |c| match channel {
             Channel::Cmd => {
                 // A lost connection is the first evidence of failure: count
@@ -351,9 +377,16 @@ impl Sentinel {
             self.handle_pubsub(now, link, reply);
             return;
         }
-        self.each_common(&link.target, |c| {
-            c.link.pending_commands = c.link.pending_commands.saturating_sub(1);
-        });
+        match &link.target {
+            Target::Sentinel(id) => {
+                if let Some(n) = self.peer_pending.get_mut(id) {
+                    *n = n.saturating_sub(1);
+                }
+            }
+            other => self.each_common(other, |c| {
+                c.link.pending_commands = c.link.pending_commands.saturating_sub(1);
+            }),
+        }
         match tag {
             Tag::Ping => self.handle_ping_reply(now, &link.target, &reply),
             Tag::Info => {

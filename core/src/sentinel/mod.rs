@@ -31,7 +31,7 @@ mod timer;
 pub mod timing;
 mod vote;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 pub use actions::{Action, CommandOutput, Durability, FLUSH_FAILED};
 pub use addr::Addr;
@@ -84,6 +84,11 @@ pub struct Sentinel {
     /// How many persists were asked for, so `command` can tell whether
     /// its reply must wait for a write.
     persist_requests: u64,
+    /// Commands awaiting a reply on each peer sentinel's shared command
+    /// link, by run id. Kept here rather than in every master's copy of
+    /// the link: a peer watches every master, and updating 1 000 copies per
+    /// hello was most of the idle CPU at 1 000 masters.
+    pub(crate) peer_pending: HashMap<String, u32>,
 }
 
 impl Sentinel {
@@ -108,6 +113,7 @@ impl Sentinel {
             persist_pending: false,
             persist_deferred: false,
             persist_requests: 0,
+            peer_pending: HashMap::new(),
         }
     }
 

@@ -173,7 +173,7 @@ impl Sentinel {
         if c.disconnected(!is_sentinel) {
             return;
         }
-        if c.link.pending_commands >= MAX_PENDING_COMMANDS * c.link.refcount.max(1) {
+        if self.pending_commands(target, c) >= MAX_PENDING_COMMANDS * c.link.refcount.max(1) {
             return;
         }
         let mut info_period = self.timing.info_period;

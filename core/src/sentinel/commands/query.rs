@@ -56,7 +56,10 @@ impl Sentinel {
                 Some(m) => Reply::Array(
                     m.sentinels
                         .iter()
-                        .map(|(id, p)| sentinel_map(now, hostnames, id, p))
+                        .map(|(id, p)| {
+                            let pending = self.peer_pending.get(id).copied().unwrap_or(0);
+                            sentinel_map(now, hostnames, id, p, pending)
+                        })
                         .collect(),
                 ),
                 None => Reply::err(NO_SUCH_MASTER),
