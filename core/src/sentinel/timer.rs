@@ -113,6 +113,22 @@ impl Sentinel {
         rank * STAGGER_STEP
     }
 
+    /// How often `c` is pinged. Redis pings every second, so a master that
+    /// hangs just after a reply is only judged D after the next PING:
+    /// detection anywhere in D … D + 1 s. A PING every D / 10 (at least
+    /// 100 ms, at most the usual period) bounds that to D + D / 10 for
+    /// small D and costs nothing extra for D ≥ 10 s (the default is 30 s).
+    /// Silence still counts from an unanswered PING, never from before it:
+    /// no instance is judged down sooner than D after a question it left
+    /// unanswered. PINGs go out on timer passes (every 50 ms), so the
+    /// period in effect is up to a pass longer; a deadline per PING would
+    /// wake a full pass per instance.
+    pub(crate) fn ping_period(&self, c: &super::instance::Common) -> u64 {
+        (c.down_after / 10)
+            .max(MIN_PING_PERIOD)
+            .min(self.timing.ping_period)
+    }
+
     fn handle_instance(&mut self, now: Millis, master: &str, target: &Target) {
         self.reconnect(now, master, target);
         self.send_periodic(now, master, target);
@@ -187,14 +203,7 @@ impl Sentinel {
                 info_period = 1000;
             }
         }
-        // Redis pings every second, so a master that hangs just after a
-        // reply is only judged D after the next PING: detection anywhere in
-        // D … D + 1 s. A PING every D / 5 (at least 100 ms, at most the
-        // usual period) bounds that to D + D / 5 for small D and costs
-        // nothing extra for the default 30 s.
-        let ping_period = (c.down_after / 5)
-            .max(MIN_PING_PERIOD)
-            .min(self.timing.ping_period);
+        let ping_period = self.ping_period(c);
         let info_due = !is_sentinel && c.info_refresh.is_none_or(|t| now.since(t).0 > info_period);
         let ping_due = now.since(c.link.last_pong_time).0 > ping_period
             && now.since(c.link.last_ping_time).0 > ping_period / 2;
