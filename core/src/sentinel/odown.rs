@@ -37,26 +37,8 @@ impl Sentinel {
     /// `force` skips the once-per-ask-period limit (a vote request).
     pub(crate) fn ask_master_state(&mut self, now: Millis, name: &str, force: bool) {
         let ask_period = self.timing.ask_period;
-        let current_epoch = self.settings.current_epoch;
-        let myid = self.myid().to_string();
         let Some(m) = self.masters.get_mut(name) else {
             return;
-        };
-        let (voter, vote_epoch) = if m.failover_in_progress() {
-            (myid, Some(current_epoch))
-        } else {
-            ("*".to_string(), None)
-        };
-        let addr = m
-            .common
-            .addr
-            .announced(self.settings.announce_hostnames)
-            .to_string();
-        let port = m.common.addr.port;
-        let asked = Asked {
-            addr: m.common.addr.key(),
-            config_epoch: m.config_epoch,
-            vote_epoch,
         };
         // A coordinated failover asks for votes about a master that is up.
         let s_down = m.common.s_down || (m.coordinated && m.failover_in_progress());
@@ -78,6 +60,31 @@ impl Sentinel {
             }
             ask.push(runid.clone());
         }
+        // Runs on every timer pass for every master: nothing below is built
+        // unless someone is to be asked.
+        if ask.is_empty() {
+            return;
+        }
+        let current_epoch = self.settings.current_epoch;
+        let Some(m) = self.masters.get(name) else {
+            return;
+        };
+        let (voter, vote_epoch) = if m.failover_in_progress() {
+            (self.myid().to_string(), Some(current_epoch))
+        } else {
+            ("*".to_string(), None)
+        };
+        let addr = m
+            .common
+            .addr
+            .announced(self.settings.announce_hostnames)
+            .to_string();
+        let port = m.common.addr.port;
+        let asked = Asked {
+            addr: m.common.addr.key(),
+            config_epoch: m.config_epoch,
+            vote_epoch,
+        };
         for runid in ask {
             self.send(
                 LinkId::cmd(Target::Sentinel(runid)),
