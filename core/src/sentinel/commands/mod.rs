@@ -45,7 +45,7 @@ pub(crate) enum SentinelCommand<'a> {
     Reset(&'a [u8]),
     Failover {
         name: Cow<'a, str>,
-        option: Option<Cow<'a, str>>,
+        option: FailoverOption,
     },
     FlushConfig,
     Monitor(NewMaster<'a>),
@@ -194,6 +194,28 @@ impl Sub {
     }
 }
 
+/// The option of `SENTINEL FAILOVER <name> [option]`. An unknown one is
+/// kept rather than refused here: valkey names an unknown master before an
+/// unknown option.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailoverOption {
+    /// Redis's forced failover.
+    Plain,
+    /// valkey 9's `COORDINATED`.
+    Coordinated,
+    Unknown,
+}
+
+impl FailoverOption {
+    fn parse(arg: Option<&[u8]>) -> FailoverOption {
+        match arg {
+            None => FailoverOption::Plain,
+            Some(o) if o.eq_ignore_ascii_case(b"coordinated") => FailoverOption::Coordinated,
+            Some(_) => FailoverOption::Unknown,
+        }
+    }
+}
+
 fn arity_ok(name: Sub, arity: i32, argc: usize) -> bool {
     let argc = i32::try_from(argc).unwrap_or(i32::MAX);
     // rsentinel's one argument beyond Redis 7.0's table (valkey 9's
@@ -251,7 +273,7 @@ pub(crate) fn parse(args: &[Vec<u8>]) -> Result<SentinelCommand<'_>, Reply> {
         Sub::Reset => SentinelCommand::Reset(&args[1]),
         Sub::Failover => SentinelCommand::Failover {
             name: arg(1),
-            option: args.get(2).map(|o| text(o)),
+            option: FailoverOption::parse(args.get(2).map(Vec::as_slice)),
         },
         Sub::FlushConfig => SentinelCommand::FlushConfig,
         Sub::Monitor => config::parse_monitor(args)?,
@@ -317,9 +339,7 @@ impl Sentinel {
                 epoch,
                 runid,
             } => self.is_master_down_cmd(now, &host, port, epoch, &runid),
-            SentinelCommand::Failover { name, option } => {
-                self.failover_cmd(now, &name, option.as_deref())
-            }
+            SentinelCommand::Failover { name, option } => self.failover_cmd(now, &name, option),
             SentinelCommand::Reset(pattern) => self.reset_cmd(now, pattern),
             SentinelCommand::FlushConfig => CommandOutput::flushed(Reply::ok()),
             SentinelCommand::Monitor(new) => self.monitor_cmd(now, &new),

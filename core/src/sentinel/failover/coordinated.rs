@@ -10,6 +10,7 @@
 //! `+switch-master`) is the usual failover.
 
 use crate::reply::Reply;
+use crate::sentinel::commands::FailoverOption;
 use crate::sentinel::links::{LinkId, Tag, Target};
 use crate::sentinel::Sentinel;
 use crate::time::Millis;
@@ -201,18 +202,21 @@ impl Sentinel {
                 .is_some_and(|m| m.coordinated && m.failover_in_progress())
     }
 
-    /// `SENTINEL FAILOVER <name> [COORDINATED]`: the option, checked as
+    /// `SENTINEL FAILOVER <name> [COORDINATED]`: whether the option asks for
+    /// a coordinated failover, or why it cannot be honoured — checked as
     /// valkey checks it (before INPROG / NOGOODSLAVE).
-    pub(crate) fn failover_option(&self, name: &str, option: Option<&str>) -> Result<bool, Reply> {
+    pub(crate) fn failover_option(
+        &self,
+        name: &str,
+        option: FailoverOption,
+    ) -> Result<bool, Reply> {
         match option {
-            None => Ok(false),
-            Some(o) if o.eq_ignore_ascii_case("coordinated") => {
-                match self.coordinated_refusal(name) {
-                    Some(r) => Err(r),
-                    None => Ok(true),
-                }
-            }
-            Some(_) => Err(Reply::err(UNKNOWN_OPTION)),
+            FailoverOption::Plain => Ok(false),
+            FailoverOption::Coordinated => match self.coordinated_refusal(name) {
+                Some(r) => Err(r),
+                None => Ok(true),
+            },
+            FailoverOption::Unknown => Err(Reply::err(UNKNOWN_OPTION)),
         }
     }
 }

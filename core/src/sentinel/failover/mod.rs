@@ -45,6 +45,7 @@ pub use select_replica::select_replica;
 pub(crate) use steps::PROMOTION_POLL;
 
 use super::actions::CommandOutput;
+use super::commands::FailoverOption;
 use super::{Action, Level, Sentinel};
 use crate::ids::Epoch;
 use crate::reply::Reply;
@@ -68,7 +69,7 @@ impl Sentinel {
         &mut self,
         now: Millis,
         name: &str,
-        option: Option<&str>,
+        option: FailoverOption,
     ) -> CommandOutput {
         if !self.masters.contains_key(name) {
             return CommandOutput::reply(Reply::err("No such master with that name"));
