@@ -14,6 +14,15 @@ impl Epoch {
     }
 }
 
+impl std::str::FromStr for Epoch {
+    type Err = std::num::ParseIntError;
+
+    /// As `u64`'s parser: digits only (hellos and config files).
+    fn from_str(s: &str) -> Result<Epoch, Self::Err> {
+        s.parse().map(Epoch)
+    }
+}
+
 impl fmt::Display for Epoch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.0)

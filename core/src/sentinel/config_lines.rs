@@ -6,6 +6,7 @@ use std::cell::RefCell;
 use super::instance::Master;
 use super::timing::{DEFAULT_DOWN_AFTER, DEFAULT_FAILOVER_TIMEOUT};
 use super::Sentinel;
+use crate::ids::Epoch;
 
 impl Sentinel {
     /// The state lines, each as its tokens starting with `sentinel`. Tokens
@@ -102,7 +103,7 @@ fn master_lines(
         ]);
     }
     line(&["config-epoch", name, &m.config_epoch.to_string()]);
-    let leader_epoch = m.vote.as_ref().map_or(0, |v| v.epoch);
+    let leader_epoch = m.vote.as_ref().map_or(Epoch(0), |v| v.epoch);
     line(&["leader-epoch", name, &leader_epoch.to_string()]);
     for r in m.replicas.values() {
         // While a promoted replica is advertised as master, the old master

@@ -6,6 +6,7 @@ use super::addr::{is_ip_literal, is_plausible_hostname, Addr};
 use super::instance::{Master, PeerSentinel, Replica};
 use super::settings::parse_yes_no;
 use super::Sentinel;
+use crate::ids::Epoch;
 use crate::time::Millis;
 
 /// C's `atoi`: optional sign and leading digits, anything after ignored,
@@ -195,7 +196,7 @@ impl Sentinel {
                 Ok(())
             }
             ("current-epoch", 2) => {
-                let epoch = strtoull(&args[1]);
+                let epoch = Epoch(strtoull(&args[1]));
                 self.settings.current_epoch = self.settings.current_epoch.max(epoch);
                 Ok(())
             }
@@ -207,17 +208,17 @@ impl Sentinel {
                 Ok(())
             }
             ("config-epoch", 3) => {
-                let epoch = strtoull(&args[2]);
+                let epoch = Epoch(strtoull(&args[2]));
                 self.master_mut(&args[1])?.config_epoch = epoch;
                 // A config epoch can never be ahead of the current epoch.
                 self.settings.current_epoch = self.settings.current_epoch.max(epoch);
                 Ok(())
             }
             ("leader-epoch", 3) => {
-                let epoch = strtoull(&args[2]);
+                let epoch = Epoch(strtoull(&args[2]));
                 // Votes are never cast in epoch 0: 0 is "no vote".
                 self.master_mut(&args[1])?.vote =
-                    (epoch > 0).then_some(super::instance::CastVote {
+                    (epoch > Epoch(0)).then_some(super::instance::CastVote {
                         epoch,
                         candidate: None,
                     });
@@ -449,7 +450,7 @@ mod tests {
             "current-epoch 3",
         ])
         .unwrap();
-        assert_eq!(s.settings.current_epoch, 7);
+        assert_eq!(s.settings.current_epoch, Epoch(7));
     }
 
     #[test]

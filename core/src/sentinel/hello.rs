@@ -4,6 +4,7 @@
 use super::instance::PeerSentinel;
 use super::links::Target;
 use super::{Action, Level, Sentinel};
+use crate::ids::Epoch;
 use crate::time::Millis;
 
 /// A parsed hello: `ip,port,runid,current_epoch,master,mip,mport,config_epoch`.
@@ -12,11 +13,11 @@ pub struct Hello {
     pub ip: String,
     pub port: u16,
     pub runid: String,
-    pub current_epoch: u64,
+    pub current_epoch: Epoch,
     pub master: String,
     pub master_ip: String,
     pub master_port: u16,
-    pub master_config_epoch: u64,
+    pub master_config_epoch: Epoch,
 }
 
 pub fn parse_hello(payload: &str) -> Option<Hello> {
@@ -57,7 +58,7 @@ impl Sentinel {
         }
         // An epoch no vote request can carry (they are signed 64-bit) would
         // stop every future failover: only a forged hello sends one.
-        let max = super::failover::MAX_ELECTION_EPOCH;
+        let max = Epoch(super::failover::MAX_ELECTION_EPOCH);
         if h.current_epoch > max || h.master_config_epoch > max {
             self.push(Action::Log {
                 level: Level::Warning,
@@ -329,7 +330,7 @@ mod tests {
             s.process_hello(Millis(5), &payload);
             assert!(s.masters["m"].sentinels.is_empty(), "{payload}");
             assert_eq!(s.masters["m"].common.addr, Addr::new("127.0.0.1", 6379));
-            assert_eq!(s.settings.current_epoch, 0, "{payload}");
+            assert_eq!(s.settings.current_epoch, Epoch(0), "{payload}");
             assert_eq!(s.config_lines(), before, "{payload}");
             let actions: Vec<Action> = std::iter::from_fn(|| s.poll_action()).collect();
             assert!(
@@ -361,8 +362,8 @@ mod tests {
     fn hello_has_exactly_eight_fields() {
         let h = parse_hello("127.0.0.1,26379,abc,3,mymaster,127.0.0.1,6379,2").unwrap();
         assert_eq!(h.port, 26379);
-        assert_eq!(h.current_epoch, 3);
-        assert_eq!(h.master_config_epoch, 2);
+        assert_eq!(h.current_epoch, Epoch(3));
+        assert_eq!(h.master_config_epoch, Epoch(2));
         assert!(parse_hello("127.0.0.1,26379,abc,3,mymaster,127.0.0.1,6379").is_none());
         assert!(parse_hello("127.0.0.1,x,abc,3,mymaster,127.0.0.1,6379,2").is_none());
     }

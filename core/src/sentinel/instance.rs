@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::addr::Addr;
 use super::failover::FailoverState;
 use crate::election::FailureDetector;
+use crate::ids::Epoch;
 use crate::time::Millis;
 
 /// What every instance has: identity, link bookkeeping, down-state.
@@ -108,7 +109,7 @@ pub struct Master {
     /// `rename-command` mappings, original name (lower-case) → new name, in
     /// the order they were configured (that is the order they are rewritten).
     pub(crate) renamed_commands: Vec<(String, String)>,
-    pub(crate) config_epoch: u64,
+    pub(crate) config_epoch: Epoch,
     /// This sentinel's vote for this master's failover leader, if it ever
     /// cast one (never in epoch 0, so a persisted `leader-epoch 0` means
     /// "no vote").
@@ -125,7 +126,7 @@ pub struct Master {
     /// When the last failover attempt (ours or one we voted for) started;
     /// `None` = never, so the first failover is not held back.
     pub(crate) failover_start_time: Option<Millis>,
-    pub(crate) failover_epoch: u64,
+    pub(crate) failover_epoch: Epoch,
     /// When votes were last asked for in `failover_epoch`, and the peers
     /// that answered that request (see `follow_current_epoch`).
     pub(crate) election_asked_at: Millis,
@@ -173,7 +174,7 @@ pub enum ReconfState {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CastVote {
     /// The epoch the vote was cast in (always ≥ 1).
-    pub(crate) epoch: u64,
+    pub(crate) epoch: Epoch,
     /// The run id voted for; `None` once forgotten (after a restart the file
     /// keeps only the epoch, and a reset forgets it), which still counts as
     /// having voted in `epoch`.
@@ -187,13 +188,13 @@ pub struct PeerSentinel {
     pub(crate) last_hello_time: Millis,
     /// (current epoch, this master's config epoch) its last hello carried;
     /// `None` until one arrives.
-    pub(crate) hello_epochs: Option<(u64, u64)>,
+    pub(crate) hello_epochs: Option<(Epoch, Epoch)>,
     /// Its last answer to `is-master-down-by-addr` said "down".
     pub(crate) master_down: bool,
     pub(crate) last_master_down_reply_time: Millis,
     /// Its last reported vote.
     pub(crate) leader: Option<String>,
-    pub(crate) leader_epoch: u64,
+    pub(crate) leader_epoch: Epoch,
 }
 
 impl Master {
@@ -212,7 +213,7 @@ impl Master {
             master_reboot: false,
             master_reboot_since: Millis::ZERO,
             renamed_commands: Vec::new(),
-            config_epoch: 0,
+            config_epoch: Epoch(0),
             vote: None,
             replicas: BTreeMap::new(),
             sentinels: BTreeMap::new(),
@@ -220,7 +221,7 @@ impl Master {
             force_failover: false,
             coordinated: false,
             failover_start_time: None,
-            failover_epoch: 0,
+            failover_epoch: Epoch(0),
             election_asked_at: Millis::ZERO,
             election_answers: BTreeSet::new(),
             voted_other_at: None,
@@ -260,11 +261,11 @@ impl Master {
         &self.name
     }
 
-    pub fn config_epoch(&self) -> u64 {
+    pub fn config_epoch(&self) -> Epoch {
         self.config_epoch
     }
 
-    pub fn failover_epoch(&self) -> u64 {
+    pub fn failover_epoch(&self) -> Epoch {
         self.failover_epoch
     }
 

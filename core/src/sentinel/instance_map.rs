@@ -132,7 +132,7 @@ pub fn master_map(now: Millis, hostnames: bool, m: &Master) -> Reply {
         &kind,
         m.common.link.pending_commands,
     );
-    f.n("config-epoch", m.config_epoch as i64);
+    f.n("config-epoch", m.config_epoch.0 as i64);
     f.n("num-slaves", m.replicas.len() as i64);
     f.n("num-other-sentinels", m.sentinels.len() as i64);
     f.n("quorum", m.quorum as i64);
@@ -188,6 +188,6 @@ pub fn sentinel_map(
     let mut f = common(now, hostnames, runid, &s.common, &kind, pending);
     f.n("last-hello-message", ago(now, s.last_hello_time));
     f.s("voted-leader", s.leader.as_deref().unwrap_or("?"));
-    f.n("voted-leader-epoch", s.leader_epoch as i64);
+    f.n("voted-leader-epoch", s.leader_epoch.0 as i64);
     Reply::Map(f.0)
 }

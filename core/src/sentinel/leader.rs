@@ -21,13 +21,13 @@ impl Sentinel {
     /// way, a majority won in `epoch` still stands, and it is still at
     /// most one leader per epoch since each voter grants one vote per
     /// master and epoch.
-    pub(crate) fn get_leader(&mut self, now: Millis, name: &str, epoch: u64) -> Option<String> {
-        let current = Epoch(epoch);
+    pub(crate) fn get_leader(&mut self, now: Millis, name: &str, epoch: Epoch) -> Option<String> {
+        let current = epoch;
         let m = self.masters.get(name)?;
         let mut tally: Tally<String, String> = Tally::new();
         for (runid, s) in &m.sentinels {
             if let Some(leader) = &s.leader {
-                tally.record(runid.clone(), Epoch(s.leader_epoch), leader.clone());
+                tally.record(runid.clone(), s.leader_epoch, leader.clone());
             }
         }
         let rule = m.leader_rule();
@@ -38,7 +38,7 @@ impl Sentinel {
         let (vote, vote_epoch) = self.vote_leader(now, name, epoch, &choice);
         if let Some(v) = vote {
             if vote_epoch == epoch {
-                tally.record(self.myid().to_string(), Epoch(vote_epoch), v);
+                tally.record(self.myid().to_string(), vote_epoch, v);
             }
         }
         tally.winner(current, rule)

@@ -5,6 +5,7 @@
 use super::addr::Addr;
 use super::instance::Common;
 use super::{Action, Sentinel};
+use crate::ids::Epoch;
 use crate::reply::Reply;
 use crate::time::Millis;
 
@@ -75,10 +76,10 @@ pub enum Tag {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Asked {
     pub addr: String,
-    pub config_epoch: u64,
+    pub config_epoch: Epoch,
     /// The epoch a vote request carried; `None` when only the down state
     /// was asked.
-    pub vote_epoch: Option<u64>,
+    pub vote_epoch: Option<Epoch>,
 }
 
 /// Credentials to use right after connecting.

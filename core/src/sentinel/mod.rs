@@ -43,6 +43,7 @@ pub use scripts::ScriptRun;
 pub use settings::Settings;
 pub use timing::Timing;
 
+use crate::ids::Epoch;
 use crate::prng::Prng;
 use crate::time::Millis;
 
@@ -210,7 +211,7 @@ impl Sentinel {
     }
 
     /// The sentinel's current epoch (`sentinel current-epoch`).
-    pub fn current_epoch(&self) -> u64 {
+    pub fn current_epoch(&self) -> Epoch {
         self.settings.current_epoch
     }
 

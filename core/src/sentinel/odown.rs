@@ -4,6 +4,7 @@
 
 use super::links::{Asked, LinkId, Tag, Target};
 use super::{Level, Sentinel};
+use crate::ids::Epoch;
 use crate::reply::Reply;
 use crate::time::Millis;
 
@@ -145,7 +146,7 @@ impl Sentinel {
         s.master_down = *down == 1;
         if leader != "*" {
             s.leader = Some(leader.to_string());
-            s.leader_epoch = (*epoch).max(0) as u64;
+            s.leader_epoch = Epoch((*epoch).max(0) as u64);
         }
         self.react(now, master);
     }

@@ -27,17 +27,18 @@ impl Sentinel {
             .map(|m| m.name.clone());
         let mut isdown = 0;
         let mut leader: Option<String> = None;
-        let mut leader_epoch = 0;
+        let mut leader_epoch = Epoch(0);
         if let Some(name) = name {
             if !self.tilt && self.masters[&name].common.s_down {
                 isdown = 1;
             }
             if runid != "*" {
                 let before = self.settings.current_epoch;
-                let (l, e) = self.vote_leader(now, &name, req_epoch.max(0) as u64, runid);
+                let req_epoch = Epoch(req_epoch.max(0) as u64);
+                let (l, e) = self.vote_leader(now, &name, req_epoch, runid);
                 leader = l;
                 leader_epoch = e;
-                if (req_epoch.max(0) as u64) < before {
+                if req_epoch < before {
                     self.stale_vote_request(now, &name, runid);
                 }
             }
@@ -45,7 +46,7 @@ impl Sentinel {
         CommandOutput::reply(Reply::Array(vec![
             Reply::Int(isdown),
             Reply::bulk(leader.as_deref().unwrap_or("*")),
-            Reply::Int(leader_epoch as i64),
+            Reply::Int(leader_epoch.0 as i64),
         ]))
     }
 
@@ -85,11 +86,11 @@ impl Sentinel {
         &mut self,
         now: Millis,
         name: &str,
-        req_epoch: u64,
+        req_epoch: Epoch,
         runid: &str,
-    ) -> (Option<String>, u64) {
+    ) -> (Option<String>, Epoch) {
         let Some(m) = self.masters.get(name) else {
-            return (None, 0);
+            return (None, Epoch(0));
         };
         // The shared keeper decides; this master's vote record and the
         // global epoch are its persisted state. A vote whose run id was
@@ -97,8 +98,8 @@ impl Sentinel {
         let previous = m
             .vote
             .as_ref()
-            .map(|v| (Epoch(v.epoch), v.candidate.clone().unwrap_or_default()));
-        let mut keeper = VoteKeeper::restore(Epoch(self.settings.current_epoch), previous);
+            .map(|v| (v.epoch, v.candidate.clone().unwrap_or_default()));
+        let mut keeper = VoteKeeper::restore(self.settings.current_epoch, previous);
         // The elected leader of this master's failover votes for no rival
         // (it still adopts the epoch): a rival that started a moment later
         // would otherwise win a later epoch and a second leader would
@@ -120,13 +121,13 @@ impl Sentinel {
             });
         let leading = rival && (m.failover > FailoverState::WaitStart || sticky);
         let (granted, epoch_adopted) = if leading {
-            (false, keeper.observe_epoch(Epoch(req_epoch)))
+            (false, keeper.observe_epoch(req_epoch))
         } else {
-            let outcome = keeper.request(Epoch(req_epoch), runid.to_string());
+            let outcome = keeper.request(req_epoch, runid.to_string());
             (outcome.granted, outcome.epoch_adopted)
         };
         if epoch_adopted {
-            self.settings.current_epoch = keeper.current_epoch().0;
+            self.settings.current_epoch = keeper.current_epoch();
             self.request_persist();
             let epoch = self.settings.current_epoch;
             self.master_event_plain(name, Level::Warning, "+new-epoch", epoch.to_string());
@@ -156,7 +157,7 @@ impl Sentinel {
         }
         match &self.masters[name].vote {
             Some(v) => (v.candidate.clone(), v.epoch),
-            None => (None, 0),
+            None => (None, Epoch(0)),
         }
     }
 }

@@ -368,7 +368,7 @@ impl World {
         let master = core.masters().get(MASTER_NAME);
         let verdict = match e.kind.as_str() {
             "+elected-leader" => {
-                let epoch = master.map_or(0, |m| m.failover_epoch());
+                let epoch = master.map_or(0, |m| m.failover_epoch().0);
                 self.checks.leaders.elected(epoch, &myid)
             }
             "+vote-for-leader" => {
@@ -379,7 +379,7 @@ impl World {
             }
             "+promoted-slave" => {
                 let replica = e.msg.split(' ').nth(1).unwrap_or_default().to_string();
-                let epoch = master.map_or(0, |m| m.config_epoch());
+                let epoch = master.map_or(0, |m| m.config_epoch().0);
                 self.checks.promotions.promoted(epoch, &replica)
             }
             "+switch-master" => {
@@ -876,14 +876,17 @@ impl World {
                 .core
                 .as_ref()
                 .and_then(|c| c.masters().get(MASTER_NAME))
-                .map(|m| m.config_epoch())
+                .map(|m| m.config_epoch().0)
             else {
                 continue;
             };
             if let Err(what) = self.checks.config_epochs.observe(i, epoch) {
                 self.fail(what);
             }
-            let current = self.slots[i].core.as_ref().map_or(0, |c| c.current_epoch());
+            let current = self.slots[i]
+                .core
+                .as_ref()
+                .map_or(0, |c| c.current_epoch().0);
             if let Err(what) = self.checks.current_epochs.observe(i, current) {
                 self.fail(what);
             }

@@ -47,7 +47,6 @@ pub(crate) use steps::PROMOTION_POLL;
 use super::actions::CommandOutput;
 use super::commands::FailoverOption;
 use super::{Action, Level, Sentinel};
-use crate::ids::Epoch;
 use crate::reply::Reply;
 use crate::time::Millis;
 use select_replica::replica_may_qualify_soon;
@@ -112,7 +111,9 @@ impl Sentinel {
         if !self.masters.contains_key(name) {
             return false;
         }
-        let next = Epoch(self.settings.current_epoch)
+        let next = self
+            .settings
+            .current_epoch
             .next()
             .filter(|e| e.0 <= MAX_ELECTION_EPOCH);
         let Some(epoch) = next else {
@@ -126,8 +127,7 @@ impl Sentinel {
             });
             return false;
         };
-        self.settings.current_epoch = epoch.0;
-        let epoch = epoch.0;
+        self.settings.current_epoch = epoch;
         let jitter = self.prng.below(1000);
         let Some(m) = self.masters.get_mut(name) else {
             return false;

@@ -233,14 +233,14 @@ impl Sentinel {
         if now.since(asked).0 < before * SPLIT_RETRY_STEP {
             return;
         }
-        if let Some(next) = Epoch(current).next().filter(|e| e.0 <= MAX_ELECTION_EPOCH) {
-            self.move_election(now, name, next.0, true);
+        if let Some(next) = current.next().filter(|e| e.0 <= MAX_ELECTION_EPOCH) {
+            self.move_election(now, name, next, true);
         }
     }
 
     /// Moves our unwon election to `epoch` (a new one when `bump`) and asks
     /// for votes in it at once.
-    fn move_election(&mut self, now: Millis, name: &str, epoch: u64, bump: bool) {
+    fn move_election(&mut self, now: Millis, name: &str, epoch: Epoch, bump: bool) {
         let Some(m) = self.masters.get_mut(name) else {
             return;
         };
