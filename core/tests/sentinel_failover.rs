@@ -20,6 +20,9 @@ struct World {
     /// A master told `FAILOVER TO` hands over from this time on (it waits
     /// for the replica's acknowledgement on its own schedule).
     handover_at: u64,
+    /// The master refuses this many `FAILOVER TO`s first (as Redis does
+    /// while the target is not yet an online replica in its eyes).
+    refuse_failovers: usize,
 }
 
 impl World {
@@ -44,6 +47,7 @@ impl World {
             log: Vec::new(),
             now: 0,
             handover_at: 0,
+            refuse_failovers: 0,
         }
     }
 
@@ -85,6 +89,14 @@ impl World {
     fn answer(&self, target: &Target, tag: &Tag, args: &[Vec<u8>]) -> Option<Reply> {
         let cmd = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
         match (tag, target) {
+            // REPLCONF GETACK: a replica answers nothing.
+            (Tag::NoReply, _) => None,
+            (Tag::FailoverTo(_), _) if self.failover_sends() <= self.refuse_failovers => {
+                Some(Reply::Array(vec![
+                    Reply::ok(),
+                    Reply::Error("ERR FAILOVER target HOST and PORT is not a replica.".into()),
+                ]))
+            }
             (Tag::Ping, _) => Some(Reply::Simple("PONG".into())),
             (Tag::Info, Target::Master(_)) => Some(Reply::bulk(
                 "run_id:1234567890123456789012345678901234567890\r\nrole:master\r\n\
@@ -134,12 +146,14 @@ impl World {
             })
         };
         let port = key.rsplit(':').next().unwrap();
-        // `FAILOVER TO <host> <port>` sent to the master hands over to it.
-        let handed_over = self.log.iter().any(|a| {
-            matches!(a, Action::Send(o) if o.link.target == master()
-                && o.args[0] == b"FAILOVER"
-                && o.args.get(3).map(|p| p.as_slice()) == Some(port.as_bytes()))
-        });
+        // `FAILOVER TO <host> <port>` sent to the master hands over to it
+        // (unless refused).
+        let handed_over = self.failover_sends() > self.refuse_failovers
+            && self.log.iter().any(|a| {
+                matches!(a, Action::Send(o) if o.link.target == master()
+                    && o.args[0] == b"FAILOVER"
+                    && o.args.get(3).map(|p| p.as_slice()) == Some(port.as_bytes()))
+            });
         if handed_over && self.now >= self.handover_at && slaveof(key).is_none() {
             return format!(
                 "run_id:{port}00000000000000000000000000000000000000\r\nrole:master\r\n"
@@ -153,6 +167,16 @@ impl World {
             }
             None => format!("run_id:{port}00000000000000000000000000000000000000\r\nrole:slave\r\nmaster_host:127.0.0.1\r\nmaster_port:6379\r\nmaster_link_status:up\r\nslave_repl_offset:{}\r\nslave_priority:100\r\n", if port == "6380" { 100 } else { 50 }),
         }
+    }
+
+    /// How many `FAILOVER` commands went to the master so far.
+    fn failover_sends(&self) -> usize {
+        self.log
+            .iter()
+            .filter(|a| {
+                matches!(a, Action::Send(o) if o.link.target == master() && o.args[0] == b"FAILOVER")
+            })
+            .count()
     }
 
     fn events(&self) -> Vec<String> {
@@ -642,4 +666,48 @@ fn coordinated_failover_aborts_when_the_master_never_takes_the_command() {
         "{ev:#?}"
     );
     assert!(!ev.iter().any(|e| e.starts_with("+switch-master")));
+}
+
+#[test]
+fn a_refused_failover_to_unpauses_the_master_and_is_asked_again() {
+    let mut w = World::new(&[]);
+    w.refuse_failovers = 2;
+    for t in (0..3000).step_by(50) {
+        w.step(t, &[]);
+    }
+    assert_eq!(failover_cmd(&mut w, 3000, &["coordinated"]), Reply::ok());
+    let mut t = 3000;
+    while t < 8000 && !w.events().iter().any(|e| e.starts_with("+switch-master")) {
+        t += 50;
+        w.step(t, &[]);
+    }
+    let ev = w.events();
+    assert!(
+        ev.iter()
+            .any(|e| e.starts_with("+switch-master mymaster 127.0.0.1 6379 127.0.0.1 6380")),
+        "{ev:#?}"
+    );
+    assert!(
+        !ev.iter().any(|e| e.starts_with("-failover-abort")),
+        "{ev:#?}"
+    );
+    let to_master = sent_to(&w, &master());
+    let asked: Vec<usize> = to_master
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.starts_with("FAILOVER TO "))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(asked.len(), 3, "{to_master:?}");
+    // Each refusal lifted the pause its transaction took before the next
+    // attempt paused again: clients are not left paused while we wait.
+    for pair in asked.windows(2) {
+        let between = &to_master[pair[0]..pair[1]];
+        let unpause = between.iter().position(|c| c == "CLIENT UNPAUSE");
+        let pause = between.iter().rposition(|c| c.starts_with("CLIENT PAUSE "));
+        assert!(
+            matches!((unpause, pause), (Some(u), Some(p)) if u < p),
+            "{between:?}"
+        );
+    }
 }

@@ -378,6 +378,10 @@ impl Sentinel {
             self.handle_pubsub(now, link, reply);
             return;
         }
+        if tag == Tag::NoReply {
+            // Only a refusal answers one, and nothing was counted as owed.
+            return;
+        }
         match &link.target {
             Target::Sentinel(id) => {
                 if let Some(n) = self.peer_pending.get_mut(id) {

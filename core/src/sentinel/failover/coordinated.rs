@@ -11,8 +11,9 @@
 
 use crate::reply::Reply;
 use crate::sentinel::commands::FailoverOption;
+use crate::sentinel::failover::FailoverState;
 use crate::sentinel::links::{LinkId, Tag, Target};
-use crate::sentinel::Sentinel;
+use crate::sentinel::{Action, Level, Sentinel};
 use crate::time::Millis;
 
 /// valkey's answer when the master's INFO has no `master_failover_state`
@@ -125,13 +126,44 @@ impl Sentinel {
     /// acknowledge its last offset, which a Redis 7.0 replica only does on its
     /// once-a-second cron (the master sends no `GETACK` while writes are
     /// paused). Ask the replica for that acknowledgement now.
+    ///
+    /// If the master refused (`FAILOVER` is refused, for one, while the
+    /// target is not yet an online replica in the master's eyes, as right
+    /// after its initial sync), the pause taken in the same transaction is
+    /// lifted at once and the handover asked for again on the next pass,
+    /// for as long as the failover timeout allows.
     pub(crate) fn handle_failover_to_reply(&mut self, name: &str, reply: &Reply) {
-        if reply.is_error() {
-            // Refused as a whole (EXECABORT, NOAUTH…): the failover times
-            // out as it would if the master never answered.
+        let refusal = match reply {
+            Reply::Error(e) => Some(e.clone()),
+            Reply::Array(items) => items.iter().find_map(|r| match r {
+                Reply::Error(e) => Some(e.clone()),
+                _ => None,
+            }),
+            _ => None,
+        };
+        let Some(refusal) = refusal else {
+            self.nudge_replica_ack(name);
+            return;
+        };
+        let Some(m) = self.masters.get_mut(name) else {
+            return;
+        };
+        if !m.coordinated || m.failover != FailoverState::WaitPromotion {
             return;
         }
-        self.nudge_replica_ack(name);
+        // Back one step; the time in that step keeps counting from the
+        // first attempt, so the retries end with the failover timeout.
+        m.failover = FailoverState::SendSlaveofNoone;
+        self.push(Action::Log {
+            level: Level::Warning,
+            text: format!("FAILOVER TO refused by master {name} ({refusal}), asking again"),
+        });
+        let link = LinkId::cmd(Target::Master(name.to_string()));
+        self.send(
+            link,
+            Tag::Ignore,
+            vec![b"CLIENT".to_vec(), b"UNPAUSE".to_vec()],
+        );
     }
 
     /// `REPLCONF GETACK *` to the replica a coordinated failover promotes:
@@ -143,7 +175,7 @@ impl Sentinel {
         let Some(m) = self.masters.get(name) else {
             return;
         };
-        if !m.coordinated || m.failover != super::FailoverState::WaitPromotion {
+        if !m.coordinated || m.failover != FailoverState::WaitPromotion {
             return;
         }
         let Some(key) = m.promoted.clone() else {
