@@ -668,6 +668,13 @@ fn coordinated_failover_aborts_when_the_master_never_takes_the_command() {
     assert!(!ev.iter().any(|e| e.starts_with("+switch-master")));
 }
 
+fn assert_has(events: &[String], want: &str) {
+    assert!(
+        events.iter().any(|e| e.starts_with(want)),
+        "no `{want}` in {events:#?}"
+    );
+}
+
 #[test]
 fn a_refused_failover_to_unpauses_the_master_and_is_asked_again() {
     let mut w = World::new(&[]);
@@ -681,16 +688,11 @@ fn a_refused_failover_to_unpauses_the_master_and_is_asked_again() {
         t += 50;
         w.step(t, &[]);
     }
-    let ev = w.events();
-    assert!(
-        ev.iter()
-            .any(|e| e.starts_with("+switch-master mymaster 127.0.0.1 6379 127.0.0.1 6380")),
-        "{ev:#?}"
+    assert_has(
+        &w.events(),
+        "+switch-master mymaster 127.0.0.1 6379 127.0.0.1 6380",
     );
-    assert!(
-        !ev.iter().any(|e| e.starts_with("-failover-abort")),
-        "{ev:#?}"
-    );
+    assert!(!w.events().iter().any(|e| e.starts_with("-failover-abort")));
     let to_master = sent_to(&w, &master());
     let asked: Vec<usize> = to_master
         .iter()
