@@ -23,6 +23,8 @@ struct World {
     /// The master refuses this many `FAILOVER TO`s first (as Redis does
     /// while the target is not yet an online replica in its eyes).
     refuse_failovers: usize,
+    /// What the refusals say.
+    refusal: &'static str,
 }
 
 impl World {
@@ -48,6 +50,7 @@ impl World {
             now: 0,
             handover_at: 0,
             refuse_failovers: 0,
+            refusal: "ERR FAILOVER target HOST and PORT is not a replica.",
         }
     }
 
@@ -94,7 +97,7 @@ impl World {
             (Tag::FailoverTo(_), _) if self.failover_sends() <= self.refuse_failovers => {
                 Some(Reply::Array(vec![
                     Reply::ok(),
-                    Reply::Error("ERR FAILOVER target HOST and PORT is not a replica.".into()),
+                    Reply::Error(self.refusal.into()),
                 ]))
             }
             (Tag::Ping, _) => Some(Reply::Simple("PONG".into())),
@@ -712,4 +715,26 @@ fn a_refused_failover_to_unpauses_the_master_and_is_asked_again() {
             "{between:?}"
         );
     }
+}
+
+#[test]
+fn a_lasting_failover_to_refusal_unpauses_once_and_times_out() {
+    let mut w = World::new(&["failover-timeout mymaster 3000"]);
+    w.refuse_failovers = usize::MAX;
+    w.refusal = "NOPERM this user has no permissions to run the 'failover' command";
+    for t in (0..3000).step_by(50) {
+        w.step(t, &[]);
+    }
+    assert_eq!(failover_cmd(&mut w, 3000, &["coordinated"]), Reply::ok());
+    let mut t = 3000;
+    while t < 9000 {
+        t += 50;
+        w.step(t, &[]);
+    }
+    assert_has(&w.events(), "-failover-abort-slave-timeout");
+    let to_master = sent_to(&w, &master());
+    let count = |p: &str| to_master.iter().filter(|c| c.starts_with(p)).count();
+    // Asked once, released at once, not hammered until the timeout.
+    assert_eq!(count("FAILOVER TO "), 1, "{to_master:?}");
+    assert_eq!(count("CLIENT UNPAUSE"), 1, "{to_master:?}");
 }

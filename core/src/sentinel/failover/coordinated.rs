@@ -127,11 +127,12 @@ impl Sentinel {
     /// once-a-second cron (the master sends no `GETACK` while writes are
     /// paused). Ask the replica for that acknowledgement now.
     ///
-    /// If the master refused (`FAILOVER` is refused, for one, while the
-    /// target is not yet an online replica in the master's eyes, as right
-    /// after its initial sync), the pause taken in the same transaction is
-    /// lifted at once and the handover asked for again on the next pass,
-    /// for as long as the failover timeout allows.
+    /// If the master refused, the pause taken in the same transaction is
+    /// lifted at once. The one passing refusal — the target is not yet an
+    /// online replica in the master's eyes, as right after its initial
+    /// sync — is retried on the next pass for as long as the failover
+    /// timeout allows; any other (ACL, a renamed command…) would only repeat,
+    /// so the failover is left to time out.
     pub(crate) fn handle_failover_to_reply(&mut self, name: &str, reply: &Reply) {
         let refusal = match reply {
             Reply::Error(e) => Some(e.clone()),
@@ -151,12 +152,20 @@ impl Sentinel {
         if !m.coordinated || m.failover != FailoverState::WaitPromotion {
             return;
         }
-        // Back one step; the time in that step keeps counting from the
-        // first attempt, so the retries end with the failover timeout.
-        m.failover = FailoverState::SendSlaveofNoone;
+        let passing = refusal.contains("is not a replica");
+        if passing {
+            // Back one step; the time in that step keeps counting from the
+            // first attempt, so the retries end with the failover timeout.
+            m.failover = FailoverState::SendSlaveofNoone;
+        }
+        let next = if passing {
+            "asking again"
+        } else {
+            "waiting for the failover timeout"
+        };
         self.push(Action::Log {
             level: Level::Warning,
-            text: format!("FAILOVER TO refused by master {name} ({refusal}), asking again"),
+            text: format!("FAILOVER TO refused by master {name} ({refusal}), {next}"),
         });
         let link = LinkId::cmd(Target::Master(name.to_string()));
         self.send(
