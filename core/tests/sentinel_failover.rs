@@ -50,7 +50,7 @@ impl World {
             now: 0,
             handover_at: 0,
             refuse_failovers: 0,
-            refusal: "ERR FAILOVER target HOST and PORT is not a replica.",
+            refusal: "ERR FAILOVER target replica is not online.",
         }
     }
 

@@ -128,9 +128,9 @@ impl Sentinel {
     /// paused). Ask the replica for that acknowledgement now.
     ///
     /// If the master refused, the pause taken in the same transaction is
-    /// lifted at once. The one passing refusal — the target is not yet an
+    /// lifted at once. The passing refusals — the target is not yet an
     /// online replica in the master's eyes, as right after its initial
-    /// sync — is retried on the next pass for as long as the failover
+    /// sync — are retried on the next pass for as long as the failover
     /// timeout allows; any other (ACL, a renamed command…) would only repeat,
     /// so the failover is left to time out.
     pub(crate) fn handle_failover_to_reply(&mut self, name: &str, reply: &Reply) {
@@ -152,7 +152,10 @@ impl Sentinel {
         if !m.coordinated || m.failover != FailoverState::WaitPromotion {
             return;
         }
-        let passing = refusal.contains("is not a replica");
+        // Redis 7.0's refusals about the target's state: not (yet) listed as
+        // a replica, listed but not online, or no replica connected.
+        let passing = refusal.contains("FAILOVER target")
+            || refusal.contains("FAILOVER requires connected replicas");
         if passing {
             // Back one step; the time in that step keeps counting from the
             // first attempt, so the retries end with the failover timeout.
