@@ -261,6 +261,19 @@ impl Master {
         &self.name
     }
 
+    /// Every instance watched on behalf of this master: itself, its
+    /// replicas, the peer sentinels.
+    pub(crate) fn targets(&self) -> Vec<super::links::Target> {
+        use super::links::Target;
+        let mut targets = vec![Target::Master(self.name.clone())];
+        targets.extend(self.replicas.keys().map(|key| Target::Replica {
+            master: self.name.clone(),
+            key: key.clone(),
+        }));
+        targets.extend(self.sentinels.keys().map(|id| Target::Sentinel(id.clone())));
+        targets
+    }
+
     pub fn config_epoch(&self) -> Epoch {
         self.config_epoch
     }

@@ -36,13 +36,7 @@ impl Sentinel {
             let Some(m) = self.masters.get(name) else {
                 continue;
             };
-            let mut targets = vec![Target::Master(name.clone())];
-            targets.extend(m.replicas.keys().map(|key| Target::Replica {
-                master: name.clone(),
-                key: key.clone(),
-            }));
-            targets.extend(m.sentinels.keys().map(|id| Target::Sentinel(id.clone())));
-            for target in targets {
+            for target in m.targets() {
                 self.handle_instance(now, name, &target);
             }
         }

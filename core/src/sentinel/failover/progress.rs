@@ -83,13 +83,7 @@ impl Sentinel {
         let Some(m) = self.masters.get(master) else {
             return;
         };
-        let mut targets = vec![Target::Master(master.to_string())];
-        targets.extend(m.replicas.keys().map(|k| Target::Replica {
-            master: master.to_string(),
-            key: k.clone(),
-        }));
-        targets.extend(m.sentinels.keys().map(|id| Target::Sentinel(id.clone())));
-        for t in targets {
+        for t in m.targets() {
             if self.common(&t).is_some_and(|c| c.link.cc_connected) {
                 self.send_hello(master, &t);
             }
