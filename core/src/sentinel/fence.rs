@@ -79,6 +79,7 @@ impl Sentinel {
     /// Turns write fencing on (the shell reads `RSENTINEL_FENCE_WRITES`).
     pub fn set_write_fence(&mut self, policy: Option<FencePolicy>) {
         self.fence.policy = policy;
+        self.touch_all();
     }
 
     pub fn write_fence(&self) -> Option<FencePolicy> {

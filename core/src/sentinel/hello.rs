@@ -90,7 +90,10 @@ impl Sentinel {
             .sentinels
             .get(&h.runid)
             .is_some_and(|s| s.common.addr.same_instance(&peer_addr));
+        self.touch_master(&name);
         if !known {
+            // A new or moved peer changes every master that shares it.
+            self.touch_all();
             self.learn_sentinel(now, &name, &h);
         }
         if h.current_epoch > self.settings.current_epoch {

@@ -137,6 +137,9 @@ pub struct Master {
     /// Key of the replica being promoted, while a failover is in progress.
     pub(crate) promoted: Option<String>,
     pub(crate) script_kill_sent: bool,
+    /// The next timer pass that must visit this master (see
+    /// `wakeups.rs`); `ZERO` = the next one.
+    pub(crate) next_visit: Millis,
 }
 
 /// A replica of a monitored master, discovered from the master's INFO.
@@ -195,6 +198,11 @@ pub struct PeerSentinel {
     /// Its last reported vote.
     pub(crate) leader: Option<String>,
     pub(crate) leader_epoch: Epoch,
+    /// This is the first master (by name) that watches this peer: the one
+    /// whose timer visits time the PINGs of the peer's shared link (see
+    /// `wakeups.rs`). Every master's copy of the link has the same PING
+    /// times, so without this all of them came due at the same moment.
+    pub(crate) ping_owner: bool,
 }
 
 impl Master {
@@ -228,6 +236,7 @@ impl Master {
             failover_state_change_time: Millis::ZERO,
             promoted: None,
             script_kill_sent: false,
+            next_visit: Millis::ZERO,
         }
     }
 

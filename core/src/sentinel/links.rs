@@ -280,6 +280,7 @@ impl Sentinel {
     /// The shell connected a link: authenticate, name it, and start using it.
     pub fn link_connected(&mut self, now: Millis, link: LinkId, local_ip: String) {
         let channel = link.channel;
+        self.touch(&link.target);
         self.forget_peer_pending(&link);
         self.each_common(&link.target, |c| match channel {
             Channel::Cmd => {
@@ -340,6 +341,7 @@ impl Sentinel {
     /// A link closed (or failed to connect). Pending replies are lost.
     pub fn link_closed(&mut self, now: Millis, link: LinkId) {
         let channel = link.channel;
+        self.touch(&link.target);
         self.forget_peer_pending(&link);
         self.each_common(&link.target, |c| match channel {
             Channel::Cmd => {
@@ -391,6 +393,19 @@ impl Sentinel {
             other => self.each_common(other, |c| {
                 c.link.pending_commands = c.link.pending_commands.saturating_sub(1);
             }),
+        }
+        // What a reply changes may make a pass due for its master; a PONG
+        // or a PUBLISH acknowledged only moves timers later (an answered
+        // PING removes the master's SDOWN deadline).
+        match &tag {
+            Tag::Ping => {
+                if let Target::Master(name) = &link.target {
+                    self.reindex(name);
+                }
+            }
+            Tag::Hello(_) | Tag::NoReply => {}
+            Tag::AskMasterState(master, _) | Tag::FailoverTo(master) => self.touch_master(master),
+            Tag::Info | Tag::FenceGet | Tag::FenceSet | Tag::Ignore => self.touch(&link.target),
         }
         match tag {
             Tag::Ping => self.handle_ping_reply(now, &link.target, &reply),

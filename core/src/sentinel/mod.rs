@@ -30,6 +30,7 @@ mod tilt;
 mod timer;
 pub mod timing;
 mod vote;
+mod wakeups;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
@@ -90,6 +91,8 @@ pub struct Sentinel {
     /// the link: a peer watches every master, and updating 1 000 copies per
     /// hello was most of the idle CPU at 1 000 masters.
     pub(crate) peer_pending: HashMap<String, u32>,
+    /// Which masters the next pass visits, and their exact deadlines.
+    wakeups: wakeups::Wakeups,
 }
 
 impl Sentinel {
@@ -115,6 +118,7 @@ impl Sentinel {
             persist_deferred: false,
             persist_requests: 0,
             peer_pending: HashMap::new(),
+            wakeups: wakeups::Wakeups::default(),
         }
     }
 
@@ -169,6 +173,12 @@ impl Sentinel {
     pub(crate) fn request_persist(&mut self) {
         self.persist_pending = true;
         self.persist_requests += 1;
+    }
+
+    /// How much output has been queued so far: a step that leaves this
+    /// unchanged queued no action and asked for no write.
+    pub(crate) fn queued_actions(&self) -> (usize, u64) {
+        (self.actions.len(), self.persist_requests)
     }
 
     pub(crate) fn push(&mut self, action: Action) {

@@ -75,6 +75,7 @@ impl Sentinel {
             self.resolutions.answers.entry(name).or_insert(None);
             return;
         };
+        self.touch_all();
         self.resolutions.answers.insert(name, Some(ip.clone()));
         for m in self.masters.values_mut() {
             let addrs = std::iter::once(&mut m.common.addr)

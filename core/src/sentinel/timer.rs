@@ -4,8 +4,6 @@
 //! `poll_timeout`, the one clock the shell waits on. Redis calls this
 //! `sentinelTimer`; here `now` is an argument.
 
-use super::failover::FailoverState;
-use super::failover::PROMOTION_POLL;
 use super::links::{LinkId, Tag, Target, HELLO_CHANNEL, MAX_PENDING_COMMANDS};
 use super::Sentinel;
 use crate::time::Millis;
@@ -31,14 +29,35 @@ impl Sentinel {
     /// where the protocol allows.
     pub fn handle_timeout(&mut self, now: Millis) {
         self.check_tilt(now);
-        let names: Vec<String> = self.masters.keys().cloned().collect();
-        for name in &names {
+        self.assign_ping_owners();
+        // Quiet masters with nothing due are skipped (see `wakeups.rs`).
+        // Debug builds visit them anyway and check that nothing happened.
+        let names: Vec<(String, bool)> = self
+            .masters
+            .values()
+            .map(|m| (m, self.visit_due(now, m)))
+            .filter(|(_, due)| *due || cfg!(debug_assertions))
+            .map(|(m, due)| (m.name.clone(), due))
+            .collect();
+        for (name, due) in &names {
             let Some(m) = self.masters.get(name) else {
                 continue;
             };
+            let queued = self.queued_actions();
             for target in m.targets() {
                 self.handle_instance(now, name, &target);
             }
+            debug_assert!(
+                *due || self.queued_actions() == queued,
+                "master {name} was skipped as quiet, but its pass acted"
+            );
+            if let Some(m) = self.masters.get(name) {
+                let next = self.next_visit(now, m);
+                if let Some(m) = self.masters.get_mut(name) {
+                    m.next_visit = next;
+                }
+            }
+            self.reindex(name);
         }
         self.after_tick(now);
         self.run_pending_scripts(now);
@@ -49,47 +68,18 @@ impl Sentinel {
     /// before the first), brought forward to the exact moment an instance
     /// crosses its down-after-milliseconds, a staggered failover start or
     /// a script comes due, so these are not rounded up to the period.
-    pub fn poll_timeout(&self, now: Millis) -> Millis {
+    pub fn poll_timeout(&mut self, now: Millis) -> Millis {
         let period = self
             .previous_tick
             .map_or(now, |t| (t + TIMER_PERIOD).max(now));
-        self.next_deadline(now).map_or(period, |t| t.min(period))
-    }
-
-    /// The exact deadlines after `now` (see `poll_timeout`).
-    fn next_deadline(&self, now: Millis) -> Option<Millis> {
-        let mut next: Option<Millis> = None;
-        let mut consider = |t: Millis| {
-            if t > now {
-                next = Some(next.map_or(t, |n| n.min(t)));
-            }
-        };
-        for m in self.masters.values() {
-            let c = &m.common;
-            if !c.s_down {
-                // Only a PING outstanding has a deadline of its own; a
-                // link going down is reported as it happens.
-                if let Some(d) = c.link.ping_detector(false) {
-                    consider(d.down_at(Millis(c.down_after)));
-                }
-            }
-            if c.o_down && !m.failover_in_progress() {
-                consider(c.o_down_since + Millis(self.stagger(m)));
-            }
-            if matches!(
-                m.failover,
-                FailoverState::WaitPromotion | FailoverState::ReconfSlaves
-            ) {
-                // The INFO polls of a failover in progress.
-                for r in m.replicas.values() {
-                    if let Some(t) = r.common.info_refresh {
-                        consider(t + Millis(PROMOTION_POLL));
-                    }
-                }
-            }
+        let mut next = period;
+        if let Some(t) = self.next_master_deadline(now) {
+            next = next.min(t);
         }
         if let Some(t) = self.scripts.next_deadline(self.timing.script_max_runtime) {
-            consider(t);
+            if t > now {
+                next = next.min(t);
+            }
         }
         next
     }

@@ -331,6 +331,18 @@ impl Sentinel {
     }
 
     fn run_command(&mut self, now: Millis, cmd: SentinelCommand<'_>) -> CommandOutput {
+        let read_only = matches!(
+            cmd,
+            SentinelCommand::Query(_)
+                | SentinelCommand::ConfigGet(_)
+                | SentinelCommand::PendingScripts
+                | SentinelCommand::DebugShow
+                | SentinelCommand::Help
+        );
+        if !read_only {
+            // Settings, votes, resets and failovers change what is due.
+            self.touch_all();
+        }
         match cmd {
             SentinelCommand::Query(q) => CommandOutput::reply(self.answer_query(now, &q)),
             SentinelCommand::IsMasterDownByAddr {

@@ -1,0 +1,377 @@
+//! Which masters a timer pass must visit, and the exact deadlines behind
+//! `poll_timeout`, kept without walking every master.
+//!
+//! A pass used to visit every instance of every master 20 times a second,
+//! and `poll_timeout` walked every master after every reply. At 1 000
+//! masters that was most of an idle sentinel's CPU, though almost every
+//! visit found nothing due. Now:
+//! - a *quiet* master (every instance connected and not SDOWN, no ODOWN,
+//!   no failover, no peer verdict held, not in TILT) records the first
+//!   moment any timed condition of a pass can turn true for it
+//!   ([`Sentinel::next_visit`]) and is skipped until then, or until an
+//!   input about it arrives ([`Sentinel::touch_master`]): replies, hellos,
+//!   link changes and commands change what is due;
+//! - each master's own exact deadline (see `master_deadline`) sits in an
+//!   ordered index, refreshed only for the masters an input or a pass
+//!   touched.
+//!
+//! Debug builds still visit a skipped master and assert that the visit
+//! queued nothing, and check the index against a walk of every master, so
+//! every test and simulator run checks that skipping changes nothing.
+
+use std::collections::{BTreeSet, HashMap};
+
+use super::failover::{FailoverState, PROMOTION_POLL};
+use super::instance::{Common, Master, Role};
+use super::links::{Target, MAX_PENDING_COMMANDS};
+use super::Sentinel;
+use crate::time::Millis;
+
+/// The deadline index and the masters whose entry must be recomputed.
+#[derive(Debug)]
+pub(crate) struct Wakeups {
+    /// (deadline, master) for every master that has one.
+    index: BTreeSet<(Millis, String)>,
+    at: HashMap<String, Millis>,
+    /// Masters whose deadline may have changed since it was indexed.
+    stale: Vec<String>,
+    /// Every master's may have (a command, a resolution, a new peer).
+    all_stale: bool,
+    /// The peers a master watches may have changed: `ping_owner` flags are
+    /// recomputed before the next pass.
+    peers_changed: bool,
+}
+
+impl Default for Wakeups {
+    /// Nothing indexed yet: the masters a config load created are indexed
+    /// on the first `poll_timeout`.
+    fn default() -> Wakeups {
+        Wakeups {
+            index: BTreeSet::new(),
+            at: HashMap::new(),
+            stale: Vec::new(),
+            all_stale: true,
+            peers_changed: true,
+        }
+    }
+}
+
+/// The first moment `now.since(t) > period` holds.
+fn after(t: Millis, period: u64) -> Millis {
+    t + Millis(period) + Millis(1)
+}
+
+impl Sentinel {
+    /// Something about master `name` changed outside a timer pass: visit
+    /// it on the next pass and re-index its deadline.
+    pub(crate) fn touch_master(&mut self, name: &str) {
+        if let Some(m) = self.masters.get_mut(name) {
+            m.next_visit = Millis::ZERO;
+        }
+        self.wakeups.stale.push(name.to_string());
+    }
+
+    /// Something about the instance behind `target` changed.
+    pub(crate) fn touch(&mut self, target: &Target) {
+        match target {
+            Target::Master(name) | Target::Replica { master: name, .. } => {
+                let name = name.clone();
+                self.touch_master(&name);
+            }
+            // A peer's link is shared by every master it watches; its
+            // state has no deadline of the masters' own.
+            Target::Sentinel(id) => {
+                for m in self.masters.values_mut() {
+                    if m.sentinels.contains_key(id) {
+                        m.next_visit = Millis::ZERO;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Anything may have changed: visit and re-index every master.
+    pub(crate) fn touch_all(&mut self) {
+        for m in self.masters.values_mut() {
+            m.next_visit = Millis::ZERO;
+        }
+        self.wakeups.all_stale = true;
+        self.wakeups.peers_changed = true;
+    }
+
+    /// Marks, for every peer, the copy in the first master (by name) that
+    /// watches it as the one whose visits time the peer's PINGs. The pass
+    /// visits masters in name order, so that master's visit always comes
+    /// first and the others' would find the PING already sent.
+    pub(crate) fn assign_ping_owners(&mut self) {
+        if !std::mem::take(&mut self.wakeups.peers_changed) {
+            return;
+        }
+        let mut seen = std::collections::HashSet::new();
+        for m in self.masters.values_mut() {
+            for (id, s) in m.sentinels.iter_mut() {
+                s.ping_owner = !seen.contains(id.as_str());
+                if s.ping_owner {
+                    seen.insert(id.clone());
+                }
+            }
+        }
+    }
+
+    /// Only master `name`'s deadline may have changed (a PING answered):
+    /// re-index it without scheduling a visit.
+    pub(crate) fn reindex(&mut self, name: &str) {
+        self.wakeups.stale.push(name.to_string());
+    }
+
+    /// Whether the pass at `now` visits `m`.
+    pub(crate) fn visit_due(&self, now: Millis, m: &Master) -> bool {
+        self.tilt || m.next_visit <= now
+    }
+
+    /// The first moment a timer pass could do anything for `m`, if no input
+    /// about it arrives before: `now` (every pass) unless `m` is quiet.
+    /// Each term mirrors a timed condition of `reconnect`, `send_periodic`,
+    /// `check_sdown`, `check_odown` or `master_acting`.
+    pub(crate) fn next_visit(&self, now: Millis, m: &Master) -> Millis {
+        let quiet = !self.tilt
+            && !m.common.o_down
+            && !m.failover_in_progress()
+            && !m.master_reboot
+            && m.common.role_reported == Role::Master
+            && m.sentinels
+                .values()
+                .all(|s| !s.master_down && s.leader.is_none());
+        if !quiet {
+            return now;
+        }
+        let info = self.timing.info_period;
+        let mut due = self.instance_due(now, &m.common, true, Some(info), None);
+        for r in m.replicas.values() {
+            let period = if r.master_link_down_time != 0 {
+                1000
+            } else {
+                info
+            };
+            due = due.min(self.instance_due(now, &r.common, true, Some(period), None));
+        }
+        for (id, s) in &m.sentinels {
+            let pending = self.peer_pending.get(id).copied().unwrap_or(0);
+            let pings = s.ping_owner;
+            due = due.min(self.instance_due(now, &s.common, pings, None, Some(pending)));
+        }
+        due
+    }
+
+    /// `next_visit` for one instance: `pings` whether this visit times its
+    /// PINGs, `info_period` its INFO period (`None` for a peer sentinel),
+    /// `pending` a peer's shared count of unanswered commands.
+    fn instance_due(
+        &self,
+        now: Millis,
+        c: &Common,
+        pings: bool,
+        info_period: Option<u64>,
+        pending: Option<u32>,
+    ) -> Millis {
+        // Masters and replicas have a pub/sub link and an INFO period;
+        // peer sentinels neither.
+        let pubsub = info_period.is_some();
+        let pending = pending.unwrap_or(c.link.pending_commands);
+        if c.s_down
+            || c.disconnected(pubsub)
+            || pending >= MAX_PENDING_COMMANDS * c.link.refcount.max(1)
+        {
+            return now;
+        }
+        let link = &c.link;
+        let ping = self.ping_period(c);
+        let mut due = Millis(u64::MAX);
+        if pings {
+            due = after(link.last_pong_time, ping).max(after(link.last_ping_time, ping / 2));
+        }
+        if let Some(period) = info_period {
+            due = due.min(c.info_refresh.map_or(now, |t| after(t, period)));
+        }
+        let hello = link
+            .last_pub_time
+            .map_or(now, |t| after(t, self.timing.publish_period));
+        due = due.min(hello);
+        // SDOWN by silence, and a quiet command link reconnected.
+        if let Some(d) = link.ping_detector(false) {
+            due = due.min(d.down_at(Millis(c.down_after)));
+        }
+        let min_age = self.timing.min_link_reconnect_period;
+        let half = c.down_after / 2;
+        if let Some(asked) = link.act_ping_time {
+            let quiet_link = (link.cc_conn_time + Millis(min_age))
+                .max(after(asked, half))
+                .max(after(link.last_pong_time, half));
+            due = due.min(quiet_link);
+        }
+        if pubsub {
+            let quiet_pubsub = (link.pc_conn_time + Millis(min_age))
+                .max(after(link.pc_last_activity, 3 * self.timing.publish_period));
+            due = due.min(quiet_pubsub);
+        }
+        due
+    }
+
+    /// The earliest of `m`'s exact deadlines after `now`: its SDOWN by
+    /// silence, a staggered failover start, the INFO polls of a failover
+    /// in progress.
+    pub(crate) fn master_deadline(&self, now: Millis, m: &Master) -> Option<Millis> {
+        let mut next: Option<Millis> = None;
+        let mut consider = |t: Millis| {
+            if t > now {
+                next = Some(next.map_or(t, |n| n.min(t)));
+            }
+        };
+        let c = &m.common;
+        if !c.s_down {
+            // Only a PING outstanding has a deadline of its own; a link
+            // going down is reported as it happens.
+            if let Some(d) = c.link.ping_detector(false) {
+                consider(d.down_at(Millis(c.down_after)));
+            }
+        }
+        if c.o_down && !m.failover_in_progress() {
+            consider(c.o_down_since + Millis(self.stagger(m)));
+        }
+        if matches!(
+            m.failover,
+            FailoverState::WaitPromotion | FailoverState::ReconfSlaves
+        ) {
+            for r in m.replicas.values() {
+                if let Some(t) = r.common.info_refresh {
+                    consider(t + Millis(PROMOTION_POLL));
+                }
+            }
+        }
+        next
+    }
+
+    /// Re-indexes the masters touched since the last call.
+    fn refresh_index(&mut self, now: Millis) {
+        let names: Vec<String> = if std::mem::take(&mut self.wakeups.all_stale) {
+            self.wakeups.stale.clear();
+            self.wakeups
+                .at
+                .keys()
+                .cloned()
+                .chain(self.masters.keys().cloned())
+                .collect()
+        } else {
+            std::mem::take(&mut self.wakeups.stale)
+        };
+        for name in names {
+            if let Some(old) = self.wakeups.at.remove(&name) {
+                self.wakeups.index.remove(&(old, name.clone()));
+            }
+            let Some(t) = self
+                .masters
+                .get(&name)
+                .and_then(|m| self.master_deadline(now, m))
+            else {
+                continue;
+            };
+            self.wakeups.index.insert((t, name.clone()));
+            self.wakeups.at.insert(name, t);
+        }
+    }
+
+    /// The earliest indexed master deadline; `now` if one has passed
+    /// without a pass since (the pass re-indexes it).
+    pub(crate) fn next_master_deadline(&mut self, now: Millis) -> Option<Millis> {
+        self.refresh_index(now);
+        let first = self.wakeups.index.first().map(|(t, _)| (*t).max(now));
+        #[cfg(debug_assertions)]
+        {
+            let walked = self
+                .masters
+                .values()
+                .filter_map(|m| Some((self.master_deadline(now, m)?, &m.name)))
+                .min();
+            debug_assert!(
+                walked.is_none_or(|(w, _)| first.is_some_and(|f| f <= w)),
+                "deadline index {first:?} later than a walk of every master {walked:?}"
+            );
+        }
+        first
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reply::Reply;
+    use crate::sentinel::links::{LinkId, Tag};
+
+    fn quiet_master() -> (Sentinel, Target) {
+        let mut s = Sentinel::new(7, 26379);
+        for l in [
+            "monitor m 127.0.0.1 6379 2",
+            "down-after-milliseconds m 1000",
+        ] {
+            let args: Vec<&str> = l.split_whitespace().collect();
+            s.apply_directive(Millis(0), &args).unwrap();
+        }
+        s.ensure_myid();
+        let master = Target::Master("m".into());
+        s.handle_timeout(Millis(0));
+        s.link_connected(Millis(1), LinkId::cmd(master.clone()), "127.0.0.1".into());
+        s.link_connected(
+            Millis(1),
+            LinkId::pubsub(master.clone()),
+            "127.0.0.1".into(),
+        );
+        let info = "# Replication\r\nrole:master\r\nrun_id:abc\r\n";
+        s.handle_reply(
+            Millis(2),
+            LinkId::cmd(master.clone()),
+            Tag::Info,
+            Reply::Bulk(info.into()),
+        );
+        s.handle_reply(
+            Millis(2),
+            LinkId::cmd(master.clone()),
+            Tag::Ping,
+            Reply::Simple("PONG".into()),
+        );
+        s.handle_timeout(Millis(3));
+        while s.poll_action().is_some() {}
+        (s, master)
+    }
+
+    #[test]
+    fn a_quiet_master_is_skipped_until_a_timer_or_an_input_makes_it_due() {
+        let (mut s, master) = quiet_master();
+        let next = s.masters["m"].next_visit;
+        // Nothing due right after the pass: the next PING is (D/10 = 100
+        // ms after the PONG), so the master waits for it.
+        assert!(next > Millis(3) && next <= Millis(103), "{next:?}");
+        assert!(!s.visit_due(Millis(50), &s.masters["m"]));
+        assert!(s.visit_due(next, &s.masters["m"]));
+        // A lost link is an input about it: the next pass reconnects.
+        s.link_closed(Millis(10), LinkId::cmd(master));
+        assert!(s.visit_due(Millis(11), &s.masters["m"]));
+    }
+
+    #[test]
+    fn an_unanswered_ping_is_indexed_as_the_exact_sdown_deadline() {
+        let (mut s, master) = quiet_master();
+        s.handle_timeout(Millis(200));
+        let pinged = (0..)
+            .map_while(|_| s.poll_action())
+            .any(|a| matches!(a, crate::sentinel::Action::Send(o) if o.tag == Tag::Ping));
+        assert!(pinged, "the pass at 200 ms PINGs the master");
+        assert_eq!(s.next_master_deadline(Millis(201)), Some(Millis(1201)));
+        s.handle_reply(
+            Millis(205),
+            LinkId::cmd(master),
+            Tag::Ping,
+            Reply::Simple("PONG".into()),
+        );
+        assert_eq!(s.next_master_deadline(Millis(206)), None);
+    }
+}
