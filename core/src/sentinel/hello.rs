@@ -90,7 +90,14 @@ impl Sentinel {
             .sentinels
             .get(&h.runid)
             .is_some_and(|s| s.common.addr.same_instance(&peer_addr));
-        self.touch_master(&name);
+        // A hello that only repeats what we know (most of them: every peer
+        // sends one per master every 2 s) changes nothing a pass acts on.
+        if !known
+            || h.current_epoch > self.settings.current_epoch
+            || self.masters[&name].config_epoch < h.master_config_epoch
+        {
+            self.touch_master(&name);
+        }
         if !known {
             // A new or moved peer changes every master that shares it.
             self.touch_all();
