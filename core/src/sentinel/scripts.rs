@@ -65,6 +65,12 @@ impl ScriptQueue {
         self.jobs.iter().position(|j| j.id == id)
     }
 
+    /// A job waits to be started (the next pass starts it if a slot is
+    /// free).
+    pub(crate) fn has_waiting(&self) -> bool {
+        self.jobs.iter().any(|j| j.running.is_none())
+    }
+
     /// The next moment the queue has something to do.
     pub(crate) fn next_deadline(&self, max_runtime: u64) -> Option<Millis> {
         self.jobs

@@ -10,7 +10,15 @@ impl Sentinel {
     pub(crate) fn check_tilt(&mut self, now: Millis) {
         if let Some(prev) = self.previous_tick {
             let backwards = now < prev;
-            if backwards || now.since(prev).0 > self.timing.tilt_trigger {
+            // Passes are TIMER_PERIOD apart when something is due, further
+            // apart by plan when nothing is: only lateness beyond the plan
+            // is a stall (Redis, ticking every 100 ms, sees the same).
+            let planned_extra = self
+                .wakeups
+                .planned
+                .filter(|p| *p > prev)
+                .map_or(0, |p| p.since(prev + super::timer::TIMER_PERIOD).0);
+            if backwards || now.since(prev).0 > self.timing.tilt_trigger + planned_extra {
                 if !self.tilt {
                     self.tilt = true;
                     self.event(Level::Warning, "+tilt", "#tilt mode entered".into());

@@ -23,6 +23,10 @@ const STAGGER_STEP: u64 = 25;
 /// judged at ticks).
 pub const TIMER_PERIOD: Millis = Millis(50);
 
+/// The longest wait between two passes when nothing is due (capped at half
+/// the TILT trigger).
+const MAX_PASS_GAP: u64 = 1000;
+
 impl Sentinel {
     /// One tick. The shell calls this when `poll_timeout` comes due (and
     /// may call it more often); after replies the core also reacts at once
@@ -61,18 +65,29 @@ impl Sentinel {
         }
         self.after_tick(now);
         self.run_pending_scripts(now);
+        self.note_next_visits();
     }
 
     /// When the shell must call `handle_timeout` next: the only clock it waits
-    /// on. The timer period after the last tick ([`TIMER_PERIOD`], or `now`
-    /// before the first), brought forward to the exact moment an instance
-    /// crosses its down-after-milliseconds, a staggered failover start or
-    /// a script comes due, so these are not rounded up to the period.
+    /// on (`now` before the first pass). Passes come when a master has
+    /// something due (a PING, INFO or hello period, a reconnect, a failover
+    /// step: see `wakeups.rs`), at most one per [`TIMER_PERIOD`] after the
+    /// last, and at least every [`MAX_PASS_GAP`] so that TILT still sees a
+    /// stalled process; the exact moments an instance crosses its
+    /// down-after-milliseconds, a staggered failover start or a script
+    /// comes due are not rounded to the period.
     pub fn poll_timeout(&mut self, now: Millis) -> Millis {
-        let period = self
-            .previous_tick
-            .map_or(now, |t| (t + TIMER_PERIOD).max(now));
-        let mut next = period;
+        let Some(last) = self.previous_tick else {
+            return now;
+        };
+        let period = last + TIMER_PERIOD;
+        let gap = Millis(MAX_PASS_GAP.min(self.timing.tilt_trigger / 2));
+        let mut next = if self.tilt || self.scripts.has_waiting() {
+            period
+        } else {
+            self.next_visit_pass(period).min(last + gap)
+        };
+        next = next.max(now);
         if let Some(t) = self.next_master_deadline(now) {
             next = next.min(t);
         }
@@ -81,6 +96,7 @@ impl Sentinel {
                 next = next.min(t);
             }
         }
+        self.wakeups.planned = Some(next);
         next
     }
 

@@ -40,6 +40,11 @@ pub(crate) struct Wakeups {
     /// The peers a master watches may have changed: `ping_owner` flags are
     /// recomputed before the next pass.
     peers_changed: bool,
+    /// The earliest `next_visit` of any master (`ZERO`: the next period).
+    visit_at: Millis,
+    /// The wake-up `poll_timeout` last asked for: a pass later than the
+    /// period by design is not a stall (see `check_tilt`).
+    pub(crate) planned: Option<Millis>,
 }
 
 impl Default for Wakeups {
@@ -52,6 +57,8 @@ impl Default for Wakeups {
             stale: Vec::new(),
             all_stale: true,
             peers_changed: true,
+            visit_at: Millis::ZERO,
+            planned: None,
         }
     }
 }
@@ -68,6 +75,7 @@ impl Sentinel {
         if let Some(m) = self.masters.get_mut(name) {
             m.next_visit = Millis::ZERO;
         }
+        self.wakeups.visit_at = Millis::ZERO;
         self.wakeups.stale.push(name.to_string());
     }
 
@@ -86,6 +94,7 @@ impl Sentinel {
                         m.next_visit = Millis::ZERO;
                     }
                 }
+                self.wakeups.visit_at = Millis::ZERO;
             }
         }
     }
@@ -97,6 +106,23 @@ impl Sentinel {
         }
         self.wakeups.all_stale = true;
         self.wakeups.peers_changed = true;
+        self.wakeups.visit_at = Millis::ZERO;
+    }
+
+    /// After a pass: when the next one has a master to visit.
+    pub(crate) fn note_next_visits(&mut self) {
+        self.wakeups.visit_at = self
+            .masters
+            .values()
+            .map(|m| m.next_visit)
+            .min()
+            .unwrap_or(Millis(u64::MAX));
+    }
+
+    /// When the next pass is due for a visit: `period` (the earliest a pass
+    /// may follow the last one) or later, when every master is quiet.
+    pub(crate) fn next_visit_pass(&self, period: Millis) -> Millis {
+        self.wakeups.visit_at.max(period)
     }
 
     /// Marks, for every peer, the copy in the first master (by name) that
@@ -302,17 +328,21 @@ impl Sentinel {
 }
 
 #[cfg(test)]
-mod tests {
+mod tests_support {
     use super::*;
     use crate::reply::Reply;
     use crate::sentinel::links::{LinkId, Tag};
 
-    fn quiet_master() -> (Sentinel, Target) {
+    /// A sentinel watching master `m` (D = 1 000 ms), connected, answered,
+    /// after a pass at 3 ms.
+    pub(super) fn quiet_master() -> (Sentinel, Target) {
+        quiet_master_with(1000)
+    }
+
+    pub(super) fn quiet_master_with(down_after: u64) -> (Sentinel, Target) {
         let mut s = Sentinel::new(7, 26379);
-        for l in [
-            "monitor m 127.0.0.1 6379 2",
-            "down-after-milliseconds m 1000",
-        ] {
+        let d = format!("down-after-milliseconds m {down_after}");
+        for l in ["monitor m 127.0.0.1 6379 2", &d] {
             let args: Vec<&str> = l.split_whitespace().collect();
             s.apply_directive(Millis(0), &args).unwrap();
         }
@@ -342,6 +372,14 @@ mod tests {
         while s.poll_action().is_some() {}
         (s, master)
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tests_support::{quiet_master, quiet_master_with};
+    use super::*;
+    use crate::reply::Reply;
+    use crate::sentinel::links::{LinkId, Tag};
 
     #[test]
     fn a_quiet_master_is_skipped_until_a_timer_or_an_input_makes_it_due() {
@@ -373,5 +411,33 @@ mod tests {
             Reply::Simple("PONG".into()),
         );
         assert_eq!(s.next_master_deadline(Millis(206)), None);
+    }
+
+    #[test]
+    fn with_every_master_quiet_the_next_pass_waits_for_the_first_due_timer() {
+        let (mut s, _) = quiet_master();
+        let next = s.masters["m"].next_visit;
+        // Later than the 50 ms period, and exactly when the master is due.
+        assert_eq!(s.poll_timeout(Millis(4)), next);
+        assert!(next > Millis(53), "{next:?}");
+    }
+
+    #[test]
+    fn a_pass_later_than_the_period_by_plan_is_no_stall_but_lateness_is() {
+        // D = 30 s: PINGs every second, so a quiet master's passes are
+        // about a second apart by plan.
+        let (mut s, _) = quiet_master_with(30_000);
+        let tilt = |s: &mut Sentinel| {
+            std::iter::from_fn(|| s.poll_action())
+                .any(|a| matches!(a, crate::sentinel::Action::Event(ref e) if e.kind == "+tilt"))
+        };
+        let planned = s.poll_timeout(Millis(4));
+        assert!(planned >= Millis(900), "{planned:?}");
+        // 1.5 s late: 2.5 s after the last pass, yet no stall of 2 s.
+        s.handle_timeout(planned + Millis(1_500));
+        assert!(!tilt(&mut s));
+        let planned = s.poll_timeout(planned + Millis(1_500));
+        s.handle_timeout(planned + Millis(2_100));
+        assert!(tilt(&mut s));
     }
 }

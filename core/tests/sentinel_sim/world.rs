@@ -17,6 +17,7 @@ use super::invariants::Checks;
 use super::network::{ConnState, Fate, NetFaults, Network, Node, SENTINEL_BASE_PORT};
 use super::redis_model::{Effects, Follower, Redis, Role};
 use super::scenario::{Fault, Pick, SimConfig};
+use rsentinel_core::sim::invariants::timers_within_poll_timeout;
 
 const MASTER_NAME: &str = "mymaster";
 /// A runaway guard: no seed needs anywhere near this many events.
@@ -264,17 +265,29 @@ impl World {
         let Some(core) = self.slots[i].core.as_mut() else {
             return;
         };
+        // The beat is fixed; a beat before the core's own deadline must
+        // find nothing to do, or a shell sleeping until `poll_timeout`
+        // would miss a timer.
+        let due = core.poll_timeout(now);
         core.handle_timeout(now);
-        self.drain(i);
+        let outputs = self.drain(i);
+        let node = format!("sentinel {i}");
+        if let Err(what) = timers_within_poll_timeout::check(&node, now, due, outputs) {
+            self.fail(what);
+        }
         let next = now + Millis(80 + self.prng.below(41));
         self.queue.push(next, Ev::Tick(i, inc));
     }
 
     /// Carries out everything sentinel `i` asked for.
-    fn drain(&mut self, i: usize) {
+    /// Returns how many actions there were.
+    fn drain(&mut self, i: usize) -> usize {
+        let mut n = 0;
         while let Some(action) = self.slots[i].core.as_mut().and_then(|c| c.poll_action()) {
             self.perform(i, action);
+            n += 1;
         }
+        n
     }
 
     fn perform(&mut self, i: usize, action: Action) {
