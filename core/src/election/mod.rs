@@ -9,14 +9,18 @@
 //! The Redis Sentinel leader vote, for example:
 //!
 //! ```
-//! use rsentinel_core::election::{QuorumRule, Tally, VoteKeeper};
+//! use rsentinel_core::election::{EpochClock, QuorumRule, Tally, VoteRecord};
 //! use rsentinel_core::ids::{Epoch, RunId};
 //!
 //! let rid = |s: &str| RunId(s.to_string());
-//! // A voter: first request in an epoch wins, a newer epoch is adopted.
-//! let mut keeper: VoteKeeper<RunId> = VoteKeeper::restore(Epoch(4), None);
-//! assert!(keeper.request(Epoch(5), rid("aaa")).granted);
-//! assert!(!keeper.request(Epoch(5), rid("bbb")).granted);
+//! // A voter: first request in an epoch wins, a newer epoch is adopted on
+//! // the voter's one clock (a sentinel votes per master, in one epoch).
+//! let mut clock = EpochClock::default();
+//! clock.observe(Epoch(4));
+//! let mut vote: VoteRecord<RunId> = VoteRecord::default();
+//! assert!(vote.request(&mut clock, Epoch(5), rid("aaa")).granted);
+//! assert!(!vote.request(&mut clock, Epoch(5), rid("bbb")).granted);
+//! assert_eq!(clock.current(), Epoch(5));
 //!
 //! // The candidate's tally: only votes of the current epoch count; equal
 //! // counts go to the lexicographically greatest run id.
@@ -36,11 +40,11 @@ pub mod failure_detector;
 pub mod fencing;
 pub mod quorum;
 pub mod tally;
-pub mod vote_keeper;
+pub mod vote_record;
 
 pub use epoch::EpochClock;
 pub use failure_detector::FailureDetector;
 pub use fencing::FencingGate;
 pub use quorum::{MajorityVerifier, NodeId, QuorumRule, QuorumVerifier, WeightedVerifier};
 pub use tally::Tally;
-pub use vote_keeper::{VoteKeeper, VoteOutcome};
+pub use vote_record::{CastVote, VoteOutcome, VoteRecord};

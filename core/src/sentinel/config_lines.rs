@@ -6,7 +6,6 @@ use std::cell::RefCell;
 use super::instance::Master;
 use super::timing::{DEFAULT_DOWN_AFTER, DEFAULT_FAILOVER_TIMEOUT};
 use super::Sentinel;
-use crate::ids::Epoch;
 
 impl Sentinel {
     /// The state lines, each as its tokens starting with `sentinel`. Tokens
@@ -36,7 +35,10 @@ impl Sentinel {
         for m in self.masters.values() {
             master_lines(m, self.settings.announce_hostnames, &line, &secret_line);
         }
-        line(&["current-epoch", &self.settings.current_epoch.to_string()]);
+        line(&[
+            "current-epoch",
+            &self.settings.current_epoch.current().to_string(),
+        ]);
         if let Some(ip) = &self.settings.announce_ip {
             line(&["announce-ip", ip]);
         }
@@ -103,7 +105,7 @@ fn master_lines(
         ]);
     }
     line(&["config-epoch", name, &m.config_epoch.to_string()]);
-    let leader_epoch = m.vote.as_ref().map_or(Epoch(0), |v| v.epoch);
+    let leader_epoch = m.vote.last_epoch();
     line(&["leader-epoch", name, &leader_epoch.to_string()]);
     for r in m.replicas.values() {
         // While a promoted replica is advertised as master, the old master

@@ -6,6 +6,7 @@ use super::addr::{is_ip_literal, is_plausible_hostname, Addr};
 use super::instance::{Master, PeerSentinel, Replica};
 use super::settings::parse_yes_no;
 use super::Sentinel;
+use crate::election::{CastVote, VoteRecord};
 use crate::ids::Epoch;
 use crate::time::Millis;
 
@@ -197,7 +198,7 @@ impl Sentinel {
             }
             ("current-epoch", 2) => {
                 let epoch = Epoch(strtoull(&args[1]));
-                self.settings.current_epoch = self.settings.current_epoch.max(epoch);
+                self.settings.current_epoch.observe(epoch);
                 Ok(())
             }
             ("myid", 2) => {
@@ -211,17 +212,17 @@ impl Sentinel {
                 let epoch = Epoch(strtoull(&args[2]));
                 self.master_mut(&args[1])?.config_epoch = epoch;
                 // A config epoch can never be ahead of the current epoch.
-                self.settings.current_epoch = self.settings.current_epoch.max(epoch);
+                self.settings.current_epoch.observe(epoch);
                 Ok(())
             }
             ("leader-epoch", 3) => {
                 let epoch = Epoch(strtoull(&args[2]));
                 // Votes are never cast in epoch 0: 0 is "no vote".
                 self.master_mut(&args[1])?.vote =
-                    (epoch > Epoch(0)).then_some(super::instance::CastVote {
+                    VoteRecord::restore((epoch > Epoch(0)).then_some(CastVote {
                         epoch,
                         candidate: None,
-                    });
+                    }));
                 Ok(())
             }
             ("known-slave" | "known-replica", 4) => {
@@ -450,7 +451,7 @@ mod tests {
             "current-epoch 3",
         ])
         .unwrap();
-        assert_eq!(s.settings.current_epoch, Epoch(7));
+        assert_eq!(s.settings.current_epoch.current(), Epoch(7));
     }
 
     #[test]

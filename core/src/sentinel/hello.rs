@@ -93,7 +93,7 @@ impl Sentinel {
         // A hello that only repeats what we know (most of them: every peer
         // sends one per master every 2 s) changes nothing a pass acts on.
         if !known
-            || h.current_epoch > self.settings.current_epoch
+            || h.current_epoch > self.settings.current_epoch.current()
             || self.masters[&name].config_epoch < h.master_config_epoch
         {
             self.touch_master(&name);
@@ -103,8 +103,7 @@ impl Sentinel {
             self.touch_all();
             self.learn_sentinel(now, &name, &h);
         }
-        if h.current_epoch > self.settings.current_epoch {
-            self.settings.current_epoch = h.current_epoch;
+        if self.settings.current_epoch.observe(h.current_epoch) {
             self.request_persist();
             self.master_event_plain(
                 &name,
@@ -340,7 +339,7 @@ mod tests {
             s.process_hello(Millis(5), &payload);
             assert!(s.masters["m"].sentinels.is_empty(), "{payload}");
             assert_eq!(s.masters["m"].common.addr, Addr::new("127.0.0.1", 6379));
-            assert_eq!(s.settings.current_epoch, Epoch(0), "{payload}");
+            assert_eq!(s.settings.current_epoch.current(), Epoch(0), "{payload}");
             assert_eq!(s.config_lines(), before, "{payload}");
             let actions: Vec<Action> = std::iter::from_fn(|| s.poll_action()).collect();
             assert!(

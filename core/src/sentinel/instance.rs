@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::addr::Addr;
 use super::failover::FailoverState;
-use crate::election::FailureDetector;
-use crate::ids::Epoch;
+use crate::election::{FailureDetector, VoteRecord};
+use crate::ids::{Epoch, RunId};
 use crate::time::Millis;
 
 /// What every instance has: identity, link bookkeeping, down-state.
@@ -113,7 +113,7 @@ pub struct Master {
     /// This sentinel's vote for this master's failover leader, if it ever
     /// cast one (never in epoch 0, so a persisted `leader-epoch 0` means
     /// "no vote").
-    pub(crate) vote: Option<CastVote>,
+    pub(crate) vote: VoteRecord<Option<RunId>>,
     /// Replicas keyed by `ip:port` (`[ip]:port` for IPv6).
     pub(crate) replicas: BTreeMap<String, Replica>,
     /// Other sentinels keyed by run id.
@@ -173,17 +173,6 @@ pub enum ReconfState {
     Done,
 }
 
-/// A vote this sentinel cast for a failover leader.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CastVote {
-    /// The epoch the vote was cast in (always ≥ 1).
-    pub(crate) epoch: Epoch,
-    /// The run id voted for; `None` once forgotten (after a restart the file
-    /// keeps only the epoch, and a reset forgets it), which still counts as
-    /// having voted in `epoch`.
-    pub(crate) candidate: Option<String>,
-}
-
 /// Another sentinel watching the same master, discovered from hellos.
 #[derive(Clone, Debug, Default)]
 pub struct PeerSentinel {
@@ -222,7 +211,7 @@ impl Master {
             master_reboot_since: Millis::ZERO,
             renamed_commands: Vec::new(),
             config_epoch: Epoch(0),
-            vote: None,
+            vote: VoteRecord::default(),
             replicas: BTreeMap::new(),
             sentinels: BTreeMap::new(),
             failover: FailoverState::None,

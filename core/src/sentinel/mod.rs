@@ -222,7 +222,7 @@ impl Sentinel {
 
     /// The sentinel's current epoch (`sentinel current-epoch`).
     pub fn current_epoch(&self) -> Epoch {
-        self.settings.current_epoch
+        self.settings.current_epoch.current()
     }
 
     /// The timing settings (`SENTINEL CONFIG` values and fixed periods).

@@ -66,7 +66,7 @@ impl Sentinel {
         if ask.is_empty() {
             return;
         }
-        let current_epoch = self.settings.current_epoch;
+        let current_epoch = self.settings.current_epoch.current();
         let Some(m) = self.masters.get(name) else {
             return;
         };

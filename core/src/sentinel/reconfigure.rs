@@ -111,7 +111,7 @@ impl Sentinel {
             return false;
         }
         let fresh = 3 * self.timing.publish_period;
-        let current = self.settings.current_epoch;
+        let current = self.settings.current_epoch.current();
         let agreeing = 1 + m
             .sentinels
             .values()

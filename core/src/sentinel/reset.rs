@@ -36,10 +36,8 @@ impl Sentinel {
         m.failover_start_time = None;
         m.failover_state_change_time = Millis::ZERO;
         m.promoted = None;
-        if let Some(v) = &mut m.vote {
-            // Forget whom we voted for, never that we voted in that epoch.
-            v.candidate = None;
-        }
+        // Forget whom we voted for, never that we voted in that epoch.
+        m.vote.map_candidate(|c| *c = None);
         m.script_kill_sent = false;
         m.master_reboot = false;
         self.push(Action::DropLinks {

@@ -1,12 +1,12 @@
 //! Sentinel-wide settings: identity, epoch, announce options, peer auth.
 
-use crate::ids::Epoch;
+use crate::election::EpochClock;
 
 /// The global `sentinel ...` state that is not per master.
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub(crate) myid: Option<String>,
-    pub(crate) current_epoch: Epoch,
+    pub(crate) current_epoch: EpochClock,
     pub(crate) announce_ip: Option<String>,
     pub(crate) announce_port: u16,
     pub(crate) deny_scripts_reconfig: bool,
@@ -21,7 +21,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             myid: None,
-            current_epoch: Epoch(0),
+            current_epoch: EpochClock::default(),
             announce_ip: None,
             announce_port: 0,
             deny_scripts_reconfig: true,

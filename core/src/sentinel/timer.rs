@@ -273,7 +273,7 @@ impl Sentinel {
         let payload = format!(
             "{ip},{port},{},{},{},{},{},{}",
             self.myid(),
-            self.settings.current_epoch,
+            self.settings.current_epoch.current(),
             m.name,
             self.announced(addr),
             addr.port,

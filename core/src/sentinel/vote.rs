@@ -3,11 +3,10 @@
 
 use super::actions::CommandOutput;
 use super::failover::FailoverState;
-use super::instance::CastVote;
 use super::links::Target;
 use super::{Level, Sentinel};
-use crate::election::VoteKeeper;
-use crate::ids::Epoch;
+use crate::election::VoteOutcome;
+use crate::ids::{Epoch, RunId};
 use crate::reply::Reply;
 use crate::time::Millis;
 
@@ -33,7 +32,7 @@ impl Sentinel {
                 isdown = 1;
             }
             if runid != "*" {
-                let before = self.settings.current_epoch;
+                let before = self.settings.current_epoch.current();
                 let req_epoch = Epoch(req_epoch.max(0) as u64);
                 let (l, e) = self.vote_leader(now, &name, req_epoch, runid);
                 leader = l;
@@ -89,17 +88,15 @@ impl Sentinel {
         req_epoch: Epoch,
         runid: &str,
     ) -> (Option<String>, Epoch) {
-        let Some(m) = self.masters.get(name) else {
+        let myid = self.myid().to_string();
+        let ask_period = self.timing.ask_period;
+        let Some(m) = self.masters.get_mut(name) else {
             return (None, Epoch(0));
         };
-        // The shared keeper decides; this master's vote record and the
-        // global epoch are its persisted state. A vote whose run id was
-        // forgotten (restart, reset) still blocks a second vote in its epoch.
-        let previous = m
-            .vote
-            .as_ref()
-            .map(|v| (v.epoch, v.candidate.clone().unwrap_or_default()));
-        let mut keeper = VoteKeeper::restore(self.settings.current_epoch, previous);
+        // The shared election pieces decide: this master's vote record and
+        // the sentinel's one epoch clock, both persisted. A vote whose run
+        // id was forgotten (restart, reset) still blocks a second vote in
+        // its epoch.
         // The elected leader of this master's failover votes for no rival
         // (it still adopts the epoch): a rival that started a moment later
         // would otherwise win a later epoch and a second leader would
@@ -109,39 +106,39 @@ impl Sentinel {
         // before our vote request reached it): the first has its votes
         // and is about to lead. Refusing a vote is always safe; after the
         // period Redis's rule applies again.
-        let myid = self.myid();
-        let rival = !runid.eq_ignore_ascii_case(myid);
+        let rival = !runid.eq_ignore_ascii_case(&myid);
         let sticky = m
             .voted_other_at
-            .is_some_and(|t| now.since(t).0 < self.timing.ask_period)
-            && m.vote.as_ref().is_some_and(|v| {
-                v.candidate.as_deref().is_some_and(|c| {
-                    !c.eq_ignore_ascii_case(runid) && !c.eq_ignore_ascii_case(myid)
+            .is_some_and(|t| now.since(t).0 < ask_period)
+            && m.vote.last().is_some_and(|v| {
+                v.candidate.as_ref().is_some_and(|c| {
+                    !c.as_str().eq_ignore_ascii_case(runid)
+                        && !c.as_str().eq_ignore_ascii_case(&myid)
                 })
             });
         let leading = rival && (m.failover > FailoverState::WaitStart || sticky);
-        let (granted, epoch_adopted) = if leading {
-            (false, keeper.observe_epoch(req_epoch))
+        let clock = &mut self.settings.current_epoch;
+        let VoteOutcome {
+            granted,
+            epoch_adopted,
+        } = if leading {
+            VoteOutcome {
+                granted: false,
+                epoch_adopted: clock.observe(req_epoch),
+            }
         } else {
-            let outcome = keeper.request(req_epoch, runid.to_string());
-            (outcome.granted, outcome.epoch_adopted)
+            m.vote
+                .request(clock, req_epoch, Some(RunId(runid.to_string())))
         };
+        let current = self.settings.current_epoch.current();
         if epoch_adopted {
-            self.settings.current_epoch = keeper.current_epoch();
             self.request_persist();
-            let epoch = self.settings.current_epoch;
-            self.master_event_plain(name, Level::Warning, "+new-epoch", epoch.to_string());
+            self.master_event_plain(name, Level::Warning, "+new-epoch", current.to_string());
         }
         if granted {
-            let current = self.settings.current_epoch;
-            let myid = self.myid().to_string();
             let jitter = self.prng.below(1000);
             if let Some(m) = self.masters.get_mut(name) {
-                m.vote = Some(CastVote {
-                    epoch: current,
-                    candidate: Some(runid.to_string()),
-                });
-                if !runid.eq_ignore_ascii_case(&myid) {
+                if rival {
                     // Having voted for someone else, hold back our own attempt.
                     m.failover_start_time = Some(now + Millis(jitter));
                     m.voted_other_at = Some(now);
@@ -155,8 +152,8 @@ impl Sentinel {
                 format!("{runid} {current}"),
             );
         }
-        match &self.masters[name].vote {
-            Some(v) => (v.candidate.clone(), v.epoch),
+        match self.masters[name].vote.last() {
+            Some(v) => (v.candidate.as_ref().map(|c| c.0.clone()), v.epoch),
             None => (None, Epoch(0)),
         }
     }
@@ -212,7 +209,7 @@ mod tests {
     fn no_vote_is_ever_granted_in_epoch_zero() {
         let mut s = sentinel(&["monitor m 127.0.0.1 6379 2"]);
         assert_eq!(vote_of(&ask(&mut s, "0", "aaaa")), ("*".into(), 0));
-        assert!(s.masters["m"].vote.is_none());
+        assert!(s.masters["m"].vote.last().is_none());
         // So the persisted `leader-epoch m 0` truthfully means "no vote".
         assert!(s
             .config_lines()
@@ -226,7 +223,7 @@ mod tests {
         for bad in ["+5", "05", " 5", "5 ", "-0", "99999999999999999999"] {
             assert_eq!(ask(&mut s, bad, "aaaa"), not_an_integer(), "{bad:?}");
         }
-        assert!(s.masters["m"].vote.is_none());
+        assert!(s.masters["m"].vote.last().is_none());
         let args: Vec<Vec<u8>> = ["is-master-down-by-addr", "127.0.0.1", "6379", "5", "aaaa"]
             .iter()
             .map(|a| a.as_bytes().to_vec())

@@ -114,6 +114,7 @@ impl Sentinel {
         let next = self
             .settings
             .current_epoch
+            .current()
             .next()
             .filter(|e| e.0 <= MAX_ELECTION_EPOCH);
         let Some(epoch) = next else {
@@ -127,7 +128,7 @@ impl Sentinel {
             });
             return false;
         };
-        self.settings.current_epoch = epoch;
+        self.settings.current_epoch.observe(epoch);
         let jitter = self.prng.below(1000);
         let Some(m) = self.masters.get_mut(name) else {
             return false;

@@ -108,11 +108,11 @@ impl Sentinel {
         };
         // Having voted for a rival in a later epoch, we stand down: the
         // rival may win that epoch, and two leaders would both promote.
-        let yielded = m.vote.as_ref().is_some_and(|v| {
+        let yielded = m.vote.last().is_some_and(|v| {
             v.epoch > epoch
                 && v.candidate
-                    .as_deref()
-                    .is_some_and(|c| !c.eq_ignore_ascii_case(self.myid()))
+                    .as_ref()
+                    .is_some_and(|c| !c.as_str().eq_ignore_ascii_case(self.myid()))
         });
         let is_leader = !yielded
             && leader
@@ -158,7 +158,7 @@ impl Sentinel {
     /// with only its own vote, both move on; the voters then pick one. A forced failover needs no votes and keeps
     /// its epoch.
     fn follow_current_epoch(&mut self, now: Millis, name: &str) {
-        let current = self.settings.current_epoch;
+        let current = self.settings.current_epoch.current();
         let ask_period = self.timing.ask_period;
         let myid = self.myid().to_string();
         let Some(m) = self.masters.get(name) else {
@@ -189,13 +189,13 @@ impl Sentinel {
                 *votes.entry(l.to_ascii_lowercase()).or_default() += 1;
             }
         }
-        if let Some(v) = m.vote.as_ref().filter(|v| v.epoch >= epoch) {
+        if let Some(v) = m.vote.last().filter(|v| v.epoch >= epoch) {
             if let Some(c) = &v.candidate {
-                if !c.eq_ignore_ascii_case(&myid) {
+                if !c.as_str().eq_ignore_ascii_case(&myid) {
                     // Having voted for a rival, we stand down.
                     return;
                 }
-                *votes.entry(c.to_ascii_lowercase()).or_default() += 1;
+                *votes.entry(c.as_str().to_ascii_lowercase()).or_default() += 1;
             }
         }
         let myid = myid.to_ascii_lowercase();
@@ -248,7 +248,7 @@ impl Sentinel {
         m.election_asked_at = now;
         m.election_answers.clear();
         if bump {
-            self.settings.current_epoch = epoch;
+            self.settings.current_epoch.observe(epoch);
             self.request_persist();
             self.master_event_plain(name, Level::Warning, "+new-epoch", epoch.to_string());
         }
