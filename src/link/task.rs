@@ -85,13 +85,21 @@ pub(super) async fn run(mut t: LinkTask) {
                 // The handshake shares the connect timeout: a peer that
                 // accepts but never answers TLS is as dead as one that
                 // never accepts.
+                // Boxed: a TLS session's state is several KiB, and inline it
+                // would size every plain link's task as large (RSS at
+                // 1 000 masters is mostly per-link memory).
                 Some(tls) => {
-                    let name = crate::tls::server_name(&t.addr.host);
-                    match tokio::time::timeout(t.connect_timeout, tls.connect(name, stream)).await {
-                        Ok(Ok(stream)) => serve(&mut t, stream, local_ip).await,
-                        Ok(Err(e)) => format!("TLS handshake failed: {e}"),
-                        Err(_) => "TLS handshake timed out".to_string(),
-                    }
+                    Box::pin(async {
+                        let name = crate::tls::server_name(&t.addr.host);
+                        match tokio::time::timeout(t.connect_timeout, tls.connect(name, stream))
+                            .await
+                        {
+                            Ok(Ok(stream)) => serve(&mut t, stream, local_ip).await,
+                            Ok(Err(e)) => format!("TLS handshake failed: {e}"),
+                            Err(_) => "TLS handshake timed out".to_string(),
+                        }
+                    })
+                    .await
                 }
             }
         }
