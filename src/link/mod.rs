@@ -18,6 +18,7 @@
 //! The driver therefore never waits on a link, and a link waiting on the
 //! driver is always released by the driver's loop: no deadlock either way.
 
+mod command_queue;
 mod task;
 
 use std::collections::HashMap;
@@ -41,7 +42,7 @@ pub const COMMAND_QUEUE: usize = 4096;
 
 struct Handle {
     generation: u64,
-    tx: mpsc::Sender<Outgoing>,
+    tx: command_queue::Sender<Outgoing>,
 }
 
 /// How outbound connections are made: bound to `bind-source-addr`, and
@@ -80,7 +81,7 @@ impl LinkManager {
     pub fn connect(&mut self, link: LinkId, addr: Addr, first_auth: Option<Vec<u8>>) {
         let generation = self.next_generation;
         self.next_generation += 1;
-        let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
+        let (tx, rx) = command_queue::queue(COMMAND_QUEUE);
         self.links.insert(link.clone(), Handle { generation, tx });
         tokio::spawn(task::run(task::LinkTask {
             link,
@@ -110,12 +111,12 @@ impl LinkManager {
         };
         match h.tx.try_send((args, tag)) {
             Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
+            Err(command_queue::SendError::Full) => {
                 tracing::debug!("{link:?}: {COMMAND_QUEUE} commands queued, closing the link");
                 self.links.remove(link);
                 false
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            Err(command_queue::SendError::Closed) => false,
         }
     }
 

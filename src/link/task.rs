@@ -63,7 +63,7 @@ pub(super) struct LinkTask {
     pub generation: u64,
     pub addr: Addr,
     pub first_auth: Option<Vec<u8>>,
-    pub commands: mpsc::Receiver<(Vec<Vec<u8>>, Tag)>,
+    pub commands: super::command_queue::Receiver<(Vec<Vec<u8>>, Tag)>,
     /// Bounded: waiting here stops this task from reading its socket, so a
     /// flooding peer slows only itself (see `super::EVENT_QUEUE`).
     pub events: mpsc::Sender<LinkEvent>,
@@ -215,7 +215,7 @@ where
                     note_ping(&tag, &mut pings);
                     tags.push_back(tag);
                     // Take whatever else is queued so it goes out in one write.
-                    while let Ok((args, tag)) = t.commands.try_recv() {
+                    while let Some((args, tag)) = t.commands.try_recv() {
                         let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
                         encode_command(&refs, &mut out);
                         note_ping(&tag, &mut pings);

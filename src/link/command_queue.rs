@@ -1,0 +1,158 @@
+//! The driver → link command queue: bounded, never waited on by the
+//! driver, and free until used. A tokio `mpsc` channel allocates its first
+//! block of 32 slots when created (3 KiB here), once per link: at 1 000
+//! masters that was a sixth of a sentinel's memory for queues that almost
+//! always hold zero or one command.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::Notify;
+
+struct Shared<T> {
+    state: Mutex<State<T>>,
+    /// Wakes the receiver: an item arrived or the sender went away.
+    notify: Notify,
+}
+
+struct State<T> {
+    items: VecDeque<T>,
+    sender_gone: bool,
+    receiver_gone: bool,
+}
+
+impl<T> Shared<T> {
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        // Nothing panics while holding the lock; a poisoned one is as good.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Why [`Sender::try_send`] refused an item.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SendError {
+    Full,
+    Closed,
+}
+
+pub struct Sender<T> {
+    shared: Arc<Shared<T>>,
+    capacity: usize,
+}
+
+pub struct Receiver<T> {
+    shared: Arc<Shared<T>>,
+}
+
+/// A queue of at most `capacity` items.
+pub fn queue<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
+    let shared = Arc::new(Shared {
+        state: Mutex::new(State {
+            items: VecDeque::new(),
+            sender_gone: false,
+            receiver_gone: false,
+        }),
+        notify: Notify::new(),
+    });
+    (
+        Sender {
+            shared: Arc::clone(&shared),
+            capacity,
+        },
+        Receiver { shared },
+    )
+}
+
+impl<T> Sender<T> {
+    pub fn try_send(&self, item: T) -> Result<(), SendError> {
+        let mut state = self.shared.lock();
+        if state.receiver_gone {
+            return Err(SendError::Closed);
+        }
+        if state.items.len() >= self.capacity {
+            return Err(SendError::Full);
+        }
+        state.items.push_back(item);
+        drop(state);
+        self.shared.notify.notify_one();
+        Ok(())
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        self.shared.lock().sender_gone = true;
+        self.shared.notify.notify_one();
+    }
+}
+
+impl<T> Receiver<T> {
+    /// The next item; `None` once the queue is empty and the sender gone.
+    /// Cancel-safe: an item is only taken when this returns it.
+    pub async fn recv(&mut self) -> Option<T> {
+        loop {
+            // Registered before looking, so a send in between still wakes us.
+            let notified = self.shared.notify.notified();
+            {
+                let mut state = self.shared.lock();
+                if let Some(item) = state.items.pop_front() {
+                    return Some(item);
+                }
+                if state.sender_gone {
+                    return None;
+                }
+            }
+            notified.await;
+        }
+    }
+
+    /// An item already queued, without waiting.
+    pub fn try_recv(&mut self) -> Option<T> {
+        self.shared.lock().items.pop_front()
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        let mut state = self.shared.lock();
+        state.receiver_gone = true;
+        state.items.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn items_arrive_in_order_and_a_full_queue_refuses() {
+        let (tx, mut rx) = queue(2);
+        assert_eq!(tx.try_send(1), Ok(()));
+        assert_eq!(tx.try_send(2), Ok(()));
+        assert_eq!(tx.try_send(3), Err(SendError::Full));
+        assert_eq!(rx.recv().await, Some(1));
+        assert_eq!(rx.try_recv(), Some(2));
+        assert_eq!(rx.try_recv(), None);
+    }
+
+    #[tokio::test]
+    async fn the_receiver_waits_for_a_send_and_ends_with_the_sender() {
+        let (tx, mut rx) = queue(4);
+        let waiting = tokio::spawn(async move {
+            let first = rx.recv().await;
+            let end = rx.recv().await;
+            (first, end)
+        });
+        tokio::task::yield_now().await;
+        tx.try_send("ping").unwrap();
+        drop(tx);
+        assert_eq!(waiting.await.unwrap(), (Some("ping"), None));
+    }
+
+    #[tokio::test]
+    async fn a_gone_receiver_closes_the_queue() {
+        let (tx, rx) = queue(4);
+        drop(rx);
+        assert_eq!(tx.try_send(1), Err(SendError::Closed));
+    }
+}
