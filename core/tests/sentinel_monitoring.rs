@@ -455,3 +455,42 @@ fn a_hung_master_is_sdown_soon_after_down_after_from_its_last_reply() {
     // The price: at most 10 PINGs a second at D = 1000 (Redis sends 1).
     assert!(pings <= 10 * 5 + 1, "{pings} PINGs in 5 s");
 }
+
+/// The hellos this sentinel published on the master's command link.
+fn hellos_to_master(actions: &[Action]) -> usize {
+    sent(actions)
+        .iter()
+        .filter(|(link, tag, args)| {
+            *link == LinkId::cmd(master())
+                && matches!(tag, Tag::Hello(_))
+                && args.starts_with("PUBLISH __sentinel__:hello")
+        })
+        .count()
+}
+
+#[test]
+fn a_confirmed_subscription_announces_us_at_once() {
+    let mut s = basic();
+    connect_master(&mut s, Millis(0));
+    s.handle_timeout(Millis(60));
+    drain(&mut s);
+    let confirm = Reply::Array(vec![
+        Reply::Bulk(b"subscribe".to_vec()),
+        Reply::Bulk(b"__sentinel__:hello".to_vec()),
+        Reply::Int(1),
+    ]);
+    s.handle_reply(Millis(70), LinkId::pubsub(master()), Tag::Ignore, confirm);
+    assert_eq!(hellos_to_master(&drain(&mut s)), 1);
+}
+
+#[test]
+fn a_new_peer_is_answered_with_our_hello_at_once_a_known_one_is_not() {
+    let mut s = basic();
+    connect_master(&mut s, Millis(0));
+    s.handle_timeout(Millis(60));
+    drain(&mut s);
+    hello_from_peer(&mut s, Millis(70));
+    assert_eq!(hellos_to_master(&drain(&mut s)), 1, "new peer");
+    hello_from_peer(&mut s, Millis(80));
+    assert_eq!(hellos_to_master(&drain(&mut s)), 0, "known peer");
+}

@@ -102,6 +102,9 @@ impl Sentinel {
             // A new or moved peer changes every master that shares it.
             self.touch_all();
             self.learn_sentinel(now, &name, &h);
+            // It may not know us yet either: answer with our hello now
+            // rather than at the next publish period.
+            self.hello_now(&Target::Master(name.clone()));
         }
         if self.settings.current_epoch.observe(h.current_epoch) {
             self.request_persist();

@@ -480,7 +480,19 @@ impl Sentinel {
         let (Some(kind), Some(channel)) = (items[0].as_str(), items[1].as_str()) else {
             return;
         };
-        if !kind.eq_ignore_ascii_case("message") || channel != HELLO_CHANNEL {
+        if channel != HELLO_CHANNEL {
+            return;
+        }
+        if kind.eq_ignore_ascii_case("subscribe") {
+            // From now on we hear this instance's hellos: announce
+            // ourselves on it at once. A peer hearing us for the first
+            // time answers at once (`learn_sentinel`), so discovery does
+            // not wait a publish period for a hello sent before we
+            // subscribed.
+            self.hello_now(&link.target);
+            return;
+        }
+        if !kind.eq_ignore_ascii_case("message") {
             return;
         }
         let Some(payload) = items[2].as_str() else {
@@ -492,5 +504,21 @@ impl Sentinel {
         }
         let payload = payload.to_string();
         self.process_hello(now, &payload);
+    }
+
+    /// Publishes our hello for the master owning `target` on `target`'s
+    /// command link now, if it is connected.
+    pub(crate) fn hello_now(&mut self, target: &Target) {
+        let master = match target {
+            Target::Master(name) | Target::Replica { master: name, .. } => name.clone(),
+            Target::Sentinel(_) => return,
+        };
+        if self
+            .instance_of_master(&master, target)
+            .is_some_and(|c| c.link.cc_connected)
+        {
+            self.touch_master(&master);
+            self.send_hello(&master, target);
+        }
     }
 }
