@@ -468,12 +468,18 @@ fn hellos_to_master(actions: &[Action]) -> usize {
         .count()
 }
 
-#[test]
-fn a_confirmed_subscription_announces_us_at_once() {
+/// Connected to the master, its periodic hellos already sent.
+fn connected_after_first_hellos() -> Sentinel {
     let mut s = basic();
     connect_master(&mut s, Millis(0));
     s.handle_timeout(Millis(60));
     drain(&mut s);
+    s
+}
+
+#[test]
+fn a_confirmed_subscription_announces_us_at_once() {
+    let mut s = connected_after_first_hellos();
     let confirm = Reply::Array(vec![
         Reply::Bulk(b"subscribe".to_vec()),
         Reply::Bulk(b"__sentinel__:hello".to_vec()),
@@ -485,10 +491,7 @@ fn a_confirmed_subscription_announces_us_at_once() {
 
 #[test]
 fn a_new_peer_is_answered_with_our_hello_at_once_a_known_one_is_not() {
-    let mut s = basic();
-    connect_master(&mut s, Millis(0));
-    s.handle_timeout(Millis(60));
-    drain(&mut s);
+    let mut s = connected_after_first_hellos();
     hello_from_peer(&mut s, Millis(70));
     assert_eq!(hellos_to_master(&drain(&mut s)), 1, "new peer");
     hello_from_peer(&mut s, Millis(80));
