@@ -15,25 +15,32 @@ use support::free_port;
 use support::zab_voter::Voter;
 use support::zk::ZkEnsemble;
 
-/// The (leader, round) the Java leader last sent us: its final LOOKING
-/// vote for itself (or LEADING, if it answered us after deciding).
-fn java_leader_round(voter: &Voter, leader: u64) -> Option<(u64, u64)> {
+/// Whether the Java leader told us it stood for itself in `round`: a
+/// LOOKING vote for itself, or its LEADING answer after deciding.
+fn java_leader_stood(voter: &Voter, (leader, round): (u64, u64)) -> bool {
     let log = voter.log.lock().unwrap();
-    log.last_from
-        .get(&leader)
-        .filter(|(state, l, _)| {
-            matches!(state, WireState::Leading | WireState::Looking) && *l == leader
+    log.heard.get(&leader).is_some_and(|votes| {
+        votes.iter().any(|&(state, l, r)| {
+            matches!(state, WireState::Leading | WireState::Looking) && l == leader && r == round
         })
-        .map(|&(_, l, r)| (l, r))
+    })
 }
 
-/// The voter's decision is the Java leader's (leader, round), and the
-/// voter never decided for itself.
+/// The voter's decision is the round in which the Java leader stood for
+/// itself, and the voter never decided for itself.
 fn assert_agrees(voter: &Voter, decided: (u64, u64)) {
-    assert!(support::wait_until(Duration::from_secs(10), || {
-        java_leader_round(voter, decided.0).is_some()
-    }));
-    assert_eq!(java_leader_round(voter, decided.0), Some(decided));
+    // The voter decides on the Java servers' votes, so the leader's own
+    // vote has normally arrived already; its LEADING answer may follow.
+    let stood = support::wait_until(Duration::from_secs(10), || {
+        java_leader_stood(voter, decided)
+    });
+    assert!(
+        stood,
+        "leader {} never stood for itself in round {}: {:?}",
+        decided.0,
+        decided.1,
+        voter.log.lock().unwrap()
+    );
     let log = voter.log.lock().unwrap();
     assert!(
         log.decisions.iter().all(|&(d, _)| d != 1),

@@ -25,8 +25,13 @@ use rsentinel_core::zab::{Persistent, ServerState, ZabConfig, ZabEvent, ZabMessa
 pub struct VoterLog {
     /// Every decision: (leader, round).
     pub decisions: Vec<(u64, u64)>,
-    /// The last notification each Java server sent: (state, leader, round).
-    pub last_from: BTreeMap<u64, (WireState, u64, u64)>,
+    /// Every notification each Java server sent, in arrival order:
+    /// (state, leader, round). All of them, not only the last: a Java
+    /// server may answer with a vote it held a moment before (its reply to
+    /// our LOOKING notification races its own state change, and its
+    /// one-slot send queue can replace a message not yet sent), so the
+    /// last one to arrive need not be its current vote.
+    pub heard: BTreeMap<u64, Vec<(WireState, u64, u64)>>,
     /// Connections refused, with the reason.
     pub refused: Vec<String>,
 }
@@ -207,8 +212,10 @@ fn vote_loop(
                 }
                 log.lock()
                     .unwrap()
-                    .last_from
-                    .insert(from, (n.state, n.leader, n.round));
+                    .heard
+                    .entry(from)
+                    .or_default()
+                    .push((n.state, n.leader, n.round));
                 if let Some(core) = n.to_core() {
                     node.handle_message(now(), from, ZabMessage::Notification(core));
                 }
