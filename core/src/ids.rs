@@ -39,6 +39,41 @@ impl RunId {
     }
 }
 
+/// Maps keyed by run id answer lookups by `&str` (a hello's or a
+/// command's text) without building a `RunId`.
+impl std::borrow::Borrow<str> for RunId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Read as the text it is (formatting, comparisons, `as_deref`); the
+/// newtype only keeps other strings out of the places that hold run ids.
+impl std::ops::Deref for RunId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for RunId {
+    fn from(s: &str) -> RunId {
+        RunId(s.to_string())
+    }
+}
+
+impl From<String> for RunId {
+    fn from(s: String) -> RunId {
+        RunId(s)
+    }
+}
+
+impl PartialEq<str> for RunId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
 impl fmt::Display for RunId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

@@ -7,7 +7,7 @@ use super::instance::{Master, PeerSentinel, Replica};
 use super::settings::parse_yes_no;
 use super::Sentinel;
 use crate::election::{CastVote, VoteRecord};
-use crate::ids::Epoch;
+use crate::ids::{Epoch, RunId};
 use crate::time::Millis;
 
 /// C's `atoi`: optional sign and leading digits, anything after ignored,
@@ -205,7 +205,7 @@ impl Sentinel {
                 if args[1].len() != 40 {
                     return Err("Malformed Sentinel id in myid option.".into());
                 }
-                self.settings.myid = Some(args[1].clone());
+                self.settings.myid = Some(RunId::from(args[1].as_str()));
                 Ok(())
             }
             ("config-epoch", 3) => {
@@ -249,9 +249,9 @@ impl Sentinel {
                 let addr = self
                     .check_addr(&args[2], port)
                     .map_err(|e| sentinel_error(e).to_string())?;
-                let runid = args[4].clone();
+                let runid = RunId::from(args[4].as_str());
                 let master = self.master_mut(&args[1])?;
-                if master.sentinels.contains_key(&runid) {
+                if master.sentinels.contains_key(runid.as_str()) {
                     return Err(sentinel_error(CreateError::Duplicate).into());
                 }
                 let peer = PeerSentinel::new(addr, runid.clone(), master.common.down_after, now);

@@ -4,7 +4,7 @@
 use super::instance::PeerSentinel;
 use super::links::Target;
 use super::{Action, Level, Sentinel};
-use crate::ids::Epoch;
+use crate::ids::{Epoch, RunId};
 use crate::time::Millis;
 
 /// A parsed hello: `ip,port,runid,current_epoch,master,mip,mport,config_epoch`.
@@ -12,7 +12,7 @@ use crate::time::Millis;
 pub struct Hello {
     pub ip: String,
     pub port: u16,
-    pub runid: String,
+    pub runid: RunId,
     pub current_epoch: Epoch,
     pub master: String,
     pub master_ip: String,
@@ -28,7 +28,7 @@ pub fn parse_hello(payload: &str) -> Option<Hello> {
     Some(Hello {
         ip: t[0].to_string(),
         port: t[1].parse().ok()?,
-        runid: t[2].to_string(),
+        runid: RunId::from(t[2]),
         current_epoch: t[3].parse().ok()?,
         master: t[4].to_string(),
         master_ip: t[5].to_string(),
@@ -51,8 +51,8 @@ impl Sentinel {
         };
         // Never learn ourselves as a peer, whatever path the hello took.
         if !self.masters.contains_key(&h.master)
-            || !is_plausible_runid(&h.runid)
-            || h.runid == self.myid()
+            || !is_plausible_runid(h.runid.as_str())
+            || *h.runid == *self.myid()
         {
             return;
         }
@@ -367,7 +367,7 @@ mod tests {
         s.process_hello(Millis(5), &hello);
         s.host_resolved("localhost", Some("127.0.0.1".into()));
         s.process_hello(Millis(6), &hello);
-        assert!(s.masters["m"].sentinels.contains_key(&peer));
+        assert!(s.masters["m"].sentinels.contains_key(peer.as_str()));
     }
 
     #[test]

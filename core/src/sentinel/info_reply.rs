@@ -5,6 +5,7 @@ use super::addr::Addr;
 use super::instance::{Replica, Role};
 use super::links::Target;
 use super::{Level, Sentinel};
+use crate::ids::RunId;
 use crate::time::Millis;
 
 /// The fields of an INFO reply a sentinel uses.
@@ -109,9 +110,9 @@ impl Sentinel {
         let mut rebooted = false;
         if let Some(id) = &report.run_id {
             match &c.runid {
-                None => c.runid = Some(id.clone()),
-                Some(old) if old != id => {
-                    c.runid = Some(id.clone());
+                None => c.runid = Some(RunId::from(id.as_str())),
+                Some(old) if *old != **id => {
+                    c.runid = Some(RunId::from(id.as_str()));
                     rebooted = true;
                 }
                 _ => {}

@@ -14,7 +14,7 @@ use crate::time::Millis;
 pub struct Common {
     pub(crate) addr: Addr,
     /// Run id learnt from INFO (masters, replicas) or hellos (sentinels).
-    pub(crate) runid: Option<String>,
+    pub(crate) runid: Option<RunId>,
     pub(crate) link: LinkState,
     /// Subjectively down since (kept after `-sdown`, as Redis does, but only
     /// reported while `s_down` holds).
@@ -117,7 +117,7 @@ pub struct Master {
     /// Replicas keyed by `ip:port` (`[ip]:port` for IPv6).
     pub(crate) replicas: BTreeMap<String, Replica>,
     /// Other sentinels keyed by run id.
-    pub(crate) sentinels: BTreeMap<String, PeerSentinel>,
+    pub(crate) sentinels: BTreeMap<RunId, PeerSentinel>,
     pub(crate) failover: FailoverState,
     pub(crate) force_failover: bool,
     /// `SENTINEL FAILOVER <name> COORDINATED` is running (valkey's
@@ -130,7 +130,7 @@ pub struct Master {
     /// When votes were last asked for in `failover_epoch`, and the peers
     /// that answered that request (see `follow_current_epoch`).
     pub(crate) election_asked_at: Millis,
-    pub(crate) election_answers: BTreeSet<String>,
+    pub(crate) election_answers: BTreeSet<RunId>,
     /// When we last voted for another sentinel's failover of this master.
     pub(crate) voted_other_at: Option<Millis>,
     pub(crate) failover_state_change_time: Millis,
@@ -185,7 +185,7 @@ pub struct PeerSentinel {
     pub(crate) master_down: bool,
     pub(crate) last_master_down_reply_time: Millis,
     /// Its last reported vote.
-    pub(crate) leader: Option<String>,
+    pub(crate) leader: Option<RunId>,
     pub(crate) leader_epoch: Epoch,
     /// This is the first master (by name) that watches this peer: the one
     /// whose timer visits time the PINGs of the peer's shared link (see
@@ -298,7 +298,7 @@ impl Master {
     }
 
     /// Other sentinels keyed by run id.
-    pub fn sentinels(&self) -> &BTreeMap<String, PeerSentinel> {
+    pub fn sentinels(&self) -> &BTreeMap<RunId, PeerSentinel> {
         &self.sentinels
     }
 }
@@ -347,7 +347,7 @@ impl Replica {
 }
 
 impl PeerSentinel {
-    pub fn new(addr: Addr, runid: String, down_after: u64, now: Millis) -> PeerSentinel {
+    pub fn new(addr: Addr, runid: RunId, down_after: u64, now: Millis) -> PeerSentinel {
         let mut common = Common::new(addr, down_after, Role::Master, now);
         common.runid = Some(runid);
         PeerSentinel {

@@ -7,7 +7,7 @@
 use super::instance::Master;
 use super::Sentinel;
 use crate::election::{QuorumRule, Tally};
-use crate::ids::Epoch;
+use crate::ids::{Epoch, RunId};
 use crate::time::Millis;
 
 impl Sentinel {
@@ -21,10 +21,10 @@ impl Sentinel {
     /// way, a majority won in `epoch` still stands, and it is still at
     /// most one leader per epoch since each voter grants one vote per
     /// master and epoch.
-    pub(crate) fn get_leader(&mut self, now: Millis, name: &str, epoch: Epoch) -> Option<String> {
+    pub(crate) fn get_leader(&mut self, now: Millis, name: &str, epoch: Epoch) -> Option<RunId> {
         let current = epoch;
         let m = self.masters.get(name)?;
-        let mut tally: Tally<String, String> = Tally::new();
+        let mut tally: Tally<RunId, RunId> = Tally::new();
         for (runid, s) in &m.sentinels {
             if let Some(leader) = &s.leader {
                 tally.record(runid.clone(), s.leader_epoch, leader.clone());
@@ -34,11 +34,11 @@ impl Sentinel {
         let choice = tally
             .leader(current)
             .map(|(c, _)| c)
-            .unwrap_or_else(|| self.myid().to_string());
+            .unwrap_or_else(|| RunId::from(self.myid()));
         let (vote, vote_epoch) = self.vote_leader(now, name, epoch, &choice);
         if let Some(v) = vote {
             if vote_epoch == epoch {
-                tally.record(self.myid().to_string(), vote_epoch, v);
+                tally.record(RunId::from(self.myid()), vote_epoch, v);
             }
         }
         tally.winner(current, rule)
@@ -89,11 +89,11 @@ mod tests {
                 let runid = format!("{i:040}");
                 let peer = PeerSentinel::new(
                     Addr::new("127.0.0.1", 26380 + i as u16),
-                    runid.clone(),
+                    RunId::from(runid.as_str()),
                     5000,
                     Millis(0),
                 );
-                m.sentinels.insert(runid, peer);
+                m.sentinels.insert(RunId::from(runid), peer);
             }
             let got = (
                 m.odown_rule().needed(),

@@ -5,7 +5,7 @@
 use super::addr::Addr;
 use super::instance::Common;
 use super::{Action, Sentinel};
-use crate::ids::Epoch;
+use crate::ids::{Epoch, RunId};
 use crate::reply::Reply;
 use crate::time::Millis;
 
@@ -15,7 +15,7 @@ use crate::time::Millis;
 pub enum Target {
     Master(String),
     Replica { master: String, key: String },
-    Sentinel(String),
+    Sentinel(RunId),
 }
 
 /// The command connection, or the pub/sub one (masters and replicas only).

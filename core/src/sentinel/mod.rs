@@ -44,7 +44,7 @@ pub use scripts::ScriptRun;
 pub use settings::Settings;
 pub use timing::Timing;
 
-use crate::ids::Epoch;
+use crate::ids::{Epoch, RunId};
 use crate::prng::Prng;
 use crate::time::Millis;
 
@@ -90,7 +90,7 @@ pub struct Sentinel {
     /// link, by run id. Kept here rather than in every master's copy of
     /// the link: a peer watches every master, and updating 1 000 copies per
     /// hello was most of the idle CPU at 1 000 masters.
-    pub(crate) peer_pending: HashMap<String, u32>,
+    pub(crate) peer_pending: HashMap<RunId, u32>,
     /// Which masters the next pass visits, and their exact deadlines.
     wakeups: wakeups::Wakeups,
 }
@@ -131,7 +131,7 @@ impl Sentinel {
     pub fn ensure_myid(&mut self) -> &str {
         if self.settings.myid.is_none() {
             let id = self.prng.hex40();
-            self.settings.myid = Some(id);
+            self.settings.myid = Some(RunId(id));
             self.request_persist();
         }
         self.settings.myid.as_deref().unwrap_or_default()

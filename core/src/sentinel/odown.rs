@@ -4,7 +4,7 @@
 
 use super::links::{Asked, LinkId, Tag, Target};
 use super::{Level, Sentinel};
-use crate::ids::Epoch;
+use crate::ids::{Epoch, RunId};
 use crate::reply::Reply;
 use crate::time::Millis;
 
@@ -145,7 +145,7 @@ impl Sentinel {
         s.last_master_down_reply_time = now;
         s.master_down = *down == 1;
         if leader != "*" {
-            s.leader = Some(leader.to_string());
+            s.leader = Some(RunId::from(leader));
             s.leader_epoch = Epoch((*epoch).max(0) as u64);
         }
         self.react(now, master);

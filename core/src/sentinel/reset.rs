@@ -6,6 +6,7 @@ use super::failover::FailoverState;
 use super::instance::{Common, Replica, Role};
 use super::links::{LinkId, Target};
 use super::{Action, Level, Sentinel};
+use crate::ids::RunId;
 use crate::time::Millis;
 
 impl Sentinel {
@@ -97,12 +98,12 @@ impl Sentinel {
 impl Sentinel {
     /// Closes the shared links of peers no master knows any more (after a
     /// reset or a removal), instead of leaving them open forever.
-    pub(crate) fn close_orphan_sentinel_links(&mut self, runids: Vec<String>) {
+    pub(crate) fn close_orphan_sentinel_links(&mut self, runids: Vec<RunId>) {
         for runid in runids {
             if !self
                 .masters
                 .values()
-                .any(|m| m.sentinels.contains_key(&runid))
+                .any(|m| m.sentinels.contains_key(runid.as_str()))
             {
                 self.push(Action::Close(LinkId::cmd(Target::Sentinel(runid))));
             }

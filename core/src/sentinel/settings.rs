@@ -1,11 +1,12 @@
 //! Sentinel-wide settings: identity, epoch, announce options, peer auth.
 
 use crate::election::EpochClock;
+use crate::ids::RunId;
 
 /// The global `sentinel ...` state that is not per master.
 #[derive(Clone, Debug)]
 pub struct Settings {
-    pub(crate) myid: Option<String>,
+    pub(crate) myid: Option<RunId>,
     pub(crate) current_epoch: EpochClock,
     pub(crate) announce_ip: Option<String>,
     pub(crate) announce_port: u16,

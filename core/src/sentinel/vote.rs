@@ -25,7 +25,7 @@ impl Sentinel {
             .and_then(|port| self.master_by_addr(host, port))
             .map(|m| m.name.clone());
         let mut isdown = 0;
-        let mut leader: Option<String> = None;
+        let mut leader: Option<RunId> = None;
         let mut leader_epoch = Epoch(0);
         if let Some(name) = name {
             if !self.tilt && self.masters[&name].common.s_down {
@@ -68,7 +68,7 @@ impl Sentinel {
         if !m.failover_in_progress() {
             m.failover_start_time = Some(now + Millis(jitter));
         }
-        let peer = Target::Sentinel(runid.to_string());
+        let peer = Target::Sentinel(RunId::from(runid));
         if m.sentinels
             .get(runid)
             .is_some_and(|s| s.common.link.cc_connected)
@@ -87,7 +87,7 @@ impl Sentinel {
         name: &str,
         req_epoch: Epoch,
         runid: &str,
-    ) -> (Option<String>, Epoch) {
+    ) -> (Option<RunId>, Epoch) {
         let myid = self.myid().to_string();
         let ask_period = self.timing.ask_period;
         let Some(m) = self.masters.get_mut(name) else {
@@ -127,8 +127,7 @@ impl Sentinel {
                 epoch_adopted: clock.observe(req_epoch),
             }
         } else {
-            m.vote
-                .request(clock, req_epoch, Some(RunId(runid.to_string())))
+            m.vote.request(clock, req_epoch, Some(RunId::from(runid)))
         };
         let current = self.settings.current_epoch.current();
         if epoch_adopted {
@@ -153,7 +152,7 @@ impl Sentinel {
             );
         }
         match self.masters[name].vote.last() {
-            Some(v) => (v.candidate.as_ref().map(|c| c.0.clone()), v.epoch),
+            Some(v) => (v.candidate.clone(), v.epoch),
             None => (None, Epoch(0)),
         }
     }

@@ -6,6 +6,7 @@ use std::borrow::Cow;
 
 use super::{text, SentinelCommand, NO_SUCH_MASTER};
 use crate::glob::glob_match;
+use crate::ids::RunId;
 use crate::reply::Reply;
 use crate::sentinel::actions::CommandOutput;
 use crate::sentinel::addr::is_ip_literal;
@@ -129,7 +130,7 @@ impl Sentinel {
         let Some(m) = self.masters.get(name) else {
             return CommandOutput::reply(Reply::err(NO_SUCH_MASTER));
         };
-        let peers: Vec<String> = m.sentinels.keys().cloned().collect();
+        let peers: Vec<RunId> = m.sentinels.keys().cloned().collect();
         self.master_event(name, Level::Warning, "-monitor", |_| String::new());
         self.masters.remove(name);
         self.fence_forget(name);

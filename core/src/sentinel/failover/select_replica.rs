@@ -68,6 +68,7 @@ fn compare(a: &Replica, b: &Replica) -> Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::RunId;
     use crate::sentinel::addr::Addr;
 
     fn healthy(port: u16, priority: i64, offset: u64, runid: &str) -> Replica {
@@ -77,7 +78,7 @@ mod tests {
         r.common.info_refresh = Some(Millis(10_000));
         r.slave_priority = priority;
         r.slave_repl_offset = offset;
-        r.common.runid = Some(runid.to_string());
+        r.common.runid = Some(RunId::from(runid));
         r
     }
 
