@@ -226,7 +226,7 @@ impl World {
                     }
                     other => other.unwrap_or_default(),
                 };
-                let name = e.script_master.clone().unwrap_or(parsed.to_string());
+                let name = e.master.clone().unwrap_or(parsed.to_string());
                 self.events
                     .push((self.now.0, i, e.kind.clone(), name, e.msg));
             }

@@ -81,14 +81,14 @@ impl Sentinel {
         let host_ok =
             is_ip_literal(host) || (self.settings.resolve_hostnames && is_plausible_hostname(host));
         if !host_ok {
-            self.push(super::Action::Log {
+            self.out.push(super::Action::Log {
                 level: super::Level::Warning,
                 text: format!("Failed to resolve hostname '{}'", host.escape_debug()),
             });
             return None;
         }
         if !(1..=65535).contains(&port) {
-            self.push(super::Action::Log {
+            self.out.push(super::Action::Log {
                 level: super::Level::Warning,
                 text: format!("Invalid port number {port} for '{host}'"),
             });

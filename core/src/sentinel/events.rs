@@ -33,9 +33,9 @@ pub struct Event {
     pub kind: String,
     /// The description (the pub/sub message).
     pub msg: String,
-    /// The master whose notification script should run, for warning-level
-    /// events about an instance.
-    pub script_master: Option<String>,
+    /// The master the event concerns, also when the message does not name
+    /// it (`+vote-for-leader <runid> <epoch>`, `+new-epoch <epoch>`).
+    pub master: Option<String>,
 }
 
 impl Event {

@@ -181,7 +181,7 @@ impl Sentinel {
             .map(|c| format!("{}:{}", c.addr.host, c.addr.port))
             .unwrap_or_default();
         let why = reply.as_str().unwrap_or("unexpected reply").to_string();
-        self.push(Action::Log {
+        self.out.push(Action::Log {
             level: Level::Warning,
             text: format!("Could not fence writes on {addr}: {why}"),
         });

@@ -60,7 +60,7 @@ impl Sentinel {
         // stop every future failover: only a forged hello sends one.
         let max = Epoch(super::failover::MAX_ELECTION_EPOCH);
         if h.current_epoch > max || h.master_config_epoch > max {
-            self.push(Action::Log {
+            self.out.push(Action::Log {
                 level: Level::Warning,
                 text: format!(
                     "Ignoring a hello from {} with an impossible epoch ({} / {})",
@@ -107,7 +107,7 @@ impl Sentinel {
             self.hello_now(&Target::Master(name.clone()));
         }
         if self.settings.current_epoch.observe(h.current_epoch) {
-            self.request_persist();
+            self.out.persist();
             self.master_event_plain(
                 &name,
                 Level::Warning,
@@ -123,7 +123,7 @@ impl Sentinel {
             m.config_epoch = h.master_config_epoch;
             // Persist it even when the address stays the same: a restart
             // must never see an older config epoch than we acted on.
-            self.request_persist();
+            self.out.persist();
             let Some(m) = self.masters.get_mut(&name) else {
                 return;
             };
@@ -133,28 +133,23 @@ impl Sentinel {
                 // replica here, disagreeing with everyone at the same epoch.)
                 self.abort_failover(now, &name);
             }
-            let Some(m) = self.masters.get(&name) else {
-                return;
-            };
+            let hostnames = self.settings.announce_hostnames;
+            let m = &self.masters[&name];
             if !m.common.addr.same_instance(&master_addr) {
                 let old = m.common.addr.clone();
-                self.instance_event(&name, &sender, Level::Warning, "+config-update-from", "");
+                let (from, to) = (self.announced_addr(&old), self.announced_addr(&master_addr));
                 let msg = format!(
                     "{name} {} {} {} {}",
-                    self.announced(&old),
-                    old.port,
-                    h.master_ip,
-                    h.master_port
+                    from.host, old.port, h.master_ip, h.master_port
                 );
-                self.master_event_plain(&name, Level::Warning, "+switch-master", msg);
-                let new = master_addr;
-                self.reset_master_and_change_address(now, &name, new.clone());
-                self.queue_reconfig_script(
-                    &name,
-                    "observer",
-                    self.announced_addr(&old),
-                    self.announced_addr(&new),
-                );
+                let warn = Level::Warning;
+                let kind = "+config-update-from";
+                self.out
+                    .instance_event(m, &sender, hostnames, warn, kind, "");
+                self.out.master_event_plain(m, warn, "+switch-master", msg);
+                self.reset_master_and_change_address(now, &name, master_addr);
+                let m = &self.masters[&name];
+                self.out.reconfig_script(m, "observer", from, to);
             }
         }
         if let Some(s) = self
@@ -196,9 +191,10 @@ impl Sentinel {
                 for m in self.masters.values_mut() {
                     m.sentinels.remove(&old);
                 }
-                self.push(Action::Close(super::links::LinkId::cmd(Target::Sentinel(
-                    old,
-                ))));
+                self.out
+                    .push(Action::Close(super::links::LinkId::cmd(Target::Sentinel(
+                        old,
+                    ))));
             }
         }
         let refs = self
@@ -241,9 +237,10 @@ impl Sentinel {
                     updated += 1;
                 }
             }
-            self.push(Action::Close(super::links::LinkId::cmd(Target::Sentinel(
-                h.runid.clone(),
-            ))));
+            self.out
+                .push(Action::Close(super::links::LinkId::cmd(Target::Sentinel(
+                    h.runid.clone(),
+                ))));
             self.link_closed(
                 now,
                 super::links::LinkId::cmd(Target::Sentinel(h.runid.clone())),
@@ -267,7 +264,7 @@ impl Sentinel {
                 "",
             );
         }
-        self.request_persist();
+        self.out.persist();
     }
 }
 

@@ -233,7 +233,7 @@ impl Sentinel {
             self.reconnect(now, master, &target);
         }
         if !added.is_empty() {
-            self.request_persist();
+            self.out.persist();
         }
     }
 

@@ -235,7 +235,7 @@ impl Sentinel {
                 other => self.each_common(other, |c| c.link.pending_commands += 1),
             }
         }
-        self.push(Action::Send(Outgoing { link, args, tag }));
+        self.out.push(Action::Send(Outgoing { link, args, tag }));
     }
 
     fn auth_for(&self, target: &Target) -> Option<Auth> {
@@ -269,7 +269,7 @@ impl Sentinel {
                 Channel::PubSub => c.link.pc_connecting = true,
             }
         });
-        self.push(Action::Connect {
+        self.out.push(Action::Connect {
             link,
             addr,
             auth,

@@ -7,7 +7,6 @@ pub mod addr;
 mod commands;
 mod config_lines;
 mod directives;
-mod event_queue;
 pub mod events;
 pub mod failover;
 pub mod fence;
@@ -19,6 +18,7 @@ mod instance_map;
 mod leader;
 pub mod links;
 mod odown;
+mod output;
 mod reconfigure;
 mod reset;
 mod resolve;
@@ -32,7 +32,7 @@ pub mod timing;
 mod vote;
 mod wakeups;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 
 pub use actions::{Action, CommandOutput, Durability, FLUSH_FAILED};
 pub use addr::Addr;
@@ -71,21 +71,13 @@ pub struct Sentinel {
     pub(crate) tilt_start: Millis,
     pub(crate) previous_tick: Option<Millis>,
     pub(crate) simulate_failure: u32,
-    scripts: scripts::ScriptQueue,
     pub(crate) prng: Prng,
     pub(crate) script_check: ScriptCheck,
     pub(crate) resolutions: resolve::Resolutions,
     pub(crate) fence: fence::Fence,
-    actions: VecDeque<Action>,
-    /// A config snapshot is owed to the shell ([`Action::Persist`], taken
-    /// when drained so that it is the latest state).
-    persist_pending: bool,
-    /// The shell has a write in flight: an owed snapshot waits for it
-    /// (see [`Sentinel::defer_persist`]).
-    persist_deferred: bool,
-    /// How many persists were asked for, so `command` can tell whether
-    /// its reply must wait for a write.
-    persist_requests: u64,
+    /// What was decided and not yet drained, apart from the state above so
+    /// a handler can hold a master while it emits (see `output.rs`).
+    pub(crate) out: output::Output,
     /// Commands awaiting a reply on each peer sentinel's shared command
     /// link, by run id. Kept here rather than in every master's copy of
     /// the link: a peer watches every master, and updating 1 000 copies per
@@ -108,15 +100,11 @@ impl Sentinel {
             tilt_start: Millis::ZERO,
             previous_tick: None,
             simulate_failure: 0,
-            scripts: scripts::ScriptQueue::default(),
             prng: Prng::new(seed),
             script_check: |_| true,
             resolutions: resolve::Resolutions::default(),
             fence: fence::Fence::default(),
-            actions: VecDeque::new(),
-            persist_pending: false,
-            persist_deferred: false,
-            persist_requests: 0,
+            out: output::Output::default(),
             peer_pending: HashMap::new(),
             wakeups: wakeups::Wakeups::default(),
         }
@@ -132,7 +120,7 @@ impl Sentinel {
         if self.settings.myid.is_none() {
             let id = self.prng.hex40();
             self.settings.myid = Some(RunId(id));
-            self.request_persist();
+            self.out.persist();
         }
         self.settings.myid.as_deref().unwrap_or_default()
     }
@@ -144,10 +132,10 @@ impl Sentinel {
     /// The next thing the shell should do, if any. An owed config snapshot
     /// comes last, so it holds everything the other actions reflect.
     pub fn poll_action(&mut self) -> Option<Action> {
-        if let Some(a) = self.actions.pop_front() {
+        if let Some(a) = self.out.pop() {
             return Some(a);
         }
-        if !self.persist_deferred && std::mem::take(&mut self.persist_pending) {
+        if !self.out.persist_deferred && self.out.take_persist() {
             return Some(Action::Persist(self.config_lines()));
         }
         None
@@ -160,35 +148,23 @@ impl Sentinel {
     /// discovering 2 000 peers at 1 000 masters built 2 000 snapshots that
     /// the writer mostly skipped. A simulated crash still flushes it.
     pub fn defer_persist(&mut self, deferred: bool) {
-        self.persist_deferred = deferred;
+        self.out.persist_deferred = deferred;
     }
 
     /// A snapshot is owed: the next one submitted will cover every change
     /// made so far.
     pub fn persist_owed(&self) -> bool {
-        self.persist_pending
+        self.out.persist_owed()
     }
 
-    /// State that must survive a crash changed: owe the shell a snapshot.
-    pub(crate) fn request_persist(&mut self) {
-        self.persist_pending = true;
-        self.persist_requests += 1;
-    }
-
-    /// How much output has been queued so far: a step that leaves this
-    /// unchanged queued no action and asked for no write.
-    pub(crate) fn queued_actions(&self) -> (usize, u64) {
-        (self.actions.len(), self.persist_requests)
-    }
-
-    pub(crate) fn push(&mut self, action: Action) {
-        // What was owed is written before a simulated crash, as Redis
-        // flushes before it exits.
-        if matches!(action, Action::Crash(_)) && std::mem::take(&mut self.persist_pending) {
+    /// Exits the process (`SENTINEL SIMULATE-FAILURE`). What was owed is
+    /// written first, as Redis flushes before it exits.
+    pub(crate) fn crash(&mut self) {
+        if self.out.take_persist() {
             let lines = self.config_lines();
-            self.actions.push_back(Action::Persist(lines));
+            self.out.push(Action::Persist(lines));
         }
-        self.actions.push_back(action);
+        self.out.push(Action::Crash(99));
     }
 
     /// `+monitor` for every configured master; Redis emits these at start.

@@ -41,7 +41,7 @@ impl Sentinel {
         m.vote.map_candidate(|c| *c = None);
         m.script_kill_sent = false;
         m.master_reboot = false;
-        self.push(Action::DropLinks {
+        self.out.push(Action::DropLinks {
             master: name.to_string(),
         });
         // Check the (new) master and replicas' fencing as soon as they answer.
@@ -91,7 +91,7 @@ impl Sentinel {
             };
             self.instance_event(name, &target, Level::Notice, "+slave", "");
         }
-        self.request_persist();
+        self.out.persist();
     }
 }
 
@@ -105,7 +105,8 @@ impl Sentinel {
                 .values()
                 .any(|m| m.sentinels.contains_key(runid.as_str()))
             {
-                self.push(Action::Close(LinkId::cmd(Target::Sentinel(runid))));
+                self.out
+                    .push(Action::Close(LinkId::cmd(Target::Sentinel(runid))));
             }
         }
     }

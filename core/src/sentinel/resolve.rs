@@ -38,7 +38,7 @@ impl Sentinel {
             return answer.clone();
         }
         if self.settings.resolve_hostnames && self.resolutions.pending.insert(name) {
-            self.push(Action::Resolve {
+            self.out.push(Action::Resolve {
                 host: host.to_string(),
             });
         }

@@ -6,7 +6,6 @@
 
 use std::collections::VecDeque;
 
-use super::addr::Addr;
 use super::events::Event;
 use super::{Action, Level, Sentinel};
 use crate::reply::Reply;
@@ -71,6 +70,25 @@ impl ScriptQueue {
         self.jobs.iter().any(|j| j.running.is_none())
     }
 
+    /// Queues `argv` (path first). On overflow the oldest job that is not
+    /// running is dropped, as Redis does.
+    /// The job is due at once (`not_before` zero), so no clock is needed.
+    pub(crate) fn queue(&mut self, argv: Vec<String>) {
+        if self.jobs.len() >= MAX_QUEUE {
+            if let Some(pos) = self.jobs.iter().position(|j| j.running.is_none()) {
+                self.jobs.remove(pos);
+            }
+        }
+        self.next_id += 1;
+        self.jobs.push_back(Job {
+            id: self.next_id,
+            argv,
+            retry_num: 0,
+            running: None,
+            not_before: Millis::ZERO,
+        });
+    }
+
     /// The next moment the queue has something to do.
     pub(crate) fn next_deadline(&self, max_runtime: u64) -> Option<Millis> {
         self.jobs
@@ -84,65 +102,12 @@ impl ScriptQueue {
 }
 
 impl Sentinel {
-    /// Queues `argv` (path first). On overflow the oldest job that is not
-    /// running is dropped, as Redis does.
-    /// The job is due at once (`not_before` zero), so no clock is needed.
-    pub(crate) fn queue_script(&mut self, argv: Vec<String>) {
-        let q = &mut self.scripts;
-        if q.jobs.len() >= MAX_QUEUE {
-            if let Some(pos) = q.jobs.iter().position(|j| j.running.is_none()) {
-                q.jobs.remove(pos);
-            }
-        }
-        q.next_id += 1;
-        q.jobs.push_back(Job {
-            id: q.next_id,
-            argv,
-            retry_num: 0,
-            running: None,
-            not_before: Millis::ZERO,
-        });
-    }
-
-    /// The notification script for an event that names a master.
-    pub(crate) fn queue_notification(&mut self, master: &str, kind: &str, msg: &str) {
-        let script = self
-            .masters
-            .get(master)
-            .and_then(|m| m.notification_script.clone());
-        if let Some(path) = script {
-            self.queue_script(vec![path, kind.to_string(), msg.to_string()]);
-        }
-    }
-
-    /// The master's `client-reconfig-script`, if it has one, with
-    /// `<master> <role> start <from-ip> <from-port> <to-ip> <to-port>`.
-    pub(crate) fn queue_reconfig_script(&mut self, master: &str, role: &str, from: Addr, to: Addr) {
-        let script = self
-            .masters
-            .get(master)
-            .and_then(|m| m.client_reconfig_script.clone());
-        if let Some(path) = script {
-            let argv = vec![
-                path,
-                master.to_string(),
-                role.to_string(),
-                "start".into(),
-                from.host,
-                from.port.to_string(),
-                to.host,
-                to.port.to_string(),
-            ];
-            self.queue_script(argv);
-        }
-    }
-
     /// Kills overdue scripts and starts due ones (Redis's timer steps).
     pub(crate) fn run_pending_scripts(&mut self, now: Millis) {
         let max_runtime = self.timing.script_max_runtime;
-        let mut running = self.scripts.running();
+        let mut running = self.out.scripts.running();
         let mut out = Vec::new();
-        for job in self.scripts.jobs.iter_mut() {
+        for job in self.out.scripts.jobs.iter_mut() {
             if let Some(r) = &mut job.running {
                 // Killed once: the exit report then decides about a retry.
                 if now.since(r.since).0 > max_runtime && !r.killed {
@@ -173,16 +138,16 @@ impl Sentinel {
             }));
         }
         for a in out {
-            self.push(a);
+            self.out.push(a);
         }
     }
 
     /// The shell started script `id` as process `pid`.
     pub fn script_started(&mut self, id: u64, pid: u32) {
-        let Some(pos) = self.scripts.position(id) else {
+        let Some(pos) = self.out.scripts.position(id) else {
             return;
         };
-        if let Some(r) = &mut self.scripts.jobs[pos].running {
+        if let Some(r) = &mut self.out.scripts.jobs[pos].running {
             r.pid = Some(pid);
         }
     }
@@ -191,18 +156,18 @@ impl Sentinel {
     /// still open for writing somewhere) retries it shortly; otherwise the
     /// job is dropped with a `-script-error`.
     pub fn script_spawn_failed(&mut self, now: Millis, id: u64, transient: bool) {
-        let Some(pos) = self.scripts.position(id) else {
+        let Some(pos) = self.out.scripts.position(id) else {
             return;
         };
         if transient {
-            let job = &mut self.scripts.jobs[pos];
+            let job = &mut self.out.scripts.jobs[pos];
             job.running = None;
             job.retry_num -= 1;
             job.not_before = now + BUSY_RETRY;
             return;
         }
-        if let Some(job) = self.scripts.jobs.remove(pos) {
-            self.push(script_event(
+        if let Some(job) = self.out.scripts.jobs.remove(pos) {
+            self.out.push(script_event(
                 "-script-error",
                 format!("{} 99 0", job.argv[0]),
             ));
@@ -211,14 +176,14 @@ impl Sentinel {
 
     /// Script `id` ended: done, retried later, or failed for good.
     pub fn script_exited(&mut self, now: Millis, id: u64, code: Option<i32>, signal: Option<i32>) {
-        let Some(pos) = self.scripts.position(id) else {
+        let Some(pos) = self.out.scripts.position(id) else {
             return;
         };
         let retry_delay = self.timing.script_retry_delay;
-        let job = &mut self.scripts.jobs[pos];
+        let job = &mut self.out.scripts.jobs[pos];
         job.running = None;
         if code == Some(0) {
-            self.scripts.jobs.remove(pos);
+            self.out.scripts.jobs.remove(pos);
             return;
         }
         let retry = signal.is_some() || code == Some(1);
@@ -227,21 +192,22 @@ impl Sentinel {
             job.not_before = now + Millis(retry_delay.saturating_mul(factor));
             return;
         }
-        if let Some(job) = self.scripts.jobs.remove(pos) {
+        if let Some(job) = self.out.scripts.jobs.remove(pos) {
             let msg = format!(
                 "{} {} {}",
                 job.argv[0],
                 signal.unwrap_or(0),
                 code.unwrap_or(0)
             );
-            self.push(script_event("-script-error", msg));
+            self.out.push(script_event("-script-error", msg));
         }
     }
 
     /// `SENTINEL PENDING-SCRIPTS`.
     pub(crate) fn pending_scripts_reply(&self, now: Millis) -> Reply {
         Reply::Array(
-            self.scripts
+            self.out
+                .scripts
                 .jobs
                 .iter()
                 .map(|j| {
@@ -279,7 +245,7 @@ impl Sentinel {
 
     /// For INFO: scripts running, and jobs queued (running included).
     pub(crate) fn script_counts(&self) -> (usize, usize) {
-        (self.scripts.running(), self.scripts.jobs.len())
+        (self.out.scripts.running(), self.out.scripts.jobs.len())
     }
 }
 
@@ -288,7 +254,7 @@ fn script_event(kind: &str, msg: String) -> Action {
         level: Level::Warning,
         kind: kind.into(),
         msg,
-        script_master: None,
+        master: None,
     })
 }
 
@@ -317,7 +283,7 @@ mod tests {
 
     /// Queues one script and starts it at 0; its id.
     fn start_one(s: &mut Sentinel, path: &str) -> u64 {
-        s.queue_script(vec![path.into()]);
+        s.out.scripts.queue(vec![path.into()]);
         s.run_pending_scripts(Millis(0));
         runs(s)[0].id
     }
@@ -326,7 +292,7 @@ mod tests {
     fn at_most_sixteen_run_at_once_in_fifo_order() {
         let mut s = sentinel();
         for i in 0..20 {
-            s.queue_script(vec!["/s".into(), i.to_string()]);
+            s.out.scripts.queue(vec!["/s".into(), i.to_string()]);
         }
         s.run_pending_scripts(Millis(0));
         let started = runs(&mut s);

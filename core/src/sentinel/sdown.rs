@@ -70,7 +70,7 @@ impl Sentinel {
                 channel,
             };
             self.link_closed(now, link.clone());
-            self.push(Action::Close(link));
+            self.out.push(Action::Close(link));
         }
         if let Some(kind) = change {
             self.instance_event(master, target, Level::Warning, kind, "");

@@ -21,7 +21,8 @@ impl Sentinel {
             if backwards || now.since(prev).0 > self.timing.tilt_trigger + planned_extra {
                 if !self.tilt {
                     self.tilt = true;
-                    self.event(Level::Warning, "+tilt", "#tilt mode entered".into());
+                    self.out
+                        .event(Level::Warning, "+tilt", "#tilt mode entered".into());
                 }
                 self.tilt_start = now;
             }
@@ -29,7 +30,8 @@ impl Sentinel {
         self.previous_tick = Some(now);
         if self.tilt && now.since(self.tilt_start).0 > self.timing.tilt_period {
             self.tilt = false;
-            self.event(Level::Warning, "-tilt", "#tilt mode exited".into());
+            self.out
+                .event(Level::Warning, "-tilt", "#tilt mode exited".into());
         }
     }
 }

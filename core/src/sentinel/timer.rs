@@ -47,12 +47,12 @@ impl Sentinel {
             let Some(m) = self.masters.get(name) else {
                 continue;
             };
-            let queued = self.queued_actions();
+            let queued = self.out.queued();
             for target in m.targets() {
                 self.handle_instance(now, name, &target);
             }
             debug_assert!(
-                *due || self.queued_actions() == queued,
+                *due || self.out.queued() == queued,
                 "master {name} was skipped as quiet, but its pass acted"
             );
             if let Some(m) = self.masters.get(name) {
@@ -82,7 +82,7 @@ impl Sentinel {
         };
         let period = last + TIMER_PERIOD;
         let gap = Millis(MAX_PASS_GAP.min(self.timing.tilt_trigger / 2));
-        let mut next = if self.tilt || self.scripts.has_waiting() {
+        let mut next = if self.tilt || self.out.scripts.has_waiting() {
             period
         } else {
             self.next_visit_pass(period).min(last + gap)
@@ -91,7 +91,11 @@ impl Sentinel {
         if let Some(t) = self.next_master_deadline(now) {
             next = next.min(t);
         }
-        if let Some(t) = self.scripts.next_deadline(self.timing.script_max_runtime) {
+        if let Some(t) = self
+            .out
+            .scripts
+            .next_deadline(self.timing.script_max_runtime)
+        {
             if t > now {
                 next = next.min(t);
             }

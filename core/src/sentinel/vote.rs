@@ -131,7 +131,7 @@ impl Sentinel {
         };
         let current = self.settings.current_epoch.current();
         if epoch_adopted {
-            self.request_persist();
+            self.out.persist();
             self.master_event_plain(name, Level::Warning, "+new-epoch", current.to_string());
         }
         if granted {
@@ -143,7 +143,7 @@ impl Sentinel {
                     m.voted_other_at = Some(now);
                 }
             }
-            self.request_persist();
+            self.out.persist();
             self.master_event_plain(
                 name,
                 Level::Warning,

@@ -134,7 +134,7 @@ impl Sentinel {
         self.master_event(name, Level::Warning, "-monitor", |_| String::new());
         self.masters.remove(name);
         self.fence_forget(name);
-        self.push(Action::DropLinks {
+        self.out.push(Action::DropLinks {
             master: name.to_string(),
         });
         self.close_orphan_sentinel_links(peers);
@@ -212,7 +212,7 @@ impl Sentinel {
             }
         }
         if drop_peer_links {
-            self.push(Action::DropSentinelLinks);
+            self.out.push(Action::DropSentinelLinks);
         }
         CommandOutput::flushed(Reply::ok())
     }

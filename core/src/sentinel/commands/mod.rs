@@ -317,14 +317,14 @@ impl Sentinel {
     /// epoch) queues one [`super::Action::Persist`] and its reply is
     /// [`Durability::AfterWrite`].
     pub fn command(&mut self, now: Millis, args: &[Vec<u8>]) -> CommandOutput {
-        let requests_before = self.persist_requests;
+        let requests_before = self.out.persist_requests();
         let mut out = match parse(args) {
             Ok(cmd) => self.run_command(now, cmd),
             Err(e) => CommandOutput::reply(e),
         };
         if out.after_write() {
-            self.request_persist();
-        } else if self.persist_requests != requests_before {
+            self.out.persist();
+        } else if self.out.persist_requests() != requests_before {
             out.durability = Durability::AfterWrite;
         }
         out

@@ -209,7 +209,7 @@ impl Sentinel {
                 r.common.link.cc_connected = false;
             }
         }
-        self.push(Action::DropLinks {
+        self.out.push(Action::DropLinks {
             master: name.to_string(),
         });
     }

@@ -166,7 +166,7 @@ impl Sentinel {
         } else {
             "waiting for the failover timeout"
         };
-        self.push(Action::Log {
+        self.out.push(Action::Log {
             level: Level::Warning,
             text: format!("FAILOVER TO refused by master {name} ({refusal}), {next}"),
         });

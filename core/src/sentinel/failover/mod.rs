@@ -122,7 +122,7 @@ impl Sentinel {
                 // Counts as an attempt: the next one waits 2 × failover-timeout.
                 m.failover_start_time = Some(now);
             }
-            self.push(Action::Log {
+            self.out.push(Action::Log {
                 level: Level::Warning,
                 text: format!("Not starting a failover of {name}: {EPOCH_EXHAUSTED}"),
             });

@@ -7,7 +7,7 @@
 use super::FailoverState;
 use crate::sentinel::instance::ReconfState;
 use crate::sentinel::links::Target;
-use crate::sentinel::{Action, Level, Sentinel, SIMFAILURE_CRASH_AFTER_PROMOTION};
+use crate::sentinel::{Level, Sentinel, SIMFAILURE_CRASH_AFTER_PROMOTION};
 use crate::time::Millis;
 
 impl Sentinel {
@@ -50,6 +50,7 @@ impl Sentinel {
     }
 
     pub(crate) fn promotion_seen(&mut self, now: Millis, master: &str, target: &Target) {
+        let hostnames = self.settings.announce_hostnames;
         let Some(m) = self.masters.get_mut(master) else {
             return;
         };
@@ -57,21 +58,24 @@ impl Sentinel {
         m.failover = FailoverState::ReconfSlaves;
         m.failover_state_change_time = now;
         let from = m.common.addr.clone();
-        self.request_persist();
-        self.instance_event(master, target, Level::Warning, "+promoted-slave", "");
+        self.out.persist();
+        let kind = "+promoted-slave";
+        self.out
+            .instance_event(m, target, hostnames, Level::Warning, kind, "");
         self.release_old_master(master);
         if self.simulate_failure & SIMFAILURE_CRASH_AFTER_PROMOTION != 0 {
-            self.push(Action::Crash(99));
+            self.crash();
             return;
         }
-        self.master_event(
-            master,
-            Level::Warning,
-            "+failover-state-reconf-slaves",
-            |_| String::new(),
+        let (from, to) = (
+            self.announced_addr(&from),
+            self.announced_addr(self.masters[master].current_addr()),
         );
-        let to = self.announced_addr(self.masters[master].current_addr());
-        self.queue_reconfig_script(master, "leader", self.announced_addr(&from), to);
+        let m = &self.masters[master];
+        let kind = "+failover-state-reconf-slaves";
+        self.out
+            .master_event(m, hostnames, Level::Warning, kind, "");
+        self.out.reconfig_script(m, "leader", from, to);
         self.force_hello(master);
         // Reconfigure the other replicas and tell the peers now.
         self.failover_step(now, master);
@@ -91,6 +95,7 @@ impl Sentinel {
     }
 
     pub(crate) fn reconf_progress(&mut self, master: &str, key: &str, target: &Target) {
+        let hostnames = self.settings.announce_hostnames;
         let Some(m) = self.masters.get(master) else {
             return;
         };
@@ -118,15 +123,15 @@ impl Sentinel {
             state = ReconfState::Done;
             events.push("+slave-reconf-done");
         }
-        if let Some(r) = self
-            .masters
-            .get_mut(master)
-            .and_then(|m| m.replicas.get_mut(key))
-        {
+        let Some(m) = self.masters.get_mut(master) else {
+            return;
+        };
+        if let Some(r) = m.replicas.get_mut(key) {
             r.reconf = state;
         }
         for e in events {
-            self.instance_event(master, target, Level::Notice, e, "");
+            self.out
+                .instance_event(m, target, hostnames, Level::Notice, e, "");
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::election::QuorumRule;
 use crate::ids::Epoch;
 use crate::sentinel::instance::ReconfState;
 use crate::sentinel::links::{LinkId, Tag, Target};
-use crate::sentinel::{Action, Level, Sentinel, SIMFAILURE_CRASH_AFTER_ELECTION};
+use crate::sentinel::{Level, Sentinel, SIMFAILURE_CRASH_AFTER_ELECTION};
 use crate::time::Millis;
 
 /// While waiting for the promoted replica to report `role:master`, or for
@@ -131,7 +131,7 @@ impl Sentinel {
         }
         self.master_event(name, Level::Warning, "+elected-leader", |_| String::new());
         if self.simulate_failure & SIMFAILURE_CRASH_AFTER_ELECTION != 0 {
-            self.push(Action::Crash(99));
+            self.crash();
             return;
         }
         self.set_state(now, name, FailoverState::SelectSlave);
@@ -249,7 +249,7 @@ impl Sentinel {
         m.election_answers.clear();
         if bump {
             self.settings.current_epoch.observe(epoch);
-            self.request_persist();
+            self.out.persist();
             self.master_event_plain(name, Level::Warning, "+new-epoch", epoch.to_string());
         }
         self.ask_master_state(now, name, true);
