@@ -108,20 +108,19 @@ impl Sentinel {
     /// False (nothing changed) when the current epoch is at its maximum:
     /// a wrapped epoch would go backwards on disk and reopen old votes.
     pub(crate) fn start_failover(&mut self, now: Millis, name: &str) -> bool {
-        if !self.masters.contains_key(name) {
-            return false;
-        }
         let next = self
             .settings
             .current_epoch
             .current()
             .next()
             .filter(|e| e.0 <= MAX_ELECTION_EPOCH);
+        let hostnames = self.settings.announce_hostnames;
+        let Some(m) = self.masters.get_mut(name) else {
+            return false;
+        };
         let Some(epoch) = next else {
-            if let Some(m) = self.masters.get_mut(name) {
-                // Counts as an attempt: the next one waits 2 × failover-timeout.
-                m.failover_start_time = Some(now);
-            }
+            // Counts as an attempt: the next one waits 2 × failover-timeout.
+            m.failover_start_time = Some(now);
             self.out.push(Action::Log {
                 level: Level::Warning,
                 text: format!("Not starting a failover of {name}: {EPOCH_EXHAUSTED}"),
@@ -130,17 +129,17 @@ impl Sentinel {
         };
         self.settings.current_epoch.observe(epoch);
         let jitter = self.prng.below(1000);
-        let Some(m) = self.masters.get_mut(name) else {
-            return false;
-        };
         m.failover = FailoverState::WaitStart;
         m.failover_epoch = epoch;
         m.election_asked_at = now;
         m.election_answers.clear();
         m.failover_start_time = Some(now + Millis(jitter));
         m.failover_state_change_time = now;
-        self.master_event_plain(name, Level::Warning, "+new-epoch", epoch.to_string());
-        self.master_event(name, Level::Warning, "+try-failover", |_| String::new());
+        let warn = Level::Warning;
+        self.out
+            .master_event_plain(m, warn, "+new-epoch", epoch.to_string());
+        self.out
+            .master_event(m, hostnames, warn, "+try-failover", "");
         true
     }
 }

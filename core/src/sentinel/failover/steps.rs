@@ -103,6 +103,7 @@ impl Sentinel {
             return;
         };
         let leader = self.get_leader(now, name, epoch);
+        let hostnames = self.settings.announce_hostnames;
         let Some(m) = self.masters.get(name) else {
             return;
         };
@@ -122,22 +123,27 @@ impl Sentinel {
             let timeout = self.timing.election_timeout.min(m.failover_timeout);
             let started = m.failover_start_time.unwrap_or(now);
             if now > started && now.since(started).0 > timeout {
-                self.master_event(name, Level::Warning, "-failover-abort-not-elected", |_| {
-                    String::new()
-                });
+                let kind = "-failover-abort-not-elected";
+                self.out
+                    .master_event(m, hostnames, Level::Warning, kind, "");
                 self.abort_failover(now, name);
             }
             return;
         }
-        self.master_event(name, Level::Warning, "+elected-leader", |_| String::new());
+        self.out
+            .master_event(m, hostnames, Level::Warning, "+elected-leader", "");
         if self.simulate_failure & SIMFAILURE_CRASH_AFTER_ELECTION != 0 {
             self.crash();
             return;
         }
-        self.set_state(now, name, FailoverState::SelectSlave);
-        self.master_event(name, Level::Warning, "+failover-state-select-slave", |_| {
-            String::new()
-        });
+        let Some(m) = self.masters.get_mut(name) else {
+            return;
+        };
+        m.failover = FailoverState::SelectSlave;
+        m.failover_state_change_time = now;
+        let kind = "+failover-state-select-slave";
+        self.out
+            .master_event(m, hostnames, Level::Warning, kind, "");
     }
 
     /// An election that has not been won yet moves up to the current
@@ -250,7 +256,8 @@ impl Sentinel {
         if bump {
             self.settings.current_epoch.observe(epoch);
             self.out.persist();
-            self.master_event_plain(name, Level::Warning, "+new-epoch", epoch.to_string());
+            self.out
+                .master_event_plain(m, Level::Warning, "+new-epoch", epoch.to_string());
         }
         self.ask_master_state(now, name, true);
     }
@@ -277,18 +284,17 @@ impl Sentinel {
             master: name.to_string(),
             key: key.clone(),
         };
-        if let Some(m) = self.masters.get_mut(name) {
-            m.promoted = Some(key);
-        }
-        self.instance_event(name, &target, Level::Warning, "+selected-slave", "");
-        self.set_state(now, name, FailoverState::SendSlaveofNoone);
-        self.instance_event(
-            name,
-            &target,
-            Level::Notice,
-            "+failover-state-send-slaveof-noone",
-            "",
-        );
+        let hostnames = self.settings.announce_hostnames;
+        let Some(m) = self.masters.get_mut(name) else {
+            return;
+        };
+        m.promoted = Some(key);
+        let out = &mut self.out;
+        out.instance_event(m, &target, hostnames, Level::Warning, "+selected-slave", "");
+        m.failover = FailoverState::SendSlaveofNoone;
+        m.failover_state_change_time = now;
+        let kind = "+failover-state-send-slaveof-noone";
+        out.instance_event(m, &target, hostnames, Level::Notice, kind, "");
     }
 
     fn promoted_target(&self, name: &str) -> Option<Target> {
@@ -334,12 +340,10 @@ impl Sentinel {
         if now.since(m.failover_state_change_time).0 <= m.failover_timeout {
             return false;
         }
-        self.master_event(
-            name,
-            Level::Warning,
-            "-failover-abort-slave-timeout",
-            |_| String::new(),
-        );
+        let hostnames = self.settings.announce_hostnames;
+        let kind = "-failover-abort-slave-timeout";
+        self.out
+            .master_event(m, hostnames, Level::Warning, kind, "");
         self.abort_failover(now, name);
         true
     }
@@ -372,6 +376,7 @@ impl Sentinel {
             return;
         };
         let reconf_timeout = self.timing.slave_reconf_timeout;
+        let hostnames = self.settings.announce_hostnames;
         let Some(m) = self.masters.get(name) else {
             return;
         };
@@ -394,11 +399,10 @@ impl Sentinel {
                 master: name.to_string(),
                 key: key.clone(),
             };
-            let Some(r) = self
-                .masters
-                .get_mut(name)
-                .and_then(|m| m.replicas.get_mut(&key))
-            else {
+            let Some(m) = self.masters.get_mut(name) else {
+                return;
+            };
+            let Some(r) = m.replicas.get_mut(&key) else {
                 continue;
             };
             if r.reconf == ReconfState::Done {
@@ -406,13 +410,9 @@ impl Sentinel {
             }
             if r.reconf == ReconfState::Sent && now.since(r.reconf_sent_time).0 > reconf_timeout {
                 r.reconf = ReconfState::Done;
-                self.instance_event(
-                    name,
-                    &target,
-                    Level::Notice,
-                    "-slave-reconf-sent-timeout",
-                    "",
-                );
+                let kind = "-slave-reconf-sent-timeout";
+                self.out
+                    .instance_event(m, &target, hostnames, Level::Notice, kind, "");
                 continue;
             }
             if matches!(r.reconf, ReconfState::Sent | ReconfState::InProgress) {
@@ -490,14 +490,16 @@ impl Sentinel {
             .filter(|(k, r)| **k != pkey && r.reconf != ReconfState::Done && !r.common.s_down)
             .count();
         let timed_out = now.since(m.failover_state_change_time).0 > m.failover_timeout;
+        let hostnames = self.settings.announce_hostnames;
+        let warn = Level::Warning;
         if timed_out {
             not_reconfigured = 0;
-            self.master_event(name, Level::Warning, "+failover-end-for-timeout", |_| {
-                String::new()
-            });
+            let kind = "+failover-end-for-timeout";
+            self.out.master_event(m, hostnames, warn, kind, "");
         }
         if not_reconfigured == 0 {
-            self.master_event(name, Level::Warning, "+failover-end", |_| String::new());
+            self.out
+                .master_event(m, hostnames, warn, "+failover-end", "");
             self.set_state(now, name, FailoverState::UpdateConfig);
         }
         if timed_out {
@@ -542,7 +544,8 @@ impl Sentinel {
             self.announced(&new),
             new.port
         );
-        self.master_event_plain(name, Level::Warning, "+switch-master", msg);
+        self.out
+            .master_event_plain(m, Level::Warning, "+switch-master", msg);
         self.reset_master_and_change_address(now, name, new);
         self.force_hello(name);
     }
