@@ -165,6 +165,7 @@ impl Sentinel {
     /// A hello from a sentinel we do not know at this address.
     fn learn_sentinel(&mut self, now: Millis, name: &str, h: &Hello) {
         let addr = self.addr_of(&h.ip, h.port);
+        let hostnames = self.settings.announce_hostnames;
         let Some(m) = self.masters.get_mut(name) else {
             return;
         };
@@ -172,7 +173,9 @@ impl Sentinel {
         let moved = m.sentinels.remove(&h.runid).is_some();
         if moved {
             let rest = format!("ip {} port {} for {}", h.ip, h.port, h.runid);
-            self.master_event(name, Level::Notice, "+sentinel-address-switch", |_| rest);
+            let kind = "+sentinel-address-switch";
+            self.out
+                .master_event(m, hostnames, Level::Notice, kind, &rest);
         } else {
             // Another run id at that address is stale: forget it everywhere.
             let stale = self.masters[name]

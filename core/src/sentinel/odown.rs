@@ -14,6 +14,7 @@ const FAST_ASK: u64 = 100;
 
 impl Sentinel {
     pub(crate) fn check_odown(&mut self, now: Millis, name: &str) {
+        let hostnames = self.settings.announce_hostnames;
         let Some(m) = self.masters.get_mut(name) else {
             return;
         };
@@ -27,10 +28,12 @@ impl Sentinel {
             m.common.o_down = true;
             m.common.o_down_since = now;
             let rest = format!("#quorum {votes}/{}", m.quorum);
-            self.master_event(name, Level::Warning, "+odown", |_| rest);
+            self.out
+                .master_event(m, hostnames, Level::Warning, "+odown", &rest);
         } else if !odown && m.common.o_down {
             m.common.o_down = false;
-            self.master_event(name, Level::Warning, "-odown", |_| String::new());
+            self.out
+                .master_event(m, hostnames, Level::Warning, "-odown", "");
         }
     }
 

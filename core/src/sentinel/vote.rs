@@ -130,28 +130,25 @@ impl Sentinel {
             m.vote.request(clock, req_epoch, Some(RunId::from(runid)))
         };
         let current = self.settings.current_epoch.current();
+        let warn = Level::Warning;
         if epoch_adopted {
             self.out.persist();
-            self.master_event_plain(name, Level::Warning, "+new-epoch", current.to_string());
+            self.out
+                .master_event_plain(m, warn, "+new-epoch", current.to_string());
         }
         if granted {
             let jitter = self.prng.below(1000);
-            if let Some(m) = self.masters.get_mut(name) {
-                if rival {
-                    // Having voted for someone else, hold back our own attempt.
-                    m.failover_start_time = Some(now + Millis(jitter));
-                    m.voted_other_at = Some(now);
-                }
+            if rival {
+                // Having voted for someone else, hold back our own attempt.
+                m.failover_start_time = Some(now + Millis(jitter));
+                m.voted_other_at = Some(now);
             }
             self.out.persist();
-            self.master_event_plain(
-                name,
-                Level::Warning,
-                "+vote-for-leader",
-                format!("{runid} {current}"),
-            );
+            let msg = format!("{runid} {current}");
+            self.out
+                .master_event_plain(m, warn, "+vote-for-leader", msg);
         }
-        match self.masters[name].vote.last() {
+        match m.vote.last() {
             Some(v) => (v.candidate.clone(), v.epoch),
             None => (None, Epoch(0)),
         }
