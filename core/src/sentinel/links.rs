@@ -4,10 +4,54 @@
 
 use super::addr::Addr;
 use super::instance::Common;
+use super::output::Output;
 use super::{Action, Sentinel};
 use crate::ids::{Epoch, RunId};
 use crate::reply::Reply;
 use crate::time::Millis;
+
+impl super::Master {
+    /// The state of `target` if it is this master or one of its replicas.
+    pub(crate) fn instance(&self, target: &Target) -> Option<&Common> {
+        match target {
+            Target::Master(name) if *name == self.name => Some(&self.common),
+            Target::Replica { master, key } if *master == self.name => {
+                self.replicas.get(key).map(|r| &r.common)
+            }
+            _ => None,
+        }
+    }
+
+    fn instance_mut(&mut self, target: &Target) -> Option<&mut Common> {
+        match target {
+            Target::Master(name) if *name == self.name => Some(&mut self.common),
+            Target::Replica { master, key } if *master == self.name => {
+                self.replicas.get_mut(key).map(|r| &mut r.common)
+            }
+            _ => None,
+        }
+    }
+
+    /// Queues `args` on the link of this master or one of its replicas
+    /// (the command name renamed per rename-command), counting the reply
+    /// owed on a command link.
+    pub(crate) fn send(&mut self, out: &mut Output, link: LinkId, tag: Tag, args: Vec<Vec<u8>>) {
+        let mut args = args;
+        if let Some(first) = args.first_mut() {
+            // Our own command names are ASCII: no copy to look them up.
+            let renamed = std::str::from_utf8(first).ok().map(|n| self.renamed(n));
+            if let Some(renamed) = renamed.filter(|r| r.as_bytes() != first.as_slice()) {
+                *first = renamed.as_bytes().to_vec();
+            }
+        }
+        if link.channel == Channel::Cmd && tag != Tag::NoReply {
+            if let Some(c) = self.instance_mut(&link.target) {
+                c.link.pending_commands += 1;
+            }
+        }
+        out.push(Action::Send(Outgoing { link, args, tag }));
+    }
+}
 
 /// Which instance a link reaches. Links to a peer sentinel are shared by
 /// every master that sentinel watches, so they are keyed by its run id.
@@ -214,6 +258,14 @@ impl Sentinel {
 
     /// Queues `args` (command name renamed per the owning master).
     pub(crate) fn send(&mut self, link: LinkId, tag: Tag, args: Vec<Vec<u8>>) {
+        // A master's or replica's link belongs to one master: it does the
+        // bookkeeping. A peer's link is shared by every master watching it.
+        if let Target::Master(name) | Target::Replica { master: name, .. } = &link.target {
+            if let Some(m) = self.masters.get_mut(name) {
+                m.send(&mut self.out, link, tag, args);
+                return;
+            }
+        }
         let mut args = args;
         if let Some(m) = self.owning_master(&link.target) {
             if let Some(first) = args.first_mut() {

@@ -5,23 +5,46 @@
 
 use super::addr::Addr;
 use super::links::{LinkId, Tag, Target};
-use super::Sentinel;
+use super::output::Output;
+use super::{Master, Sentinel};
 
 impl Sentinel {
     /// Queues the transaction that makes `target` a replica of `to`, or a
     /// master when `to` is `None`. False when the link is down.
     pub(crate) fn send_slaveof(&mut self, target: &Target, to: Option<&Addr>) -> bool {
-        let connected = self.common(target).is_some_and(|c| c.link.cc_connected);
+        // Redis sends the announced form: the hostname itself with
+        // `announce-hostnames yes`.
+        let to = to.map(|a| (self.announced(a).to_string(), a.port));
+        let master = match target {
+            Target::Master(name) | Target::Replica { master: name, .. } => name,
+            Target::Sentinel(_) => return false,
+        };
+        let Some(m) = self.masters.get_mut(master) else {
+            return false;
+        };
+        m.send_slaveof(
+            &mut self.out,
+            target,
+            to.as_ref().map(|(h, p)| (h.as_str(), *p)),
+        )
+    }
+}
+
+impl Master {
+    /// [`Sentinel::send_slaveof`] with the master in hand: `target` is this
+    /// master or one of its replicas, `to` the announced host and port.
+    pub(crate) fn send_slaveof(
+        &mut self,
+        out: &mut Output,
+        target: &Target,
+        to: Option<(&str, u16)>,
+    ) -> bool {
+        let connected = self.instance(target).is_some_and(|c| c.link.cc_connected);
         if !connected {
             return false;
         }
         let (host, port) = match to {
-            // Redis sends the announced form: the hostname itself with
-            // `announce-hostnames yes`.
-            Some(a) => (
-                self.announced(a).as_bytes().to_vec(),
-                a.port.to_string().into_bytes(),
-            ),
+            Some((host, port)) => (host.as_bytes().to_vec(), port.to_string().into_bytes()),
             None => (b"NO".to_vec(), b"ONE".to_vec()),
         };
         let link = LinkId::cmd(target.clone());
@@ -44,7 +67,7 @@ impl Sentinel {
             vec![b"EXEC".to_vec()],
         ];
         for cmd in cmds {
-            self.send(link.clone(), Tag::Ignore, cmd);
+            self.send(out, link.clone(), Tag::Ignore, cmd);
         }
         true
     }

@@ -375,11 +375,15 @@ impl Sentinel {
         let Some(promoted_addr) = self.common(&promoted).map(|c| c.addr.clone()) else {
             return;
         };
+        // SLAVEOF carries the announced form (the hostname itself with
+        // `announce-hostnames yes`).
+        let to = self.announced(&promoted_addr).to_string();
         let reconf_timeout = self.timing.slave_reconf_timeout;
         let hostnames = self.settings.announce_hostnames;
-        let Some(m) = self.masters.get(name) else {
+        let Some(m) = self.masters.get_mut(name) else {
             return;
         };
+        let out = &mut self.out;
         let promoted_key = m.promoted.clone();
         let mut in_progress = m
             .replicas
@@ -387,9 +391,8 @@ impl Sentinel {
             .filter(|r| matches!(r.reconf, ReconfState::Sent | ReconfState::InProgress))
             .count() as u32;
         let keys: Vec<String> = m.replicas.keys().cloned().collect();
-        let parallel = m.parallel_syncs;
         for key in keys {
-            if in_progress >= parallel {
+            if in_progress >= m.parallel_syncs {
                 break;
             }
             if Some(&key) == promoted_key.as_ref() {
@@ -398,9 +401,6 @@ impl Sentinel {
             let target = Target::Replica {
                 master: name.to_string(),
                 key: key.clone(),
-            };
-            let Some(m) = self.masters.get_mut(name) else {
-                return;
             };
             let Some(r) = m.replicas.get_mut(&key) else {
                 continue;
@@ -411,8 +411,7 @@ impl Sentinel {
             if r.reconf == ReconfState::Sent && now.since(r.reconf_sent_time).0 > reconf_timeout {
                 r.reconf = ReconfState::Done;
                 let kind = "-slave-reconf-sent-timeout";
-                self.out
-                    .instance_event(m, &target, hostnames, Level::Notice, kind, "");
+                out.instance_event(m, &target, hostnames, Level::Notice, kind, "");
                 continue;
             }
             if matches!(r.reconf, ReconfState::Sent | ReconfState::InProgress) {
@@ -421,19 +420,16 @@ impl Sentinel {
             if !r.common.link.cc_connected {
                 continue;
             }
-            if self.send_slaveof(&target, Some(&promoted_addr)) {
-                if let Some(r) = self
-                    .masters
-                    .get_mut(name)
-                    .and_then(|m| m.replicas.get_mut(&key))
-                {
+            if m.send_slaveof(out, &target, Some((&to, promoted_addr.port))) {
+                if let Some(r) = m.replicas.get_mut(&key) {
                     r.reconf = ReconfState::Sent;
                     r.reconf_sent_time = now;
                 }
-                self.instance_event(name, &target, Level::Notice, "+slave-reconf-sent", "");
+                let kind = "+slave-reconf-sent";
+                out.instance_event(m, &target, hostnames, Level::Notice, kind, "");
                 // Answered after the transaction: shows the new master
                 // at once (`+slave-reconf-inprog`).
-                self.send(LinkId::cmd(target), Tag::Info, vec![b"INFO".to_vec()]);
+                m.send(out, LinkId::cmd(target), Tag::Info, vec![b"INFO".to_vec()]);
                 in_progress += 1;
             }
         }
@@ -444,7 +440,7 @@ impl Sentinel {
     /// Replicas told to follow the promoted one report their progress only
     /// through INFO: ask often instead of once a second.
     fn poll_reconfiguring(&mut self, now: Millis, name: &str) {
-        let Some(m) = self.masters.get(name) else {
+        let Some(m) = self.masters.get_mut(name) else {
             return;
         };
         let due: Vec<Target> = m
@@ -464,7 +460,12 @@ impl Sentinel {
             })
             .collect();
         for t in due {
-            self.send(LinkId::cmd(t), Tag::Info, vec![b"INFO".to_vec()]);
+            m.send(
+                &mut self.out,
+                LinkId::cmd(t),
+                Tag::Info,
+                vec![b"INFO".to_vec()],
+            );
         }
     }
 
@@ -474,9 +475,12 @@ impl Sentinel {
         name: &str,
         promoted_addr: &crate::sentinel::Addr,
     ) {
-        let Some(m) = self.masters.get(name) else {
+        let to = self.announced(promoted_addr).to_string();
+        let hostnames = self.settings.announce_hostnames;
+        let Some(m) = self.masters.get_mut(name) else {
             return;
         };
+        let out = &mut self.out;
         let Some(pkey) = m.promoted.clone() else {
             return;
         };
@@ -490,20 +494,19 @@ impl Sentinel {
             .filter(|(k, r)| **k != pkey && r.reconf != ReconfState::Done && !r.common.s_down)
             .count();
         let timed_out = now.since(m.failover_state_change_time).0 > m.failover_timeout;
-        let hostnames = self.settings.announce_hostnames;
         let warn = Level::Warning;
         if timed_out {
             not_reconfigured = 0;
             let kind = "+failover-end-for-timeout";
-            self.out.master_event(m, hostnames, warn, kind, "");
+            out.master_event(m, hostnames, warn, kind, "");
         }
         if not_reconfigured == 0 {
-            self.out
-                .master_event(m, hostnames, warn, "+failover-end", "");
-            self.set_state(now, name, FailoverState::UpdateConfig);
+            out.master_event(m, hostnames, warn, "+failover-end", "");
+            m.failover = FailoverState::UpdateConfig;
+            m.failover_state_change_time = now;
         }
         if timed_out {
-            let keys: Vec<String> = self.masters[name]
+            let keys: Vec<String> = m
                 .replicas
                 .iter()
                 .filter(|(k, r)| {
@@ -516,13 +519,10 @@ impl Sentinel {
                     master: name.to_string(),
                     key: key.clone(),
                 };
-                if self.send_slaveof(&target, Some(promoted_addr)) {
-                    self.instance_event(name, &target, Level::Notice, "+slave-reconf-sent-be", "");
-                    if let Some(r) = self
-                        .masters
-                        .get_mut(name)
-                        .and_then(|m| m.replicas.get_mut(&key))
-                    {
+                if m.send_slaveof(out, &target, Some((&to, promoted_addr.port))) {
+                    let kind = "+slave-reconf-sent-be";
+                    out.instance_event(m, &target, hostnames, Level::Notice, kind, "");
+                    if let Some(r) = m.replicas.get_mut(&key) {
                         r.reconf = ReconfState::Sent;
                     }
                 }
