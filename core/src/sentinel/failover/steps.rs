@@ -564,3 +564,112 @@ impl Sentinel {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sentinel::links::Channel;
+    use crate::sentinel::Action;
+
+    /// A leader whose promoted replica (6380) already reports master, with
+    /// two more replicas to reconfigure one at a time.
+    fn reconfiguring(parallel_syncs: u32) -> Sentinel {
+        let mut s = Sentinel::new(1, 26379);
+        let lines = [
+            "myid 0000000000000000000000000000000000000000".to_string(),
+            "monitor m 127.0.0.1 6379 2".into(),
+            format!("parallel-syncs m {parallel_syncs}"),
+            "known-replica m 127.0.0.1 6380".into(),
+            "known-replica m 127.0.0.1 6381".into(),
+            "known-replica m 127.0.0.1 6382".into(),
+        ];
+        for l in lines {
+            let args: Vec<String> = l.split(' ').map(String::from).collect();
+            s.apply_directive(Millis(0), &args).unwrap();
+        }
+        for port in [6380, 6381, 6382] {
+            let target = Target::Replica {
+                master: "m".into(),
+                key: format!("127.0.0.1:{port}"),
+            };
+            s.link_connected(Millis(0), LinkId::cmd(target), "127.0.0.1".into());
+        }
+        let m = s.masters.get_mut("m").unwrap();
+        m.failover = FailoverState::ReconfSlaves;
+        m.failover_state_change_time = Millis(0);
+        m.promoted = Some("127.0.0.1:6380".into());
+        while s.poll_action().is_some() {}
+        s
+    }
+
+    /// One output, as text: `send <port> <args>` or `event <kind> <msg>`.
+    fn show(a: &Action) -> String {
+        match a {
+            Action::Send(o) => {
+                let Target::Replica { key, .. } = &o.link.target else {
+                    return format!("{a:?}");
+                };
+                assert_eq!(o.link.channel, Channel::Cmd);
+                let args: Vec<String> = o
+                    .args
+                    .iter()
+                    .map(|x| String::from_utf8_lossy(x).into_owned())
+                    .collect();
+                format!("send {key} {}", args.join(" "))
+            }
+            Action::Event(e) => format!("event {} {}", e.kind, e.msg),
+            other => format!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn one_reconfiguration_step_queues_exactly_one_transaction_its_event_and_an_info() {
+        let mut s = reconfiguring(1);
+        let r = "127.0.0.1:6381";
+        let owed = |s: &Sentinel| s.masters["m"].replicas[r].common.link.pending_commands;
+        let owed_before = owed(&s);
+        s.failover_step(Millis(100), "m");
+        let out: Vec<String> = std::iter::from_fn(|| s.poll_action())
+            .map(|a| show(&a))
+            .collect();
+        assert_eq!(
+            out,
+            [
+                format!("send {r} MULTI"),
+                format!("send {r} SLAVEOF 127.0.0.1 6380"),
+                format!("send {r} CONFIG REWRITE"),
+                format!("send {r} CLIENT KILL TYPE normal"),
+                format!("send {r} CLIENT KILL TYPE pubsub"),
+                format!("send {r} EXEC"),
+                format!("event +slave-reconf-sent slave {r} 127.0.0.1 6381 @ m 127.0.0.1 6379"),
+                format!("send {r} INFO"),
+            ]
+        );
+        // parallel-syncs 1: the other replica waits; nothing else is owed.
+        s.failover_step(Millis(150), "m");
+        assert_eq!(s.poll_action(), None);
+        let m = &s.masters["m"];
+        assert_eq!(m.replicas[r].reconf, ReconfState::Sent);
+        assert_eq!(m.replicas["127.0.0.1:6382"].reconf, ReconfState::None);
+        // Each of the six commands and the INFO owes a reply.
+        assert_eq!(owed(&s), owed_before + 7);
+    }
+
+    #[test]
+    fn with_parallel_syncs_two_both_replicas_get_their_transaction_in_one_step() {
+        let mut s = reconfiguring(2);
+        s.failover_step(Millis(100), "m");
+        let out: Vec<String> = std::iter::from_fn(|| s.poll_action())
+            .map(|a| show(&a))
+            .collect();
+        let slaveofs: Vec<&String> = out.iter().filter(|l| l.contains(" SLAVEOF ")).collect();
+        assert_eq!(
+            slaveofs,
+            [
+                "send 127.0.0.1:6381 SLAVEOF 127.0.0.1 6380",
+                "send 127.0.0.1:6382 SLAVEOF 127.0.0.1 6380"
+            ]
+        );
+        assert_eq!(out.len(), 16, "{out:#?}");
+    }
+}
