@@ -46,7 +46,7 @@ pub(crate) use steps::PROMOTION_POLL;
 
 use super::actions::CommandOutput;
 use super::commands::FailoverOption;
-use super::{Action, Level, Sentinel};
+use super::{Action, Level, Master, Sentinel};
 use crate::reply::Reply;
 use crate::time::Millis;
 use select_replica::replica_may_qualify_soon;
@@ -141,5 +141,22 @@ impl Sentinel {
         self.out
             .master_event(m, hostnames, warn, "+try-failover", "");
         true
+    }
+}
+
+impl Master {
+    /// The failover moves to `state` now.
+    pub(crate) fn set_failover_state(&mut self, now: Millis, state: FailoverState) {
+        self.failover = state;
+        self.failover_state_change_time = now;
+    }
+
+    /// The failover is over (aborted, or superseded by a newer
+    /// configuration): back to monitoring.
+    pub(crate) fn abort_failover(&mut self, now: Millis) {
+        self.set_failover_state(now, FailoverState::None);
+        self.force_failover = false;
+        self.coordinated = false;
+        self.promoted = None;
     }
 }

@@ -55,8 +55,7 @@ impl Sentinel {
             return;
         };
         m.config_epoch = m.failover_epoch;
-        m.failover = FailoverState::ReconfSlaves;
-        m.failover_state_change_time = now;
+        m.set_failover_state(now, FailoverState::ReconfSlaves);
         let from = m.common.addr.clone();
         self.out.persist();
         let kind = "+promoted-slave";

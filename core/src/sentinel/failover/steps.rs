@@ -50,25 +50,19 @@ impl Sentinel {
 
     /// Emits the abort event `kind` about master `name`, then aborts.
     pub(crate) fn abort_failover_with(&mut self, now: Millis, name: &str, kind: &str) {
-        self.master_event(name, Level::Warning, kind, |_| String::new());
-        self.abort_failover(now, name);
+        let hostnames = self.settings.announce_hostnames;
+        let Some(m) = self.masters.get_mut(name) else {
+            debug_assert!(false, "{kind} for unknown master {name}");
+            return;
+        };
+        self.out
+            .master_event(m, hostnames, Level::Warning, kind, "");
+        m.abort_failover(now);
     }
 
     pub(crate) fn abort_failover(&mut self, now: Millis, name: &str) {
-        let Some(m) = self.masters.get_mut(name) else {
-            return;
-        };
-        m.failover = FailoverState::None;
-        m.force_failover = false;
-        m.coordinated = false;
-        m.failover_state_change_time = now;
-        m.promoted = None;
-    }
-
-    fn set_state(&mut self, now: Millis, name: &str, state: FailoverState) {
         if let Some(m) = self.masters.get_mut(name) {
-            m.failover = state;
-            m.failover_state_change_time = now;
+            m.abort_failover(now);
         }
     }
 
@@ -139,8 +133,7 @@ impl Sentinel {
         let Some(m) = self.masters.get_mut(name) else {
             return;
         };
-        m.failover = FailoverState::SelectSlave;
-        m.failover_state_change_time = now;
+        m.set_failover_state(now, FailoverState::SelectSlave);
         let kind = "+failover-state-select-slave";
         self.out
             .master_event(m, hostnames, Level::Warning, kind, "");
@@ -291,8 +284,7 @@ impl Sentinel {
         m.promoted = Some(key);
         let out = &mut self.out;
         out.instance_event(m, &target, hostnames, Level::Warning, "+selected-slave", "");
-        m.failover = FailoverState::SendSlaveofNoone;
-        m.failover_state_change_time = now;
+        m.set_failover_state(now, FailoverState::SendSlaveofNoone);
         let kind = "+failover-state-send-slaveof-noone";
         out.instance_event(m, &target, hostnames, Level::Notice, kind, "");
     }
@@ -326,7 +318,9 @@ impl Sentinel {
             "+failover-state-wait-promotion",
             "",
         );
-        self.set_state(now, name, FailoverState::WaitPromotion);
+        if let Some(m) = self.masters.get_mut(name) {
+            m.set_failover_state(now, FailoverState::WaitPromotion);
+        }
         // Ask at once whether the promotion took.
         self.send(LinkId::cmd(target), Tag::Info, vec![b"INFO".to_vec()]);
     }
@@ -502,8 +496,7 @@ impl Sentinel {
         }
         if not_reconfigured == 0 {
             out.master_event(m, hostnames, warn, "+failover-end", "");
-            m.failover = FailoverState::UpdateConfig;
-            m.failover_state_change_time = now;
+            m.set_failover_state(now, FailoverState::UpdateConfig);
         }
         if timed_out {
             let keys: Vec<String> = m
