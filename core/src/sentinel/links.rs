@@ -189,10 +189,8 @@ impl Sentinel {
     ) -> Option<&mut Common> {
         let m = self.masters.get_mut(master)?;
         match target {
-            Target::Master(name) if name == master => Some(&mut m.common),
-            Target::Replica { key, .. } => m.replicas.get_mut(key).map(|r| &mut r.common),
             Target::Sentinel(runid) => m.sentinels.get_mut(runid).map(|s| &mut s.common),
-            _ => None,
+            other => m.instance_mut(other),
         }
     }
 
@@ -203,10 +201,8 @@ impl Sentinel {
     pub(crate) fn instance_of_master(&self, master: &str, target: &Target) -> Option<&Common> {
         let m = self.masters.get(master)?;
         match target {
-            Target::Master(name) if name == master => Some(&m.common),
-            Target::Replica { key, .. } => m.replicas.get(key).map(|r| &r.common),
             Target::Sentinel(runid) => m.sentinels.get(runid).map(|s| &s.common),
-            _ => None,
+            other => m.instance(other),
         }
     }
 
