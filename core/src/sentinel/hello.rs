@@ -166,7 +166,7 @@ impl Sentinel {
     fn learn_sentinel(&mut self, now: Millis, name: &str, h: &Hello) {
         let addr = self.addr_of(&h.ip, h.port);
         let hostnames = self.settings.announce_hostnames;
-        let Some(m) = self.masters.get_mut(name) else {
+        let Some(m) = self.masters.known_mut(name) else {
             return;
         };
         // Same run id at a new address: it moved.
@@ -205,7 +205,7 @@ impl Sentinel {
             .values()
             .filter(|m| m.sentinels.contains_key(&h.runid))
             .count() as u32;
-        let Some(m) = self.masters.get_mut(name) else {
+        let Some(m) = self.masters.known_mut(name) else {
             return;
         };
         let mut peer = PeerSentinel::new(addr.clone(), h.runid.clone(), m.common.down_after, now);
@@ -221,7 +221,7 @@ impl Sentinel {
                 peer.common.link = link;
             }
         }
-        let m = self.masters.get_mut(name).expect("master checked above");
+        let m = self.masters.known_mut(name).expect("master checked above");
         m.sentinels.insert(h.runid.clone(), peer);
         for m in self.masters.values_mut() {
             if let Some(s) = m.sentinels.get_mut(&h.runid) {

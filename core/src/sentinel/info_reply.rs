@@ -163,7 +163,7 @@ impl Sentinel {
             // Fresh replica INFO may be what a waiting failover needs (a
             // candidate to choose, a reconfiguration to see through).
             let waiting = matches!(
-                self.masters.get(&master).map(|m| m.failover),
+                self.masters.known(&master).map(|m| m.failover),
                 Some(super::failover::FailoverState::SelectSlave)
                     | Some(super::failover::FailoverState::ReconfSlaves)
             );
@@ -202,7 +202,7 @@ impl Sentinel {
                 continue;
             }
             let addr = self.addr_of(&reported.host, reported.port);
-            let Some(m) = self.masters.get(master) else {
+            let Some(m) = self.masters.known(master) else {
                 return;
             };
             let waiting = std::iter::once(&addr)
@@ -216,7 +216,7 @@ impl Sentinel {
             if waiting || known || m.replicas.contains_key(&key) {
                 continue;
             }
-            let Some(m) = self.masters.get_mut(master) else {
+            let Some(m) = self.masters.known_mut(master) else {
                 return;
             };
             m.replicas

@@ -23,7 +23,7 @@ impl Sentinel {
     /// master and epoch.
     pub(crate) fn get_leader(&mut self, now: Millis, name: &str, epoch: Epoch) -> Option<RunId> {
         let current = epoch;
-        let m = self.masters.get(name)?;
+        let m = self.masters.known(name)?;
         let mut tally: Tally<RunId, RunId> = Tally::new();
         for (runid, s) in &m.sentinels {
             if let Some(leader) = &s.leader {

@@ -17,6 +17,7 @@ pub mod instance;
 mod instance_map;
 mod leader;
 pub mod links;
+mod masters;
 mod odown;
 mod output;
 mod reconfigure;
@@ -63,7 +64,7 @@ pub struct Sentinel {
     pub(crate) settings: Settings,
     pub(crate) timing: Timing,
     /// Monitored masters by name (ordered, so every walk is deterministic).
-    pub(crate) masters: BTreeMap<String, Master>,
+    pub(crate) masters: masters::Masters,
     /// The port this sentinel listens on (announced in hellos when
     /// `announce-port` is 0).
     pub(crate) port: u16,
@@ -94,7 +95,7 @@ impl Sentinel {
         Sentinel {
             settings: Settings::default(),
             timing: Timing::default(),
-            masters: BTreeMap::new(),
+            masters: masters::Masters::default(),
             port,
             tilt: false,
             tilt_start: Millis::ZERO,

@@ -15,7 +15,7 @@ const FAST_ASK: u64 = 100;
 impl Sentinel {
     pub(crate) fn check_odown(&mut self, now: Millis, name: &str) {
         let hostnames = self.settings.announce_hostnames;
-        let Some(m) = self.masters.get_mut(name) else {
+        let Some(m) = self.masters.known_mut(name) else {
             return;
         };
         let votes = if m.common.s_down {
@@ -41,7 +41,7 @@ impl Sentinel {
     /// `force` skips the once-per-ask-period limit (a vote request).
     pub(crate) fn ask_master_state(&mut self, now: Millis, name: &str, force: bool) {
         let ask_period = self.timing.ask_period;
-        let Some(m) = self.masters.get_mut(name) else {
+        let Some(m) = self.masters.known_mut(name) else {
             return;
         };
         // A coordinated failover asks for votes about a master that is up.
@@ -70,7 +70,7 @@ impl Sentinel {
             return;
         }
         let current_epoch = self.settings.current_epoch.current();
-        let Some(m) = self.masters.get(name) else {
+        let Some(m) = self.masters.known(name) else {
             return;
         };
         let (voter, vote_epoch) = if m.failover_in_progress() {

@@ -15,7 +15,7 @@ use crate::time::Millis;
 impl Sentinel {
     /// Does master `name` look healthy enough to reconfigure others toward?
     fn master_looks_sane(&self, now: Millis, name: &str) -> bool {
-        self.masters.get(name).is_some_and(|m| {
+        self.masters.known(name).is_some_and(|m| {
             m.common.role_reported == Role::Master
                 && !m.common.s_down
                 && !m.common.o_down
@@ -36,7 +36,7 @@ impl Sentinel {
         let Target::Replica { key, .. } = target else {
             return;
         };
-        let Some(m) = self.masters.get(master) else {
+        let Some(m) = self.masters.known(master) else {
             return;
         };
         let Some(r) = m.replicas.get(key) else {
@@ -104,7 +104,7 @@ impl Sentinel {
     /// carry exactly our config epoch for `master` and no newer epoch: our
     /// view of who is master is the agreed one.
     fn config_confirmed_by_majority(&self, now: Millis, master: &str) -> bool {
-        let Some(m) = self.masters.get(master) else {
+        let Some(m) = self.masters.known(master) else {
             return false;
         };
         if m.failover_in_progress() {

@@ -15,7 +15,7 @@ impl Sentinel {
     /// user-requested reset: sentinels are dropped too and `+reset-master`
     /// is emitted.
     pub(crate) fn reset_master(&mut self, now: Millis, name: &str, event: bool) {
-        let Some(m) = self.masters.get_mut(name) else {
+        let Some(m) = self.masters.known_mut(name) else {
             return;
         };
         m.replicas.clear();
@@ -55,7 +55,7 @@ impl Sentinel {
     /// Points master `name` at `new`: the old master and the other replicas
     /// become its replicas; sentinels are kept; everything else is relearnt.
     pub(crate) fn reset_master_and_change_address(&mut self, now: Millis, name: &str, new: Addr) {
-        let Some(m) = self.masters.get(name) else {
+        let Some(m) = self.masters.known(name) else {
             return;
         };
         let mut replicas: Vec<Addr> = m
@@ -68,7 +68,7 @@ impl Sentinel {
             replicas.push(m.common.addr.clone());
         }
         self.reset_master(now, name, false);
-        let Some(m) = self.masters.get_mut(name) else {
+        let Some(m) = self.masters.known_mut(name) else {
             return;
         };
         m.common.addr = new;

@@ -15,7 +15,7 @@ impl Sentinel {
         let min_link_age = self.timing.min_link_reconnect_period;
         let publish_period = self.timing.publish_period;
         let info_period = self.timing.info_period;
-        let (reboot, reboot_since, reboot_period) = match (target, self.masters.get(master)) {
+        let (reboot, reboot_since, reboot_period) = match (target, self.masters.known(master)) {
             (Target::Master(_), Some(m)) => (
                 m.master_reboot,
                 m.master_reboot_since,
@@ -86,7 +86,7 @@ impl Sentinel {
     }
 
     fn clear_script_kill(&mut self, master: &str, target: &Target) {
-        if let Some(m) = self.masters.get_mut(master) {
+        if let Some(m) = self.masters.known_mut(master) {
             match target {
                 Target::Master(_) => m.script_kill_sent = false,
                 Target::Replica { key, .. } => {

@@ -19,7 +19,7 @@ impl Sentinel {
             Target::Master(name) | Target::Replica { master: name, .. } => name,
             Target::Sentinel(_) => return false,
         };
-        let Some(m) = self.masters.get_mut(master) else {
+        let Some(m) = self.masters.known_mut(master) else {
             return false;
         };
         m.send_slaveof(

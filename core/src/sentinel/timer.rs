@@ -44,7 +44,7 @@ impl Sentinel {
             .map(|(m, due)| (m.name.clone(), due))
             .collect();
         for (name, due) in &names {
-            let Some(m) = self.masters.get(name) else {
+            let Some(m) = self.masters.known(name) else {
                 continue;
             };
             let queued = self.out.queued();
@@ -55,9 +55,9 @@ impl Sentinel {
                 *due || self.out.queued() == queued,
                 "master {name} was skipped as quiet, but its pass acted"
             );
-            if let Some(m) = self.masters.get(name) {
+            if let Some(m) = self.masters.known(name) {
                 let next = self.next_visit(now, m);
-                if let Some(m) = self.masters.get_mut(name) {
+                if let Some(m) = self.masters.known_mut(name) {
                     m.next_visit = next;
                 }
             }
@@ -181,7 +181,7 @@ impl Sentinel {
 
     fn send_periodic(&mut self, now: Millis, master: &str, target: &Target) {
         let is_sentinel = matches!(target, Target::Sentinel(_));
-        let Some(m) = self.masters.get(master) else {
+        let Some(m) = self.masters.known(master) else {
             return;
         };
         // Redis polls replicas every second once the master is ODOWN; we start
@@ -238,7 +238,7 @@ impl Sentinel {
             // Counted from the send as well as from the reply: otherwise a
             // master answering slower than a tick gets a hello every tick
             // until MAX_PENDING_COMMANDS stops its PINGs too (SDOWN).
-            if let Some(m) = self.masters.get_mut(master) {
+            if let Some(m) = self.masters.known_mut(master) {
                 let link = match target {
                     Target::Master(_) => Some(&mut m.common.link),
                     Target::Replica { key, .. } => {
@@ -258,7 +258,7 @@ impl Sentinel {
         if self.hello_blocked(master, target) {
             return;
         }
-        let Some(m) = self.masters.get(master) else {
+        let Some(m) = self.masters.known(master) else {
             return;
         };
         let Some(c) = self.instance_of_master(master, target) else {
@@ -296,7 +296,7 @@ impl Sentinel {
 
     /// Sends INFO to every connected replica of master `name` now.
     pub(crate) fn refresh_replicas(&mut self, name: &str) {
-        let Some(m) = self.masters.get(name) else {
+        let Some(m) = self.masters.known(name) else {
             return;
         };
         let targets: Vec<Target> = m

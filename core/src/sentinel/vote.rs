@@ -62,7 +62,7 @@ impl Sentinel {
             return;
         }
         let jitter = self.prng.below(1000);
-        let Some(m) = self.masters.get_mut(name) else {
+        let Some(m) = self.masters.known_mut(name) else {
             return;
         };
         if !m.failover_in_progress() {
@@ -90,7 +90,7 @@ impl Sentinel {
     ) -> (Option<RunId>, Epoch) {
         let myid = self.myid().to_string();
         let ask_period = self.timing.ask_period;
-        let Some(m) = self.masters.get_mut(name) else {
+        let Some(m) = self.masters.known_mut(name) else {
             return (None, Epoch(0));
         };
         // The shared election pieces decide: this master's vote record and

@@ -147,7 +147,7 @@ impl Sentinel {
     }
 
     fn apply_set_option(&mut self, name: &str, option: &SetOption<'_>) -> Result<(), Reply> {
-        let Some(m) = self.masters.get_mut(name) else {
+        let Some(m) = self.masters.known_mut(name) else {
             return Err(Reply::err(NO_SUCH_MASTER));
         };
         match option {
@@ -158,13 +158,13 @@ impl Sentinel {
             SetOption::MasterRebootDownAfterPeriod(v) => m.master_reboot_down_after_period = *v,
             SetOption::NotificationScript(path) => {
                 self.check_script(path, "Notification script")?;
-                if let Some(m) = self.masters.get_mut(name) {
+                if let Some(m) = self.masters.known_mut(name) {
                     m.notification_script = script_path(path);
                 }
             }
             SetOption::ClientReconfigScript(path) => {
                 self.check_script(path, "Client reconfiguration script")?;
-                if let Some(m) = self.masters.get_mut(name) {
+                if let Some(m) = self.masters.known_mut(name) {
                     m.client_reconfig_script = script_path(path);
                 }
             }
@@ -203,7 +203,7 @@ impl Sentinel {
 
     /// New credentials: every link of this master reconnects.
     fn credentials_changed(&mut self, name: &str) {
-        if let Some(m) = self.masters.get_mut(name) {
+        if let Some(m) = self.masters.known_mut(name) {
             m.common.link.cc_connected = false;
             for r in m.replicas.values_mut() {
                 r.common.link.cc_connected = false;

@@ -32,7 +32,7 @@ const MIN_FAILOVER_TIMEOUT: u64 = 1000;
 impl Sentinel {
     /// Why a coordinated failover of `name` cannot start, if it cannot.
     pub(crate) fn coordinated_refusal(&self, name: &str) -> Option<Reply> {
-        let m = self.masters.get(name)?;
+        let m = self.masters.known(name)?;
         let c = &m.common;
         // Either link down (what SENTINEL MASTER shows as `disconnected`)
         // means the master is not known to be running right now.
@@ -53,7 +53,7 @@ impl Sentinel {
     /// for their votes at once: unlike a plain `SENTINEL FAILOVER`, the
     /// leader is elected.
     pub(crate) fn begin_coordinated(&mut self, now: Millis, name: &str) {
-        if let Some(m) = self.masters.get_mut(name) {
+        if let Some(m) = self.masters.known_mut(name) {
             m.coordinated = true;
         }
         self.ask_master_state(now, name, true);
@@ -65,7 +65,7 @@ impl Sentinel {
     /// so clients stay blocked until they are disconnected (and ask the
     /// sentinels again) instead of writing to a fresh replica.
     pub(crate) fn send_failover_to(&mut self, now: Millis, name: &str) {
-        let Some(m) = self.masters.get(name) else {
+        let Some(m) = self.masters.known(name) else {
             return;
         };
         let passed = now.since(m.failover_state_change_time).0;
@@ -184,7 +184,7 @@ impl Sentinel {
     /// replica has every write that offset falls short, so this is repeated
     /// on each promotion poll (see `wait_promotion`).
     pub(crate) fn nudge_replica_ack(&mut self, name: &str) {
-        let Some(m) = self.masters.get(name) else {
+        let Some(m) = self.masters.known(name) else {
             return;
         };
         if !m.coordinated || m.failover != FailoverState::WaitPromotion {

@@ -115,7 +115,7 @@ impl Sentinel {
             .next()
             .filter(|e| e.0 <= MAX_ELECTION_EPOCH);
         let hostnames = self.settings.announce_hostnames;
-        let Some(m) = self.masters.get_mut(name) else {
+        let Some(m) = self.masters.known_mut(name) else {
             return false;
         };
         let Some(epoch) = next else {

@@ -51,7 +51,7 @@ impl Sentinel {
 
     pub(crate) fn promotion_seen(&mut self, now: Millis, master: &str, target: &Target) {
         let hostnames = self.settings.announce_hostnames;
-        let Some(m) = self.masters.get_mut(master) else {
+        let Some(m) = self.masters.known_mut(master) else {
             return;
         };
         m.config_epoch = m.failover_epoch;
@@ -83,7 +83,7 @@ impl Sentinel {
 
     /// Sends hellos for `master` to every connected instance at once.
     fn send_hellos_now(&mut self, master: &str) {
-        let Some(m) = self.masters.get(master) else {
+        let Some(m) = self.masters.known(master) else {
             return;
         };
         for t in m.targets() {
@@ -95,7 +95,7 @@ impl Sentinel {
 
     pub(crate) fn reconf_progress(&mut self, master: &str, key: &str, target: &Target) {
         let hostnames = self.settings.announce_hostnames;
-        let Some(m) = self.masters.get(master) else {
+        let Some(m) = self.masters.known(master) else {
             return;
         };
         let promoted = m
@@ -122,7 +122,7 @@ impl Sentinel {
             state = ReconfState::Done;
             events.push("+slave-reconf-done");
         }
-        let Some(m) = self.masters.get_mut(master) else {
+        let Some(m) = self.masters.known_mut(master) else {
             return;
         };
         if let Some(r) = m.replicas.get_mut(key) {

@@ -31,7 +31,7 @@ impl Sentinel {
     /// Starts a failover when the master is ODOWN, none is running and the
     /// last attempt is old enough. True when one started.
     pub(crate) fn start_failover_if_needed(&mut self, now: Millis, name: &str) -> bool {
-        let Some(m) = self.masters.get(name) else {
+        let Some(m) = self.masters.known(name) else {
             return false;
         };
         if !m.common.o_down || m.failover_in_progress() {
@@ -51,7 +51,7 @@ impl Sentinel {
     /// Emits the abort event `kind` about master `name`, then aborts.
     pub(crate) fn abort_failover_with(&mut self, now: Millis, name: &str, kind: &str) {
         let hostnames = self.settings.announce_hostnames;
-        let Some(m) = self.masters.get_mut(name) else {
+        let Some(m) = self.masters.known_mut(name) else {
             debug_assert!(false, "{kind} for unknown master {name}");
             return;
         };
@@ -61,7 +61,7 @@ impl Sentinel {
     }
 
     pub(crate) fn abort_failover(&mut self, now: Millis, name: &str) {
-        if let Some(m) = self.masters.get_mut(name) {
+        if let Some(m) = self.masters.known_mut(name) {
             m.abort_failover(now);
         }
     }
@@ -71,7 +71,7 @@ impl Sentinel {
         // Several states can complete in one call (elected → replica chosen
         // → SLAVEOF NO ONE sent); stop when a step makes no progress.
         for _ in 0..4 {
-            let Some(state) = self.masters.get(name).map(|m| m.failover) else {
+            let Some(state) = self.masters.known(name).map(|m| m.failover) else {
                 return;
             };
             match state {
@@ -85,7 +85,7 @@ impl Sentinel {
                 FailoverState::WaitPromotion => self.wait_promotion(now, name),
                 FailoverState::ReconfSlaves => self.reconf_next_replica(now, name),
             }
-            if self.masters.get(name).map(|m| m.failover) == Some(state) {
+            if self.masters.known(name).map(|m| m.failover) == Some(state) {
                 return;
             }
         }
@@ -93,12 +93,12 @@ impl Sentinel {
 
     fn wait_start(&mut self, now: Millis, name: &str) {
         self.follow_current_epoch(now, name);
-        let Some(epoch) = self.masters.get(name).map(|m| m.failover_epoch) else {
+        let Some(epoch) = self.masters.known(name).map(|m| m.failover_epoch) else {
             return;
         };
         let leader = self.get_leader(now, name, epoch);
         let hostnames = self.settings.announce_hostnames;
-        let Some(m) = self.masters.get(name) else {
+        let Some(m) = self.masters.known(name) else {
             return;
         };
         // Having voted for a rival in a later epoch, we stand down: the
@@ -130,7 +130,7 @@ impl Sentinel {
             self.crash();
             return;
         }
-        let Some(m) = self.masters.get_mut(name) else {
+        let Some(m) = self.masters.known_mut(name) else {
             return;
         };
         m.set_failover_state(now, FailoverState::SelectSlave);
@@ -160,7 +160,7 @@ impl Sentinel {
         let current = self.settings.current_epoch.current();
         let ask_period = self.timing.ask_period;
         let myid = self.myid().to_string();
-        let Some(m) = self.masters.get(name) else {
+        let Some(m) = self.masters.known(name) else {
             return;
         };
         if m.force_failover {
@@ -240,7 +240,7 @@ impl Sentinel {
     /// Moves our unwon election to `epoch` (a new one when `bump`) and asks
     /// for votes in it at once.
     fn move_election(&mut self, now: Millis, name: &str, epoch: Epoch, bump: bool) {
-        let Some(m) = self.masters.get_mut(name) else {
+        let Some(m) = self.masters.known_mut(name) else {
             return;
         };
         m.failover_epoch = epoch;
@@ -256,7 +256,7 @@ impl Sentinel {
     }
 
     fn select_slave(&mut self, now: Millis, name: &str) {
-        let Some(m) = self.masters.get(name) else {
+        let Some(m) = self.masters.known(name) else {
             return;
         };
         let Some(key) = select_replica(m, &self.timing, now) else {
@@ -278,7 +278,7 @@ impl Sentinel {
             key: key.clone(),
         };
         let hostnames = self.settings.announce_hostnames;
-        let Some(m) = self.masters.get_mut(name) else {
+        let Some(m) = self.masters.known_mut(name) else {
             return;
         };
         m.promoted = Some(key);
@@ -290,7 +290,7 @@ impl Sentinel {
     }
 
     fn promoted_target(&self, name: &str) -> Option<Target> {
-        let key = self.masters.get(name)?.promoted.clone()?;
+        let key = self.masters.known(name)?.promoted.clone()?;
         Some(Target::Replica {
             master: name.to_string(),
             key,
@@ -318,7 +318,7 @@ impl Sentinel {
             "+failover-state-wait-promotion",
             "",
         );
-        if let Some(m) = self.masters.get_mut(name) {
+        if let Some(m) = self.masters.known_mut(name) {
             m.set_failover_state(now, FailoverState::WaitPromotion);
         }
         // Ask at once whether the promotion took.
@@ -328,7 +328,7 @@ impl Sentinel {
     /// The promoted replica has had failover-timeout to be reachable and
     /// to report the promotion: abort when that time is up. True if so.
     fn abort_if_state_timed_out(&mut self, now: Millis, name: &str) -> bool {
-        let Some(m) = self.masters.get(name) else {
+        let Some(m) = self.masters.known(name) else {
             return false;
         };
         if now.since(m.failover_state_change_time).0 <= m.failover_timeout {
@@ -374,7 +374,7 @@ impl Sentinel {
         let to = self.announced(&promoted_addr).to_string();
         let reconf_timeout = self.timing.slave_reconf_timeout;
         let hostnames = self.settings.announce_hostnames;
-        let Some(m) = self.masters.get_mut(name) else {
+        let Some(m) = self.masters.known_mut(name) else {
             return;
         };
         let out = &mut self.out;
@@ -434,7 +434,7 @@ impl Sentinel {
     /// Replicas told to follow the promoted one report their progress only
     /// through INFO: ask often instead of once a second.
     fn poll_reconfiguring(&mut self, now: Millis, name: &str) {
-        let Some(m) = self.masters.get_mut(name) else {
+        let Some(m) = self.masters.known_mut(name) else {
             return;
         };
         let due: Vec<Target> = m
@@ -471,7 +471,7 @@ impl Sentinel {
     ) {
         let to = self.announced(promoted_addr).to_string();
         let hostnames = self.settings.announce_hostnames;
-        let Some(m) = self.masters.get_mut(name) else {
+        let Some(m) = self.masters.known_mut(name) else {
             return;
         };
         let out = &mut self.out;
@@ -525,7 +525,7 @@ impl Sentinel {
 
     /// `update_config`: announce and adopt the promoted replica as master.
     pub(crate) fn switch_to_promoted(&mut self, now: Millis, name: &str) {
-        let Some(m) = self.masters.get(name) else {
+        let Some(m) = self.masters.known(name) else {
             return;
         };
         let old = m.common.addr.clone();
@@ -546,7 +546,7 @@ impl Sentinel {
     /// Makes hellos for master `name` go out on the next chance (new
     /// config to spread).
     pub(crate) fn force_hello(&mut self, name: &str) {
-        if let Some(m) = self.masters.get_mut(name) {
+        if let Some(m) = self.masters.known_mut(name) {
             m.common.link.last_pub_time = None;
             for r in m.replicas.values_mut() {
                 r.common.link.last_pub_time = None;
