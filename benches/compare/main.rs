@@ -287,8 +287,18 @@ fn trio(kind: Kind, fault: Fault, table: Option<&mut Table>) -> Option<[f64; 4]>
     let body = monitor_body(&[("mymaster".into(), master.port)], 2);
     // Wait for both replicas to be attached, so discovery measures the
     // sentinel and not the replication handshake.
+    // `connected_slaves` counts replicas still loading the first sync,
+    // whose INFO says `master_link_status:down` (then both sentinels poll
+    // them once a second), so wait for both to be online on both sides.
     wait_until(Duration::from_secs(10), || {
-        info_value(master.port, "replication", "connected_slaves").as_deref() == Some("2")
+        let online = |i| {
+            info_value(master.port, "replication", &format!("slave{i}"))
+                .is_some_and(|v| v.contains("state=online"))
+        };
+        let up = |r: &Proc| {
+            info_value(r.port, "replication", "master_link_status").as_deref() == Some("up")
+        };
+        online(0) && online(1) && up(&r1) && up(&r2)
     });
     let started = Instant::now();
     let first = kind.spawn(&body);
