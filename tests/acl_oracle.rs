@@ -4,11 +4,10 @@
 //! process), so rule strings are compared as "category prefix exactly, the
 //! rest as a set".
 
-mod command_table_oracle_support;
 mod support;
 
-use command_table_oracle_support::{from_reply, sets_as_arrays, start_oracle, Conn, Value};
 use rsentinel::acl::Acl;
+use support::oracle::{from_reply, sets_as_arrays, start_oracle, Conn, Value};
 
 fn ours(acl: &mut Acl, words: &[&str], resp3: bool) -> Value {
     let args: Vec<Vec<u8>> = words.iter().map(|w| w.as_bytes().to_vec()).collect();

@@ -3,12 +3,11 @@
 //! Redis lists commands in hash-table order (random per process), so lists
 //! of commands are compared sorted.
 
-mod command_table_oracle_support;
 mod support;
 
-use command_table_oracle_support::{from_reply, start_oracle, Value};
 use rsentinel::commands::command::command;
 use rsentinel::commands::resolve::resolve;
+use support::oracle::{from_reply, start_oracle, Value};
 
 fn ours(words: &[&str], resp3: bool) -> Value {
     let args: Vec<Vec<u8>> = words.iter().map(|w| w.as_bytes().to_vec()).collect();
@@ -94,9 +93,7 @@ fn command_info_and_docs_match_redis_sentinel_in_both_protocols() {
     let oracle = start_oracle("");
     for resp3 in [false, true] {
         let mut redis = oracle.connect(resp3);
-        let both = |redis: &mut command_table_oracle_support::Conn, w: &[&str]| {
-            (redis.cmd(w), ours(w, resp3))
-        };
+        let both = |redis: &mut support::oracle::Conn, w: &[&str]| (redis.cmd(w), ours(w, resp3));
 
         let (r, o) = both(&mut redis, &["COMMAND"]);
         assert_eq!(

@@ -1,11 +1,11 @@
 //! Logging in (requirepass, ACL users), CLIENT KILL, maxclients and
 //! SHUTDOWN against the in-process server and a fake driver.
 
-mod server_support;
+mod support;
 
 use rsentinel::acl::Acl;
 use rsentinel_core::reply::Reply;
-use server_support::{text, Harness};
+use support::server::{text, Harness};
 
 #[tokio::test]
 async fn requirepass_gates_every_command_but_auth_and_hello() {

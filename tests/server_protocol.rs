@@ -2,10 +2,10 @@
 //! requests, pipelining, exact error wording, protocol errors that close
 //! only the offending connection, and HELLO's RESP3 switch.
 
-mod server_support;
+mod support;
 
 use rsentinel_core::reply::Reply;
-use server_support::{text, Harness};
+use support::server::{text, Harness};
 
 #[tokio::test]
 async fn inline_ping_gets_pong_and_ping_echoes_its_argument() {

@@ -2,12 +2,12 @@
 //! driver events delivered as messages / pmessages (RESP2 arrays, RESP3
 //! pushes), the RESP2 subscribed context, and slow subscribers dropped.
 
-mod server_support;
+mod support;
 
 use std::time::Duration;
 
 use rsentinel::driver::handle::PubMessage;
-use server_support::Harness;
+use support::server::Harness;
 
 fn event(channel: &str, message: &str) -> PubMessage {
     PubMessage {

@@ -18,6 +18,8 @@ pub use rsentinel_core::reply::Reply;
 pub mod agreement;
 pub mod line_proc;
 pub mod netns;
+pub mod oracle;
+pub mod server;
 pub mod writer;
 pub mod zab_voter;
 pub mod zk;

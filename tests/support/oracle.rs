@@ -1,5 +1,5 @@
-//! Test support shared by the oracle tests: a real `redis-sentinel` (from
-//! the shared fixtures in `tests/support`), spoken to in RESP2/RESP3 and
+//! Support for the oracle tests: a real `redis-sentinel` (from the
+//! fixtures above), spoken to in RESP2/RESP3 and
 //! parsed into a [`Value`] that keeps RESP3 sets apart, and our `Reply` turned
 //! into the same shape so the two can be compared.
 
@@ -7,7 +7,7 @@
 
 use rsentinel_core::reply::Reply;
 
-use crate::support::{redis_sentinel, Client, Proc};
+use super::{redis_sentinel, Client, Proc};
 
 /// A parsed RESP value, keeping RESP3's set/map distinctions.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
