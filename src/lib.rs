@@ -9,6 +9,7 @@ pub mod config;
 pub mod driver;
 pub mod elect;
 pub mod fence;
+pub mod heap_trim;
 pub mod link;
 pub mod logging;
 pub mod observe;

@@ -459,6 +459,7 @@ async fn serve(p: Prepared) -> anyhow::Result<()> {
         let stopped = Arc::clone(&stopped);
         async move { stopped.notified().await }
     };
+    rsentinel::heap_trim::start();
     supervision.ready();
     server::run(listeners, state, handle, shutdown).await;
     supervision.stopping();

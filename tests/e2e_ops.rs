@@ -310,3 +310,31 @@ fn unsupervised_info_says_no() {
         Some("no")
     );
 }
+
+/// Freed heap memory is handed back to the kernel by a thread of its own
+/// (glibc keeps free pages inside its arenas otherwise; see
+/// `src/heap_trim.rs`): it runs from start-up on.
+#[test]
+fn a_heap_trimming_thread_runs_beside_the_runtime() {
+    let s = rsentinel("");
+    let threads = || -> Vec<String> {
+        let dir = format!("/proc/{}/task", s.pid());
+        std::fs::read_dir(dir)
+            .map(|d| {
+                d.flatten()
+                    .filter_map(|t| std::fs::read_to_string(t.path().join("comm")).ok())
+                    .map(|c| c.trim().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let deadline = Instant::now() + DEADLINE;
+    while !threads().iter().any(|t| t == "heap-trim") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        threads().iter().any(|t| t == "heap-trim"),
+        "threads: {:?}",
+        threads()
+    );
+}
