@@ -223,3 +223,65 @@ fn payload_shape(event: &str) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+/// The `flags` of peer `runid` in `port`'s `SENTINEL SENTINELS mymaster`.
+fn peer_flags(port: u16, runid: &str) -> Option<String> {
+    match query(port, &["SENTINEL", "SENTINELS", "mymaster"])? {
+        Reply::Array(peers) => peers
+            .iter()
+            .find(|p| field(p, "runid").as_deref() == Some(runid))
+            .and_then(|p| field(p, "flags")),
+        _ => None,
+    }
+}
+
+/// A peer asks only about a master it sees down, so its question counts as
+/// its "down" answer at once — recognised by the name peers give their
+/// links (`sentinel-<8 chars of run id>-cmd`, redis-sentinel's naming);
+/// the same question from any other client does not.
+#[test]
+fn a_question_on_a_peers_named_link_counts_as_its_down_answer() {
+    let master = redis_server(&[]);
+    let body = format!(
+        "sentinel monitor mymaster 127.0.0.1 {} 2\nsentinel down-after-milliseconds mymaster 60000\n",
+        master.port
+    );
+    let a = rsentinel(&body);
+    let b = rsentinel(&body);
+    assert!(
+        wait_until(Duration::from_secs(10), || num(
+            a.port,
+            "num-other-sentinels"
+        )
+        .as_deref()
+            == Some("1")),
+        "the sentinels did not discover each other"
+    );
+    let b_id = text(&query(b.port, &["SENTINEL", "MYID"]).expect("myid"));
+    let question = [
+        "SENTINEL",
+        "is-master-down-by-addr",
+        "127.0.0.1",
+        &master.port.to_string(),
+        "0",
+        "*",
+    ];
+    let mut anyone = Client::connect(a.port).expect("connect");
+    let reply = anyone.cmd(&question).expect("reply");
+    assert_eq!(
+        reply,
+        Reply::Array(vec![Reply::Int(0), Reply::bulk("*"), Reply::Int(0)])
+    );
+    let flags = peer_flags(a.port, &b_id).expect("b listed");
+    assert!(!flags.contains("master_down"), "{flags}");
+
+    let mut peer = Client::connect(a.port).expect("connect");
+    let name = format!("sentinel-{}-cmd", &b_id[..8]);
+    assert_eq!(
+        peer.cmd(&["CLIENT", "SETNAME", &name]).expect("setname"),
+        Reply::Simple("OK".into())
+    );
+    peer.cmd(&question).expect("reply");
+    let flags = peer_flags(a.port, &b_id).expect("b listed");
+    assert!(flags.contains("master_down"), "{flags}");
+}

@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use rsentinel_core::prng::Prng;
 use rsentinel_core::reply::Reply;
 use rsentinel_core::sentinel::links::{LinkId, Tag, HELLO_CHANNEL};
-use rsentinel_core::sentinel::{Action, Sentinel};
+use rsentinel_core::sentinel::{down_question, Action, Sentinel};
 use rsentinel_core::sim::queue::Queue;
 use rsentinel_core::time::Millis;
 
@@ -334,7 +334,15 @@ impl World {
                         self.cores[j].process_hello(now, &String::from_utf8_lossy(&args[2]));
                         Reply::Int(1)
                     }
-                    "SENTINEL" => self.cores[j].command(now, &args[1..]).reply,
+                    "SENTINEL" => {
+                        // As the shell does: a question with run id `*` on
+                        // a peer's link is the asker's "down" answer.
+                        if let Some((host, port)) = down_question(&args[1..]) {
+                            let asker = self.cores[c.sentinel].myid()[..8].to_string();
+                            self.cores[j].handle_peer_question(now, &asker, host, port);
+                        }
+                        self.cores[j].command(now, &args[1..]).reply
+                    }
                     _ => Reply::Simple("PONG".into()),
                 };
                 self.drain(j);

@@ -246,6 +246,55 @@ fn odown_when_a_fresh_reply_reaches_the_quorum() {
     assert!(events(&drain(&mut s)).contains(&"-odown master mymaster 127.0.0.1 6379".to_string()));
 }
 
+/// A peer asks only about a master it sees down: its question (run id
+/// `*`, from its link named `sentinel-<id8>-cmd`) is its "down" answer, so
+/// the quorum completes the moment the peer sees the failure, not when we
+/// next ask it (our own question, sent before the peer saw it, was
+/// answered "not down").
+#[test]
+fn a_peers_question_about_a_master_completes_the_quorum_at_once() {
+    let mut s = basic();
+    hello_from_peer(&mut s, Millis(0));
+    connect_master(&mut s, Millis(0));
+    s.link_connected(
+        Millis(0),
+        LinkId::cmd(Target::Sentinel(PEER.into())),
+        "127.0.0.1".into(),
+    );
+    drain(&mut s);
+    s.handle_timeout(Millis(1001));
+    let out = drain(&mut s);
+    let ask = sent(&out)
+        .into_iter()
+        .find(|(_, t, _)| matches!(t, Tag::AskMasterState(..)))
+        .expect("peer asked as soon as SDOWN begins");
+    s.handle_reply(
+        Millis(1002),
+        ask.0,
+        ask.1,
+        Reply::Array(vec![Reply::Int(0), Reply::bulk("*"), Reply::Int(0)]),
+    );
+    assert!(!events(&drain(&mut s))
+        .iter()
+        .any(|e| e.starts_with("+odown")));
+    // A prefix matching no peer, or too short to tell peers apart, and a
+    // question about an address we do not monitor change nothing.
+    s.handle_peer_question(Millis(1010), "ffffffff", "127.0.0.1", 6379);
+    s.handle_peer_question(Millis(1010), &PEER[..4], "127.0.0.1", 6379);
+    s.handle_peer_question(Millis(1010), &PEER[..8], "127.0.0.1", 6380);
+    assert!(!events(&drain(&mut s))
+        .iter()
+        .any(|e| e.starts_with("+odown")));
+    s.handle_peer_question(
+        Millis(1011),
+        &PEER[..8].to_ascii_uppercase(),
+        "127.0.0.1",
+        6379,
+    );
+    assert!(events(&drain(&mut s))
+        .contains(&"+odown master mymaster 127.0.0.1 6379 #quorum 2/2".to_string()));
+}
+
 #[test]
 fn master_info_reveals_replicas() {
     let mut s = basic();

@@ -25,6 +25,15 @@ pub enum Request {
     Sentinel(Vec<Vec<u8>>, oneshot::Sender<Reply>),
     /// A hello published directly to us (`PUBLISH __sentinel__:hello ...`).
     Hello(Vec<u8>, oneshot::Sender<Reply>),
+    /// The peer whose link is named `sentinel-<asker>-cmd` is asking
+    /// whether the master at `host:port` is down, without a vote: it sees
+    /// it down (see `Sentinel::handle_peer_question`). Sent just before
+    /// the question itself; nothing is replied.
+    PeerQuestion {
+        asker: String,
+        host: String,
+        port: u16,
+    },
     /// The `# Sentinel` INFO section.
     InfoSection(oneshot::Sender<String>),
     /// `ROLE`.
@@ -147,6 +156,19 @@ impl CoreHandle {
             Ok(()) => Submitted::Waiting(rx),
             Err(_) => Submitted::Ready(shutting_down()),
         }
+    }
+
+    /// Tells the driver that a peer asks about a master it sees down (see
+    /// [`Request::PeerQuestion`]); queued before the question, in order.
+    pub async fn peer_question(&self, asker: &str, host: &str, port: u16) {
+        let _ = self
+            .tx
+            .send(Request::PeerQuestion {
+                asker: asker.to_string(),
+                host: host.to_string(),
+                port,
+            })
+            .await;
     }
 
     /// Processes a hello a peer published to us; Redis replies `:1`.

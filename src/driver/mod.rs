@@ -194,6 +194,12 @@ impl Driver {
                     }
                 }
             }
+            Request::PeerQuestion { asker, host, port } => {
+                self.core
+                    .write()
+                    .handle_peer_question(now, &asker, &host, port);
+                self.apply_actions();
+            }
             Request::Hello(payload, reply) => {
                 let text = String::from_utf8_lossy(&payload).into_owned();
                 self.core.write().process_hello(now, &text);

@@ -144,6 +144,9 @@ async fn run(
         "info" => info_command(ctx, &args[1..]).await,
         "role" => ctx.core.role().await,
         "sentinel" if is_vote_request(&args[1..]) => {
+            if let Some((asker, host, port)) = peer_question(s, &args[1..]) {
+                ctx.core.peer_question(&asker, host, port).await;
+            }
             match ctx.core.submit_sentinel(&args[1..]).await {
                 Submitted::Ready(reply) => {
                     crate::observe::on_sentinel_reply(&args[1..], &reply);
@@ -203,6 +206,21 @@ pub fn is_vote_request(sentinel_args: &[Vec<u8>]) -> bool {
         sub.eq_ignore_ascii_case(b"is-master-down-by-addr")
             || sub.eq_ignore_ascii_case(b"is-primary-down-by-addr")
     })
+}
+
+/// A vote request that only asks whether a master is down (run id `*`),
+/// from a peer sentinel's command link, named `sentinel-<8 chars of its run
+/// id>-cmd` as redis-sentinel and rsentinel both name it: (run id prefix,
+/// host, port). Sentinels ask only about a master they see down, so the
+/// core counts the question as the peer's answer.
+fn peer_question<'a>(s: &Session, sentinel_args: &'a [Vec<u8>]) -> Option<(String, &'a str, u16)> {
+    let (host, port) = rsentinel_core::sentinel::down_question(sentinel_args)?;
+    let meta = s.client.meta();
+    let id8 = meta.name.strip_prefix("sentinel-")?.strip_suffix("-cmd")?;
+    if id8.len() != 8 || !id8.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    Some((id8.to_string(), host, port))
 }
 
 /// Whether the whole request `args` is a [`is_vote_request`]: such

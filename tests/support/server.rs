@@ -52,6 +52,9 @@ async fn fake_driver(mut rx: mpsc::Receiver<Request>, log: Arc<Mutex<Vec<String>
                 note(format!("sentinel {}", words.join(" ")));
                 let _ = tx.send(Reply::bulk(format!("core saw {}", words.join(" "))));
             }
+            Request::PeerQuestion { asker, host, port } => {
+                note(format!("peer-question {asker} {host} {port}"));
+            }
             Request::Hello(payload, tx) => {
                 note(format!("hello {}", String::from_utf8_lossy(&payload)));
                 let _ = tx.send(Reply::Int(1));

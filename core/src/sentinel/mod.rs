@@ -41,6 +41,7 @@ pub use events::{Event, Level, Subject};
 pub use failover::select_replica;
 pub use fence::FencePolicy;
 pub use instance::{Master, PeerSentinel, Replica};
+pub use odown::down_question;
 pub use scripts::ScriptRun;
 pub use settings::Settings;
 pub use timing::Timing;

@@ -105,6 +105,41 @@ impl Sentinel {
         }
     }
 
+    /// A peer asked us about master `host:port` without asking for a vote
+    /// (`is-master-down-by-addr <host> <port> <epoch> *`). Sentinels ask
+    /// only about a master they see SDOWN (redis-sentinel and we alike), so
+    /// the question is that peer's "down" answer, arriving the moment it
+    /// sees the master down rather than when we next ask it (an ask period
+    /// later, or `FAST_ASK`): the quorum completes as soon as its last
+    /// member sees the failure. `asker` is the run id prefix of the peer's
+    /// link, from its client name `sentinel-<8 chars of run id>-cmd`; a
+    /// prefix matching no peer, or more than one, is ignored, and so is a
+    /// question about an address that is not one of our masters.
+    pub fn handle_peer_question(&mut self, now: Millis, asker: &str, host: &str, port: u16) {
+        if asker.len() < 8 {
+            return;
+        }
+        let Some(name) = self.master_by_addr(host, port).map(|m| m.name.clone()) else {
+            return;
+        };
+        let Some(m) = self.masters.known_mut(&name) else {
+            return;
+        };
+        let prefix_of = |id: &RunId| {
+            id.as_str()
+                .get(..asker.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(asker))
+        };
+        let mut peers = m.sentinels.iter_mut().filter(|(id, _)| prefix_of(id));
+        let (Some((_, s)), None) = (peers.next(), peers.next()) else {
+            return;
+        };
+        s.master_down = true;
+        s.last_master_down_reply_time = now;
+        self.touch_master(&name);
+        self.react(now, &name);
+    }
+
     pub(crate) fn handle_ask_reply(
         &mut self,
         now: Millis,
@@ -153,4 +188,21 @@ impl Sentinel {
         }
         self.react(now, master);
     }
+}
+
+/// `is-master-down-by-addr <host> <port> <epoch> *` (the arguments after
+/// `SENTINEL`): a peer asking about a master it sees down, not for a vote.
+/// (host, port), for [`Sentinel::handle_peer_question`]; `None` for any
+/// other command, a vote request, or a malformed question.
+pub fn down_question(sentinel_args: &[Vec<u8>]) -> Option<(&str, u16)> {
+    let [sub, host, port, _, runid] = sentinel_args else {
+        return None;
+    };
+    let is_question = sub.eq_ignore_ascii_case(b"is-master-down-by-addr")
+        || sub.eq_ignore_ascii_case(b"is-primary-down-by-addr");
+    if !is_question || runid.as_slice() != b"*" {
+        return None;
+    }
+    let port = u16::try_from(crate::string2ll::string2ll(port)?).ok()?;
+    Some((std::str::from_utf8(host).ok()?, port))
 }

@@ -8,7 +8,7 @@ use std::fmt;
 use rsentinel_core::prng::Prng;
 use rsentinel_core::reply::Reply;
 use rsentinel_core::sentinel::links::{Channel, Tag, Target, HELLO_CHANNEL};
-use rsentinel_core::sentinel::{Action, Event, Sentinel};
+use rsentinel_core::sentinel::{down_question, Action, Event, Sentinel};
 use rsentinel_core::sim::queue::Queue;
 use rsentinel_core::time::Millis;
 
@@ -684,9 +684,21 @@ impl World {
 
     fn exec_sentinel(&mut self, j: usize, id: u64, args: Vec<Vec<u8>>, tag: Tag) {
         let now = self.now;
+        // As the shell does: a question with run id `*` on a peer's link
+        // (named after the asker's run id) is the asker's "down" answer.
+        let asker = self
+            .net
+            .conns
+            .get(&id)
+            .and_then(|c| self.slots[c.sentinel].core.as_ref())
+            .map(|c| c.myid()[..8].to_string());
         let Some(core) = self.slots[j].core.as_mut() else {
             return;
         };
+        let question = args.get(1..).and_then(down_question);
+        if let (Some(asker), Some((host, port))) = (asker, question) {
+            core.handle_peer_question(now, &asker, host, port);
+        }
         let name = text(&args[0]).to_ascii_uppercase();
         let reply = match name.as_str() {
             "PING" => Reply::Simple("PONG".into()),
