@@ -212,8 +212,9 @@ fn hello_introduces_a_sentinel_and_persists_it() {
     assert!(events(&drain(&mut s)).is_empty());
 }
 
-#[test]
-fn odown_when_a_fresh_reply_reaches_the_quorum() {
+/// A sentinel with one connected peer whose master went SDOWN at 1 001 ms,
+/// and the question it then sent that peer.
+fn sdown_and_peer_asked() -> (Sentinel, (LinkId, Tag, String)) {
     let mut s = basic();
     hello_from_peer(&mut s, Millis(0));
     connect_master(&mut s, Millis(0));
@@ -229,6 +230,12 @@ fn odown_when_a_fresh_reply_reaches_the_quorum() {
         .into_iter()
         .find(|(_, t, _)| matches!(t, Tag::AskMasterState(..)))
         .expect("peer asked as soon as SDOWN begins");
+    (s, ask)
+}
+
+#[test]
+fn odown_when_a_fresh_reply_reaches_the_quorum() {
+    let (mut s, ask) = sdown_and_peer_asked();
     assert_eq!(ask.2, "SENTINEL is-master-down-by-addr 127.0.0.1 6379 0 *");
     s.handle_reply(
         Millis(1010),
@@ -253,21 +260,7 @@ fn odown_when_a_fresh_reply_reaches_the_quorum() {
 /// answered "not down").
 #[test]
 fn a_peers_question_about_a_master_completes_the_quorum_at_once() {
-    let mut s = basic();
-    hello_from_peer(&mut s, Millis(0));
-    connect_master(&mut s, Millis(0));
-    s.link_connected(
-        Millis(0),
-        LinkId::cmd(Target::Sentinel(PEER.into())),
-        "127.0.0.1".into(),
-    );
-    drain(&mut s);
-    s.handle_timeout(Millis(1001));
-    let out = drain(&mut s);
-    let ask = sent(&out)
-        .into_iter()
-        .find(|(_, t, _)| matches!(t, Tag::AskMasterState(..)))
-        .expect("peer asked as soon as SDOWN begins");
+    let (mut s, ask) = sdown_and_peer_asked();
     s.handle_reply(
         Millis(1002),
         ask.0,
