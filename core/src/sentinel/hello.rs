@@ -116,7 +116,7 @@ impl Sentinel {
             );
         }
         let sender = Target::Sentinel(h.runid.clone());
-        let Some(m) = self.masters.get_mut(&name) else {
+        let Some(m) = self.masters.known_mut(&name) else {
             return;
         };
         if m.config_epoch < h.master_config_epoch {
@@ -124,7 +124,7 @@ impl Sentinel {
             // Persist it even when the address stays the same: a restart
             // must never see an older config epoch than we acted on.
             self.out.persist();
-            let Some(m) = self.masters.get_mut(&name) else {
+            let Some(m) = self.masters.known_mut(&name) else {
                 return;
             };
             if m.failover_in_progress() {

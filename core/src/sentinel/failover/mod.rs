@@ -98,7 +98,7 @@ impl Sentinel {
         }
         if coordinated {
             self.begin_coordinated(now, name);
-        } else if let Some(m) = self.masters.get_mut(name) {
+        } else if let Some(m) = self.masters.known_mut(name) {
             m.force_failover = true;
         }
         CommandOutput::reply(Reply::ok())
