@@ -124,14 +124,11 @@ impl Sentinel {
             // Persist it even when the address stays the same: a restart
             // must never see an older config epoch than we acted on.
             self.out.persist();
-            let Some(m) = self.masters.known_mut(&name) else {
-                return;
-            };
             if m.failover_in_progress() {
                 // A newer configuration won: whatever we were promoting is
                 // superseded. (Redis keeps advertising its own promoted
                 // replica here, disagreeing with everyone at the same epoch.)
-                self.abort_failover(now, &name);
+                m.abort_failover(now);
             }
             let hostnames = self.settings.announce_hostnames;
             let m = &self.masters[&name];
