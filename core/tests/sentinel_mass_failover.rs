@@ -495,7 +495,7 @@ fn mass_failover(
             .events
             .iter()
             .filter(|(_, _, k, n, _)| k == "+switch-master" && *n == name)
-            .map(|(t, ..)| t - KILL_AT - D)
+            .map(|(t, ..)| t.saturating_sub(KILL_AT + D))
             .max()
             .unwrap_or(u64::MAX);
         if elected != 1 || aborted != 0 || switched != 3 || last_switch > switch_by {

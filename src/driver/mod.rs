@@ -71,6 +71,13 @@ impl Driver {
         let (ev_tx, link_events) = mpsc::channel(crate::link::EVENT_QUEUE);
         let links = LinkManager::new(ev_tx, link_options);
         let started = Instant::now();
+        let mut core = core;
+        // PINGs go out on slots of the wall clock, so that sentinels on
+        // synchronised hosts ping together (see `Sentinel::ping_due_at`).
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        core.set_clock_origin(wall.as_millis() as u64);
         let core = SharedCore::new(core, started);
         let handle = CoreHandle::with_shared(req_tx, events.clone(), core.clone());
         let driver = Driver {

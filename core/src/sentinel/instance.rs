@@ -63,9 +63,17 @@ impl LinkState {
     /// silence counts from the oldest unanswered PING or, while the link is
     /// down, from the last acceptable reply. `None` while connected with no
     /// PING outstanding, where Redis counts no silence at all.
+    ///
+    /// With the command link down, a PING sent just before the close (the
+    /// sentinel had not read the EOF yet) no longer restarts the count:
+    /// the instance stopped answering at its last reply, and every
+    /// sentinel agrees on that moment (PINGs go out on shared wall-clock
+    /// slots), while who managed to send one more PING before noticing
+    /// the close is chance, and spread their SDOWN over a PING period.
     pub(crate) fn ping_detector(&self, disconnected: bool) -> Option<FailureDetector> {
         let mut d = FailureDetector::new(self.last_avail_time);
         match self.act_ping_time {
+            Some(_) if !self.cc_connected => {}
             Some(t) => d.probe_sent(t),
             None if disconnected => {}
             None => return None,

@@ -387,19 +387,22 @@ impl Sentinel {
     }
 
     /// A link closed (or failed to connect). Pending replies are lost.
-    pub fn link_closed(&mut self, now: Millis, link: LinkId) {
+    pub fn link_closed(&mut self, _now: Millis, link: LinkId) {
         let channel = link.channel;
         self.touch(&link.target);
         self.forget_peer_pending(&link);
         self.each_common(&link.target, |c| match channel {
             Channel::Cmd => {
-                // A lost connection is the first evidence of failure: count
-                // down-after from now if no PING was already outstanding
-                // (Redis gets the same effect from the PING it queues on
-                // its next reconnect attempt, up to a second later).
-                if c.link.cc_connected && c.link.act_ping_time.is_none() {
-                    c.link.act_ping_time = Some(now);
-                }
+                // No clock starts here: a disconnected instance is judged
+                // from its last acceptable PING reply (or the PING still
+                // outstanding), as Redis judges it. PINGs go out on the
+                // same wall-clock slots at every sentinel, so that last
+                // reply is the same moment for all of them, and an
+                // instance that dies is judged SDOWN by all together, D
+                // after it last answered. Counting from the moment each
+                // sentinel noticed the close spread that over however
+                // long each took to read its EOFs (tens of ms when 50
+                // masters die at once).
                 c.link.cc_connected = false;
                 c.link.cc_connecting = false;
                 c.link.pending_commands = 0;

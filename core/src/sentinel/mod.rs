@@ -87,6 +87,9 @@ pub struct Sentinel {
     pub(crate) peer_pending: HashMap<RunId, u32>,
     /// Which masters the next pass visits, and their exact deadlines.
     wakeups: wakeups::Wakeups,
+    /// The wall clock (ms since the Unix epoch) at `now` = 0, which cuts
+    /// the PING slots (see `Sentinel::ping_due_at`); 0 in simulations.
+    pub(crate) clock_origin: u64,
 }
 
 impl Sentinel {
@@ -109,7 +112,15 @@ impl Sentinel {
             out: output::Output::default(),
             peer_pending: HashMap::new(),
             wakeups: wakeups::Wakeups::default(),
+            clock_origin: 0,
         }
+    }
+
+    /// Tells the core what the wall clock read (ms since the Unix epoch)
+    /// when its `now` was 0. Only the moments PINGs go out depend on it:
+    /// sentinels on synchronised clocks then ping each instance together.
+    pub fn set_clock_origin(&mut self, wall_ms: u64) {
+        self.clock_origin = wall_ms;
     }
 
     pub fn set_script_check(&mut self, check: ScriptCheck) {

@@ -17,6 +17,10 @@ const MIN_PING_PERIOD: u64 = 100;
 /// Per-rank delay of a failover start after ODOWN (see `stagger`).
 const STAGGER_STEP: u64 = 25;
 
+/// How much longer a sentinel waits before its failover when a peer ranked
+/// before it sees the master down too (see `stagger`).
+const DEFER_TO_EARLIER_PEER: u64 = 100;
+
 /// The core's own timer period: at the latest this long after a tick, the
 /// next one is due (Redis's `sentinelTimer` runs at 10–19 Hz; periodic
 /// PING/INFO/hello, reconnects, failover timeouts and TILT detection are
@@ -108,13 +112,28 @@ impl Sentinel {
     /// its rank among the known sentinels (lowest run id first) times a
     /// short step, so that sentinels seeing the failure at the same moment
     /// do not all ask for votes at once and split them.
+    ///
+    /// When a peer ranked before us says the master is down (its answer, or
+    /// its own question to us), it reaches ODOWN as soon as our answer
+    /// reaches it and is about to ask for our vote: we wait longer for
+    /// that request instead of campaigning beside it. Under load (50
+    /// masters failing at once) a round trip takes tens of ms, more than
+    /// the step, and two candidates per master split and re-run the
+    /// elections in waves. If that peer dies meanwhile we start at most
+    /// [`DEFER_TO_EARLIER_PEER`] later.
     pub(crate) fn stagger(&self, m: &super::Master) -> u64 {
-        let rank = m
+        let earlier = |id: &crate::ids::RunId| id.as_str() < self.myid();
+        let rank = m.sentinels.keys().filter(|id| earlier(id)).count() as u64;
+        let earlier_sees_it = m
             .sentinels
-            .keys()
-            .filter(|id| id.as_str() < self.myid())
-            .count() as u64;
-        rank * STAGGER_STEP
+            .iter()
+            .any(|(id, s)| earlier(id) && s.master_down && s.common.link.cc_connected);
+        let defer = if earlier_sees_it {
+            DEFER_TO_EARLIER_PEER
+        } else {
+            0
+        };
+        rank * STAGGER_STEP + defer
     }
 
     /// How often `c` is pinged. Redis pings every second, so a master that
@@ -131,6 +150,25 @@ impl Sentinel {
         (c.down_after / 10)
             .max(MIN_PING_PERIOD)
             .min(self.timing.ping_period)
+    }
+
+    /// The first moment `c` is due a PING: the start of the first PING
+    /// slot after the one its last PONG came in, and half a period after
+    /// the last PING at the earliest. Slots are cut from the wall clock
+    /// (`clock_origin`), so sentinels whose clocks agree ping an instance
+    /// at the same moments. Their last PONGs from an instance that dies
+    /// then coincide, they judge it SDOWN and ODOWN together, and the
+    /// failover's stagger by rank decides who asks for votes first. With
+    /// PINGs phased from each instance's own last PONG, 50 masters dying
+    /// at once were judged SDOWN over a whole period by each sentinel in
+    /// its own order; overlapping candidacies then split the elections
+    /// into waves. The rate is unchanged: at most one PING per slot.
+    pub(crate) fn ping_due_at(&self, c: &super::instance::Common) -> Millis {
+        let period = self.ping_period(c).max(1);
+        let offset = self.clock_origin % period;
+        let slot = (c.link.last_pong_time.0 + offset) / period;
+        let next_slot = Millis((slot + 1) * period - offset);
+        next_slot.max(c.link.last_ping_time + Millis(period / 2) + Millis(1))
     }
 
     fn handle_instance(&mut self, now: Millis, master: &str, target: &Target) {
@@ -207,10 +245,8 @@ impl Sentinel {
                 info_period = 1000;
             }
         }
-        let ping_period = self.ping_period(c);
         let info_due = !is_sentinel && c.info_refresh.is_none_or(|t| now.since(t).0 > info_period);
-        let ping_due = now.since(c.link.last_pong_time).0 > ping_period
-            && now.since(c.link.last_ping_time).0 > ping_period / 2;
+        let ping_due = now >= self.ping_due_at(c);
         let last_pub = self
             .masters
             .get(master)

@@ -211,10 +211,9 @@ impl Sentinel {
             return now;
         }
         let link = &c.link;
-        let ping = self.ping_period(c);
         let mut due = Millis(u64::MAX);
         if pings {
-            due = after(link.last_pong_time, ping).max(after(link.last_ping_time, ping / 2));
+            due = self.ping_due_at(c);
         }
         if let Some(period) = info_period {
             due = due.min(c.info_refresh.map_or(now, |t| after(t, period)));
@@ -244,7 +243,7 @@ impl Sentinel {
     }
 
     /// The earliest of `m`'s exact deadlines after `now`: its SDOWN by
-    /// silence, a staggered failover start, the INFO polls of a failover
+    /// silence, its next PING slot, a staggered failover start, the INFO polls of a failover
     /// in progress.
     pub(crate) fn master_deadline(&self, now: Millis, m: &Master) -> Option<Millis> {
         let mut next: Option<Millis> = None;
@@ -255,10 +254,18 @@ impl Sentinel {
         };
         let c = &m.common;
         if !c.s_down {
-            // Only a PING outstanding has a deadline of its own; a link
-            // going down is reported as it happens.
-            if let Some(d) = c.link.ping_detector(false) {
+            // A PING outstanding, or a link down, counts to SDOWN exactly:
+            // judged at a pass instead, sentinels would see the same
+            // silence up to a period apart.
+            if let Some(d) = c.link.ping_detector(c.disconnected(true)) {
                 consider(d.down_at(Millis(c.down_after)));
+            }
+            // Its next PING slot, exactly: a pass held back by the period
+            // would send it up to a period late, and the sentinels' PINGs
+            // would drift apart again (see `ping_due_at`). While a PING is
+            // unanswered the SDOWN deadline above is the one that matters.
+            if !c.disconnected(true) && c.link.act_ping_time.is_none() {
+                consider(self.ping_due_at(c));
             }
         }
         if c.o_down && !m.failover_in_progress() {
@@ -410,7 +417,32 @@ mod tests {
             Tag::Ping,
             Reply::Simple("PONG".into()),
         );
-        assert_eq!(s.next_master_deadline(Millis(206)), None);
+        // Answered: what remains is its next PING slot (D/10 = 100 ms
+        // slots from the wall clock, here 0 at start).
+        assert_eq!(s.next_master_deadline(Millis(206)), Some(Millis(300)));
+    }
+
+    #[test]
+    fn pings_go_out_on_slots_of_the_wall_clock_whatever_the_last_pong() {
+        // Two sentinels started 37 ms apart on one wall clock, with PONGs
+        // 12 ms apart (205 and 180 ms after their own starts): both next
+        // PING at the same wall-clock moment, the next 100 ms slot.
+        let wall_start = [1_700_000_000_000u64, 1_700_000_000_037];
+        let pong_at = [Millis(205), Millis(180)];
+        let mut due_wall = Vec::new();
+        for (start, pong) in wall_start.into_iter().zip(pong_at) {
+            let (mut s, master) = quiet_master();
+            s.set_clock_origin(start);
+            s.handle_reply(
+                pong,
+                LinkId::cmd(master.clone()),
+                Tag::Ping,
+                Reply::Simple("PONG".into()),
+            );
+            let c = &s.masters["m"].common;
+            due_wall.push(start + s.ping_due_at(c).0);
+        }
+        assert_eq!(due_wall, vec![1_700_000_000_300, 1_700_000_000_300]);
     }
 
     #[test]
