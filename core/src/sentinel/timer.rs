@@ -251,8 +251,9 @@ impl Sentinel {
         // masters, a third of an idle sentinel's syscalls). Their periods
         // hold, give or take that half period.
         let early = if ping_due { self.ping_period(c) / 2 } else { 0 };
-        let info_due =
-            !is_sentinel && c.info_refresh.is_none_or(|t| now.since(t).0 + early > info_period);
+        let info_due = !is_sentinel
+            && c.info_refresh
+                .is_none_or(|t| now.since(t).0 + early > info_period);
         let last_pub = self
             .masters
             .get(master)
@@ -354,5 +355,51 @@ impl Sentinel {
         for t in targets {
             self.send(LinkId::cmd(t), Tag::Info, vec![b"INFO".to_vec()]);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::RunId;
+
+    #[test]
+    fn the_stagger_waits_longer_while_an_earlier_peer_sees_the_master_down() {
+        let earlier = "a".repeat(40);
+        let later = "c".repeat(40);
+        let mut s = Sentinel::new(1, 26379);
+        for l in [
+            format!("myid {}", "b".repeat(40)),
+            "monitor m 127.0.0.1 6379 2".to_string(),
+            format!("known-sentinel m 127.0.0.1 26380 {earlier}"),
+            format!("known-sentinel m 127.0.0.1 26381 {later}"),
+        ] {
+            let args: Vec<&str> = l.split(' ').collect();
+            s.apply_directive(Millis(0), &args).unwrap();
+        }
+        let set = |s: &mut Sentinel, id: &str, down: bool| {
+            let peer = s.masters.get_mut("m").unwrap();
+            let p = peer.sentinels.get_mut(&RunId::from(id)).unwrap();
+            p.master_down = down;
+            p.common.link.cc_connected = true;
+        };
+        // Rank 1 (one peer sorts first): one step.
+        assert_eq!(s.stagger(&s.masters["m"]), STAGGER_STEP);
+        // A later peer seeing it down changes nothing; an earlier one
+        // does, while its link is up.
+        set(&mut s, &later, true);
+        assert_eq!(s.stagger(&s.masters["m"]), STAGGER_STEP);
+        set(&mut s, &earlier, true);
+        assert_eq!(
+            s.stagger(&s.masters["m"]),
+            STAGGER_STEP + DEFER_TO_EARLIER_PEER
+        );
+        let peer = s.masters.get_mut("m").unwrap();
+        let p = peer
+            .sentinels
+            .get_mut(&RunId::from(earlier.as_str()))
+            .unwrap();
+        p.common.link.cc_connected = false;
+        assert_eq!(s.stagger(&s.masters["m"]), STAGGER_STEP);
     }
 }

@@ -423,6 +423,31 @@ mod tests {
     }
 
     #[test]
+    fn a_closed_link_is_judged_from_the_last_answer_whatever_was_sent_after() {
+        // PONG at 205 (D = 1 000); the link then closes at 310, in one
+        // case after a PING went out at the 300 slot: SDOWN at 1 206 in
+        // both, exactly (an indexed deadline, not a pass later).
+        for ping_first in [false, true] {
+            let (mut s, master) = quiet_master();
+            let pong = Reply::Simple("PONG".into());
+            s.handle_reply(Millis(205), LinkId::cmd(master.clone()), Tag::Ping, pong);
+            if ping_first {
+                s.handle_timeout(Millis(300));
+                let pinged = std::iter::from_fn(|| s.poll_action())
+                    .any(|a| matches!(a, crate::sentinel::Action::Send(o) if o.tag == Tag::Ping));
+                assert!(pinged, "the 300 ms slot PINGs the master");
+            }
+            s.link_closed(Millis(310), LinkId::cmd(master.clone()));
+            s.link_closed(Millis(310), LinkId::pubsub(master.clone()));
+            assert_eq!(s.next_master_deadline(Millis(311)), Some(Millis(1206)));
+            s.handle_timeout(Millis(1205));
+            assert!(!s.masters["m"].common.s_down, "ping_first={ping_first}");
+            s.handle_timeout(Millis(1206));
+            assert!(s.masters["m"].common.s_down, "ping_first={ping_first}");
+        }
+    }
+
+    #[test]
     fn pings_go_out_on_slots_of_the_wall_clock_whatever_the_last_pong() {
         // Two sentinels started 37 ms apart on one wall clock, with PONGs
         // 12 ms apart (205 and 180 ms after their own starts): both next
