@@ -4,7 +4,9 @@
 
 use std::path::PathBuf;
 
-use crate::config::{rewrite_file, RewriteLine, ServerOptions, SENTINEL_REWRITE_KEYS};
+use crate::config::{
+    rewrite_file_cached, RewriteLine, ServerOptions, WrittenConfig, SENTINEL_REWRITE_KEYS,
+};
 use crate::driver::{ConfigSink, FlushError};
 use crate::resp::split_args::quote_arg;
 
@@ -16,6 +18,8 @@ pub struct FileSink {
     path: PathBuf,
     options: ServerOptions,
     user_lines: UserLines,
+    /// What the last flush wrote: the next one reuses its parse.
+    last: WrittenConfig,
 }
 
 impl FileSink {
@@ -24,6 +28,7 @@ impl FileSink {
             path,
             options,
             user_lines,
+            last: None,
         }
     }
 }
@@ -49,6 +54,11 @@ impl ConfigSink for FileSink {
         );
         let mut managed = self.options.managed_keys();
         managed.extend(SENTINEL_REWRITE_KEYS.iter().map(|k| k.to_string()));
-        Ok(rewrite_file(&self.path, &desired, &managed)?)
+        Ok(rewrite_file_cached(
+            &self.path,
+            &desired,
+            &managed,
+            &mut self.last,
+        )?)
     }
 }

@@ -9,14 +9,14 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::rewrite::{rewrite_config, RewriteLine};
+use super::rewrite::{ParsedConfig, RewriteLine};
 
 /// Tells concurrent writers in one process apart (the pid does it across
 /// processes).
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Rewrites the config file at `path` to hold `desired` (see
-/// [`rewrite_config`]) and replaces it atomically. A missing file counts as
+/// [`super::rewrite::rewrite_config`]) and replaces it atomically. A missing file counts as
 /// empty. The caller logs a failure as
 /// `WARNING: Sentinel was not able to save the new configuration on disk!!!: <err>`.
 pub fn rewrite_file(
@@ -24,14 +24,36 @@ pub fn rewrite_file(
     desired: &[RewriteLine],
     managed: &BTreeSet<String>,
 ) -> io::Result<()> {
+    rewrite_file_cached(path, desired, managed, &mut None)
+}
+
+/// The file a writer wrote last, and how it parses.
+pub type WrittenConfig = Option<(Vec<u8>, ParsedConfig)>;
+
+/// [`rewrite_file`] for a writer that rewrites the same file again and
+/// again: when the file still holds what `last` says was written, its
+/// parse is taken from `last` instead of read again line by line (an
+/// operator's edit in between is simply a different file, parsed anew).
+/// `last` is updated once the new file is in place.
+pub fn rewrite_file_cached(
+    path: &Path,
+    desired: &[RewriteLine],
+    managed: &BTreeSet<String>,
+    last: &mut WrittenConfig,
+) -> io::Result<()> {
     let target = resolve_target(path)?;
     let old = match fs::read(&target) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(e),
     };
-    let new = rewrite_config(&old, desired, managed);
-    write_atomically(&target, &new)
+    let (new, parsed) = match last.take() {
+        Some((written, parsed)) if written == old => parsed.rewrite(desired, managed),
+        _ => ParsedConfig::parse(&old).rewrite(desired, managed),
+    };
+    write_atomically(&target, &new)?;
+    *last = Some((new, parsed));
+    Ok(())
 }
 
 /// Replaces `path` with `contents` atomically and durably.
@@ -168,6 +190,46 @@ mod tests {
             .file_type()
             .is_symlink());
         assert_eq!(fs::read_to_string(&real).unwrap(), "new\n");
+    }
+
+    #[test]
+    fn a_cached_rewrite_writes_what_a_fresh_one_would_and_sees_an_operators_edit() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cached, fresh) = (dir.path().join("a.conf"), dir.path().join("b.conf"));
+        let start = "# mine\nport 26379\nsentinel monitor m 127.0.0.1 6379 2\nbogus x\n";
+        fs::write(&cached, start).unwrap();
+        fs::write(&fresh, start).unwrap();
+        let managed: BTreeSet<String> = ["sentinel current-epoch".to_string()].into();
+        let mut last = None;
+        for (i, edit) in [None, None, Some("# added by hand\n"), None]
+            .iter()
+            .enumerate()
+        {
+            if let Some(text) = edit {
+                for f in [&cached, &fresh] {
+                    let mut old = fs::read(f).unwrap();
+                    old.extend_from_slice(text.as_bytes());
+                    fs::write(f, old).unwrap();
+                }
+            }
+            let desired = vec![
+                RewriteLine::new("sentinel monitor m 127.0.0.1 6379 2", true),
+                RewriteLine::new(format!("sentinel current-epoch {i}"), true),
+                RewriteLine::new(format!("sentinel known-replica m 10.0.0.{i} 6380"), true),
+            ];
+            rewrite_file_cached(&cached, &desired, &managed, &mut last).unwrap();
+            rewrite_file(&fresh, &desired, &managed).unwrap();
+            let got = fs::read_to_string(&cached).unwrap();
+            assert_eq!(got, fs::read_to_string(&fresh).unwrap(), "flush {i}");
+            assert_eq!(
+                last.as_ref().map(|(b, _)| b.as_slice()),
+                Some(got.as_bytes())
+            );
+        }
+        let end = fs::read_to_string(&cached).unwrap();
+        assert!(end.contains("# added by hand\n"), "{end}");
+        assert!(end.contains("# ??? bogus x\n"), "{end}");
+        assert!(end.contains("sentinel current-epoch 3\n"), "{end}");
     }
 
     #[test]

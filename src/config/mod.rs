@@ -15,11 +15,12 @@ pub mod server_options;
 #[cfg(test)]
 mod server_options_tests;
 
-pub use atomic_write::{rewrite_file, write_atomically};
+pub use atomic_write::{rewrite_file, rewrite_file_cached, write_atomically, WrittenConfig};
 pub use cmdline::CommandLine;
 pub use error::ConfigError;
 pub use read::{ensure_writable, load, sentinel_load_order, Directive, LoadedConfig};
 pub use rewrite::{
-    rewrite_config, rewrite_key, RewriteLine, REWRITE_SIGNATURE, SENTINEL_REWRITE_KEYS,
+    rewrite_config, rewrite_key, ParsedConfig, RewriteLine, REWRITE_SIGNATURE,
+    SENTINEL_REWRITE_KEYS,
 };
 pub use server_options::{LogLevel, ServerOptions, Supervised, SYSLOG_FACILITIES};

@@ -112,6 +112,140 @@ pub fn rewrite_key(args: &[String]) -> Option<String> {
     Some(format!("sentinel {sub}"))
 }
 
+/// A config file as a rewrite reads it: its lines, trimmed (those that do
+/// not parse or name no known directive commented out as `# ??? <line>`),
+/// and the option key each line holds. Parsing every line is most of a
+/// rewrite's cost, so [`ParsedConfig::rewrite`] also returns how the file
+/// it writes parses, and a writer that finds that file unchanged on its
+/// next flush starts from it (see [`crate::config::rewrite_file_cached`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ParsedConfig {
+    lines: Vec<Vec<u8>>,
+    keys: Vec<Option<String>>,
+    has_signature: bool,
+}
+
+/// One raw line as the rewrite reads it: the text kept, and its key.
+fn parse_line(raw: &[u8]) -> (Cow<'_, [u8]>, Option<String>) {
+    let line = trim(raw);
+    if line.is_empty() || line.starts_with(b"#") {
+        return (Cow::Borrowed(line), None);
+    }
+    let key = head_args(line).and_then(|named| {
+        if is_known_directive(named.first()?) {
+            rewrite_key(&named)
+        } else {
+            None
+        }
+    });
+    match key {
+        Some(key) => (Cow::Borrowed(line), Some(key)),
+        None => (Cow::Owned([&b"# ??? "[..], line].concat()), None),
+    }
+}
+
+impl ParsedConfig {
+    /// Reads `old`, the current file content. Redis splits on '\n', so a
+    /// final newline yields one trailing empty line.
+    pub fn parse(old: &[u8]) -> ParsedConfig {
+        let mut parsed = ParsedConfig::default();
+        if !old.is_empty() {
+            for raw in old.split(|&b| b == b'\n') {
+                let (line, key) = parse_line(raw);
+                parsed.push(line.into_owned(), key);
+            }
+        }
+        parsed
+    }
+
+    fn push(&mut self, line: Vec<u8>, key: Option<String>) {
+        self.has_signature |= line == REWRITE_SIGNATURE.as_bytes();
+        self.lines.push(line);
+        self.keys.push(key);
+    }
+
+    /// The file holding `desired` (see [`rewrite_config`]), and how that
+    /// file parses. A line written unchanged keeps its key; only new text
+    /// is read again, with the same rules as [`ParsedConfig::parse`].
+    pub fn rewrite(
+        &self,
+        desired: &[RewriteLine],
+        managed: &BTreeSet<String>,
+    ) -> (Vec<u8>, ParsedConfig) {
+        // Per option key, the old lines that hold it, in file order.
+        let mut slots: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, key) in self.keys.iter().enumerate() {
+            if let Some(key) = key {
+                slots.entry(key).or_default().push(i);
+            }
+        }
+        // What becomes of each old line (`None`: kept), and what is appended.
+        let mut replaced: Vec<Option<&[u8]>> = vec![None; self.lines.len()];
+        let mut appended: Vec<&[u8]> = Vec::new();
+        let mut has_signature = self.has_signature;
+        let mut reused: HashMap<&str, usize> = HashMap::new();
+        let mut emitted: HashSet<&str> = HashSet::new();
+        let mut seen_text: HashSet<&[u8]> = HashSet::new();
+        for line in desired {
+            emitted.insert(&line.key);
+            if !seen_text.insert(&line.text) {
+                continue;
+            }
+            let next = reused.entry(&line.key).or_insert(0);
+            if let Some(&slot) = slots.get(line.key.as_str()).and_then(|s| s.get(*next)) {
+                *next += 1;
+                replaced[slot] = Some(&line.text);
+            } else if line.force {
+                if !has_signature {
+                    appended.push(REWRITE_SIGNATURE.as_bytes());
+                    has_signature = true;
+                }
+                appended.push(&line.text);
+            }
+        }
+        for (key, held) in &slots {
+            if emitted.contains(key) || managed.contains(*key) {
+                let kept = reused.get(key).copied().unwrap_or(0);
+                for &slot in &held[kept..] {
+                    replaced[slot] = Some(b"");
+                }
+            }
+        }
+
+        let mut out = Vec::with_capacity(self.lines.len() * 48 + 256);
+        let mut parsed = ParsedConfig::default();
+        let mut previous_blank = false;
+        let old_lines = self.lines.iter().zip(&self.keys).zip(&replaced);
+        let kept = old_lines.map(|((line, key), new)| match new {
+            None => (line.as_slice(), Some(key)),
+            Some(text) if *text == line.as_slice() => (line.as_slice(), Some(key)),
+            Some(text) => (*text, None),
+        });
+        for (text, known_key) in kept.chain(appended.into_iter().map(|t| (t, None))) {
+            let blank = text.is_empty();
+            if blank && previous_blank {
+                continue;
+            }
+            previous_blank = blank;
+            out.extend_from_slice(text);
+            out.push(b'\n');
+            match known_key {
+                Some(key) => parsed.push(text.to_vec(), key.clone()),
+                None => {
+                    let (line, key) = parse_line(text);
+                    parsed.push(line.into_owned(), key);
+                }
+            }
+        }
+        if !out.is_empty() {
+            // The final newline's empty line.
+            parsed.push(Vec::new(), None);
+        }
+        debug_assert_eq!(parsed, ParsedConfig::parse(&out), "derived parse");
+        (out, parsed)
+    }
+}
+
 /// Rewrites `old` (the current file content) so it holds `desired`.
 ///
 /// Old lines of a key are replaced in order by that key's new lines; extra
@@ -124,87 +258,7 @@ pub fn rewrite_key(args: &[String]) -> Option<String> {
 ///
 /// Works on bytes throughout: lines it keeps are kept byte for byte.
 pub fn rewrite_config(old: &[u8], desired: &[RewriteLine], managed: &BTreeSet<String>) -> Vec<u8> {
-    // The old lines, borrowed where kept as they are.
-    let mut lines: Vec<Cow<'_, [u8]>> = Vec::new();
-    // Per option key, the old lines that hold it, in file order.
-    let mut slots: HashMap<String, Vec<usize>> = HashMap::new();
-    let mut has_signature = false;
-
-    // Redis splits on '\n', so a final newline yields one trailing empty line.
-    if !old.is_empty() {
-        for raw in old.split(|&b| b == b'\n') {
-            let line = trim(raw);
-            if line.is_empty() || line.starts_with(b"#") {
-                has_signature |= line == REWRITE_SIGNATURE.as_bytes();
-                lines.push(Cow::Borrowed(line));
-                continue;
-            }
-            let key = head_args(line).and_then(|named| {
-                if is_known_directive(named.first()?) {
-                    rewrite_key(&named)
-                } else {
-                    None
-                }
-            });
-            match key {
-                Some(key) => {
-                    slots.entry(key).or_default().push(lines.len());
-                    lines.push(Cow::Borrowed(line));
-                }
-                None => lines.push(Cow::Owned([&b"# ??? "[..], line].concat())),
-            }
-        }
-    }
-
-    // What becomes of each old line (`None`: kept), and what is appended.
-    let mut replaced: Vec<Option<&[u8]>> = vec![None; lines.len()];
-    let mut appended: Vec<&[u8]> = Vec::new();
-    let mut reused: HashMap<&str, usize> = HashMap::new();
-    let mut emitted: HashSet<&str> = HashSet::new();
-    let mut seen_text: HashSet<&[u8]> = HashSet::new();
-    for line in desired {
-        emitted.insert(&line.key);
-        if !seen_text.insert(&line.text) {
-            continue;
-        }
-        let next = reused.entry(&line.key).or_insert(0);
-        if let Some(&slot) = slots.get(&line.key).and_then(|s| s.get(*next)) {
-            *next += 1;
-            replaced[slot] = Some(&line.text);
-        } else if line.force {
-            if !has_signature {
-                appended.push(REWRITE_SIGNATURE.as_bytes());
-                has_signature = true;
-            }
-            appended.push(&line.text);
-        }
-    }
-
-    for (key, held) in &slots {
-        if emitted.contains(key.as_str()) || managed.contains(key) {
-            let kept = reused.get(key.as_str()).copied().unwrap_or(0);
-            for &slot in &held[kept..] {
-                replaced[slot] = Some(b"");
-            }
-        }
-    }
-
-    let mut out = Vec::with_capacity(old.len() + 256);
-    let mut previous_blank = false;
-    let kept = lines
-        .iter()
-        .zip(&replaced)
-        .map(|(line, new)| new.unwrap_or(line));
-    for line in kept.chain(appended) {
-        let blank = line.is_empty();
-        if blank && previous_blank {
-            continue;
-        }
-        previous_blank = blank;
-        out.extend_from_slice(line);
-        out.push(b'\n');
-    }
-    out
+    ParsedConfig::parse(old).rewrite(desired, managed).0
 }
 
 #[cfg(test)]
