@@ -100,6 +100,10 @@ impl Sentinel {
             self.begin_coordinated(now, name);
         } else if let Some(m) = self.masters.known_mut(name) {
             m.force_failover = true;
+            // A forced failover needs no votes: go as far as it can now
+            // instead of at the next pass, which may be up to a timer
+            // period away (Redis waits for its next tick).
+            self.failover_step(now, name);
         }
         CommandOutput::reply(Reply::ok())
     }
