@@ -245,15 +245,8 @@ impl Sentinel {
                 info_period = 1000;
             }
         }
+        let info_due = !is_sentinel && c.info_refresh.is_none_or(|t| now.since(t).0 > info_period);
         let ping_due = now >= self.ping_due_at(c);
-        // An INFO or hello due within half a PING period goes out with the
-        // PING: one write and one read instead of two or three (at 1 000
-        // masters, a third of an idle sentinel's syscalls). Their periods
-        // hold, give or take that half period.
-        let early = if ping_due { self.ping_period(c) / 2 } else { 0 };
-        let info_due = !is_sentinel
-            && c.info_refresh
-                .is_none_or(|t| now.since(t).0 + early > info_period);
         let last_pub = self
             .masters
             .get(master)
@@ -265,8 +258,7 @@ impl Sentinel {
                 Target::Sentinel(id) => m.sentinels.get(id).map(|s| s.common.link.last_pub_time),
             })
             .flatten();
-        let hello_due =
-            last_pub.is_none_or(|t| now.since(t).0 + early > self.timing.publish_period);
+        let hello_due = last_pub.is_none_or(|t| now.since(t).0 > self.timing.publish_period);
         if info_due {
             self.send(
                 LinkId::cmd(target.clone()),
