@@ -393,9 +393,9 @@ impl Sentinel {
         self.forget_peer_pending(&link);
         self.each_common(&link.target, |c| match channel {
             Channel::Cmd => {
-                // No clock starts here: a disconnected instance is judged
-                // from its last acceptable PING reply (or the PING still
-                // outstanding), as Redis judges it. PINGs go out on the
+                // No clock starts here: an instance whose command link is
+                // down is judged from its last acceptable PING reply (see
+                // `LinkState::ping_detector`). PINGs go out on the
                 // same wall-clock slots at every sentinel, so that last
                 // reply is the same moment for all of them, and an
                 // instance that dies is judged SDOWN by all together, D
