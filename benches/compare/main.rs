@@ -98,23 +98,6 @@ fn rss_mib(pid: u32) -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-fn advertised(c: &mut Option<Client>, port: u16, name: &str) -> Option<u16> {
-    if c.is_none() {
-        *c = Client::connect(port).ok();
-    }
-    let r = c
-        .as_mut()?
-        .cmd(&["SENTINEL", "GET-MASTER-ADDR-BY-NAME", name]);
-    match r {
-        Ok(Reply::Array(v)) if v.len() == 2 => text(&v[1]).parse().ok(),
-        Ok(_) => None,
-        Err(_) => {
-            *c = None;
-            None
-        }
-    }
-}
-
 /// The port each of `names` is advertised at by the sentinel on `port`,
 /// asked in one pipelined batch: polling 50 masters on 3 sentinels one
 /// round trip at a time kept a core busy during the very failover being
@@ -414,7 +397,7 @@ fn trio(kind: Kind, fault: Fault, table: Option<&mut Table>) -> Option<[f64; 4]>
     while Instant::now() < deadline && switched.iter().any(Option::is_none) {
         for (i, &p) in ports.iter().enumerate() {
             if switched[i].is_none()
-                && advertised(&mut clients[i], p, "mymaster").is_some_and(|a| a != old)
+                && advertised_all(&mut clients[i], p, &["mymaster"])[0].is_some_and(|a| a != old)
             {
                 switched[i] = Some(ms(t0.elapsed()) - offset);
             }
