@@ -75,6 +75,52 @@ async fn acl_setuser_then_auth_as_that_user_and_flush_the_config() {
 }
 
 #[tokio::test]
+async fn a_permission_changed_elsewhere_holds_from_the_next_command() {
+    // A connection remembers what the ACL let it run; another client's
+    // ACL SETUSER, or its own login as someone else, must end that at once.
+    let h = Harness::start().await;
+    let mut admin = h.connect().await;
+    let setuser = |rules: &'static [&'static str]| {
+        let mut args = vec!["ACL", "SETUSER", "bob"];
+        args.extend_from_slice(rules);
+        args
+    };
+    assert_eq!(
+        admin
+            .cmd(&setuser(&["on", ">pw", "+ping", "+client|id"]))
+            .await,
+        Reply::ok()
+    );
+    let mut bob = h.connect().await;
+    assert_eq!(bob.cmd(&["AUTH", "bob", "pw"]).await, Reply::ok());
+    for _ in 0..3 {
+        assert_eq!(bob.cmd(&["PING"]).await, Reply::Simple("PONG".into()));
+        assert!(matches!(bob.cmd(&["CLIENT", "ID"]).await, Reply::Int(_)));
+    }
+    assert_eq!(admin.cmd(&setuser(&["-ping"])).await, Reply::ok());
+    bob.send(&["PING"]).await;
+    bob.expect(b"-NOPERM this user has no permissions to run the 'ping' command\r\n")
+        .await;
+    assert!(matches!(bob.cmd(&["CLIENT", "ID"]).await, Reply::Int(_)));
+    assert_eq!(
+        admin.cmd(&setuser(&["-client|id", "+ping"])).await,
+        Reply::ok()
+    );
+    bob.send(&["CLIENT", "ID"]).await;
+    bob.expect(b"-NOPERM this user has no permissions to run the 'client|id' command\r\n")
+        .await;
+    assert_eq!(bob.cmd(&["PING"]).await, Reply::Simple("PONG".into()));
+    // The default user may run everything; bob, logged in again, may not.
+    let mut c = h.connect().await;
+    assert!(matches!(c.cmd(&["CLIENT", "ID"]).await, Reply::Int(_)));
+    assert_eq!(c.cmd(&["AUTH", "bob", "pw"]).await, Reply::ok());
+    c.send(&["CLIENT", "ID"]).await;
+    c.expect(b"-NOPERM this user has no permissions to run the 'client|id' command\r\n")
+        .await;
+    h.stop().await;
+}
+
+#[tokio::test]
 async fn client_kill_user_closes_that_users_connections_only() {
     let h = Harness::start().await;
     let mut admin = h.connect().await;

@@ -12,6 +12,7 @@ pub mod ids;
 pub mod kafka;
 pub mod prng;
 pub mod reply;
+pub mod reply_writer;
 pub mod sentinel;
 pub mod sim;
 pub mod string2ll;

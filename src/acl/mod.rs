@@ -19,7 +19,7 @@ use rsentinel_core::time::Millis;
 use crate::commands::table::CommandSpec;
 use log::{AclLog, DenialReason};
 use selector::Denied;
-pub use selector::RuleError;
+pub use selector::{verdict_ignores_args, RuleError};
 pub use user::User;
 
 /// What `ACL ...` did, beyond its reply.

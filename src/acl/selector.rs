@@ -277,6 +277,8 @@ impl Selector {
 
     /// Whether this selector lets `args` run as `cmd`/`sub`, checking the
     /// command bit (or a first-argument rule) and then channel arguments.
+    /// Whether `cmd` may run. Reads `args` only as
+    /// [`verdict_ignores_args`] says.
     pub fn check(
         &self,
         cmd: &CommandSpec,
@@ -298,6 +300,9 @@ impl Selector {
     }
 
     fn check_channels(&self, cmd: &CommandSpec, args: &[Vec<u8>]) -> Result<(), Denied> {
+        if !names_channels(cmd) {
+            return Ok(());
+        }
         if self.all_channels {
             return Ok(());
         }
@@ -398,4 +403,21 @@ pub(crate) fn set_category_bits(bits: &mut [bool], cat: &str, allow: bool) {
             }
         }
     }
+}
+
+/// Whether any selector's verdict on this call is the same whatever its
+/// arguments: no first-argument rule can apply (a subcommand, or no first
+/// argument) and the command names no channels. Such a verdict may be
+/// remembered per command.
+pub fn verdict_ignores_args(
+    cmd: &CommandSpec,
+    sub: Option<&CommandSpec>,
+    args: &[Vec<u8>],
+) -> bool {
+    (sub.is_some() || args.len() < 2) && !names_channels(cmd)
+}
+
+/// The commands whose arguments are channels the ACL checks.
+fn names_channels(cmd: &CommandSpec) -> bool {
+    matches!(cmd.name, "subscribe" | "publish" | "psubscribe")
 }

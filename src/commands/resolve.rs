@@ -3,7 +3,7 @@
 
 use rsentinel_core::reply::Reply;
 
-use super::table::{lookup, CommandSpec};
+use super::table::{lookup_bytes, CommandSpec};
 
 /// Redis prints at most this many bytes of a user-supplied name, and stops
 /// appending arguments once the argument list reaches it.
@@ -19,14 +19,11 @@ pub fn resolve(
     let Some(name) = args.first() else {
         return Err(unknown_command(b"", &[]));
     };
-    let Some(cmd) = std::str::from_utf8(name).ok().and_then(lookup) else {
+    let Some(cmd) = lookup_bytes(name) else {
         return Err(unknown_command(name, &args[1..]));
     };
     if cmd.is_container() && args.len() >= 2 {
-        let sub = std::str::from_utf8(&args[1])
-            .ok()
-            .and_then(|s| cmd.subcommand(s));
-        let Some(sub) = sub else {
+        let Some(sub) = cmd.subcommand_bytes(&args[1]) else {
             return Err(unknown_subcommand(name, &args[1]));
         };
         if !sub.accepts_argc(args.len()) {

@@ -98,7 +98,15 @@ pub static COMMANDS: &[CommandSpec] = super::table_data::COMMANDS_DATA;
 
 /// Look up a top-level command by name, case-insensitively.
 pub fn lookup(name: &str) -> Option<&'static CommandSpec> {
-    COMMANDS.iter().find(|c| c.name.eq_ignore_ascii_case(name))
+    lookup_bytes(name.as_bytes())
+}
+
+/// [`lookup`] of a name as the client sent it (no UTF-8 check: every name
+/// in the table is ASCII).
+pub fn lookup_bytes(name: &[u8]) -> Option<&'static CommandSpec> {
+    COMMANDS
+        .iter()
+        .find(|c| c.name.as_bytes().eq_ignore_ascii_case(name))
 }
 
 /// Look up a command by what Redis calls its full name (`ping`,
@@ -122,9 +130,14 @@ pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
 impl CommandSpec {
     /// Look up a subcommand by name, case-insensitively.
     pub fn subcommand(&self, name: &str) -> Option<&'static CommandSpec> {
+        self.subcommand_bytes(name.as_bytes())
+    }
+
+    /// [`CommandSpec::subcommand`] of a name as the client sent it.
+    pub fn subcommand_bytes(&self, name: &[u8]) -> Option<&'static CommandSpec> {
         self.subcommands
             .iter()
-            .find(|c| c.name.eq_ignore_ascii_case(name))
+            .find(|c| c.name.as_bytes().eq_ignore_ascii_case(name))
     }
 
     /// Whether `argc` arguments (command name included) satisfy the arity.

@@ -7,6 +7,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::Instant;
 
 use rsentinel_core::reply::Reply;
+use rsentinel_core::reply_writer::ReplyWriter;
 use rsentinel_core::sentinel::Sentinel;
 use rsentinel_core::time::Millis;
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -126,6 +127,17 @@ impl CoreHandle {
     }
 
     /// `SENTINEL <args>`; `args[0]` is the subcommand.
+    /// Answers `SENTINEL <args>` in place when it is a read-only query,
+    /// writing the reply to `w`; `false` (nothing written) otherwise. The
+    /// shared core is what the driver has decided, so the answer is never
+    /// older than an event already published.
+    pub fn query(&self, args: &[Vec<u8>], w: &mut impl ReplyWriter) -> bool {
+        match &self.shared {
+            Some(shared) => shared.read().query_into(|| shared.now(), args, w),
+            None => false,
+        }
+    }
+
     pub async fn sentinel(&self, args: &[Vec<u8>]) -> Reply {
         if let Some(shared) = &self.shared {
             let now = shared.now();

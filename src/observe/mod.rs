@@ -20,6 +20,7 @@ use rsentinel_core::sentinel::links::{LinkId, Target};
 
 use crate::driver::ConfigSink;
 use metrics::{labels, Metrics};
+use prometheus_client::metrics::counter::Counter;
 use timeline::Timeline;
 
 /// The metrics and the timeline of this process.
@@ -84,13 +85,35 @@ pub fn on_sentinel_reply(args: &[Vec<u8>], reply: &Reply) {
 }
 
 /// Hook: a client command ran (its full name, e.g. `sentinel|masters`).
-/// Runs once per request, so each thread keeps the counter handles it has
-/// used: the metric family's lookup builds and hashes a label set and
-/// takes a lock, which cost more than the query itself.
-pub fn on_command(full_name: &'static str) {
+/// Runs once per request, so each connection keeps the handle of the
+/// command it ran last (clients repeat one command) and each thread the
+/// handles it has used: the metric family's lookup builds and hashes a
+/// label set and takes a lock, which cost more than the query itself.
+#[derive(Debug, Default)]
+pub struct CommandCounter {
+    last: Option<(&'static str, Counter)>,
+}
+
+impl CommandCounter {
+    pub fn inc(&mut self, full_name: &'static str) {
+        match &self.last {
+            // Names come from the static command table: one address each.
+            Some((name, counter)) if std::ptr::eq(*name, full_name) => {
+                counter.inc();
+            }
+            _ => {
+                let counter = command_counter(full_name);
+                counter.inc();
+                self.last = Some((full_name, counter));
+            }
+        }
+    }
+}
+
+fn command_counter(full_name: &'static str) -> Counter {
     thread_local! {
         static COUNTERS: std::cell::RefCell<
-            std::collections::HashMap<&'static str, prometheus_client::metrics::counter::Counter>,
+            std::collections::HashMap<&'static str, Counter>,
         > = std::cell::RefCell::default();
     }
     COUNTERS.with_borrow_mut(|counters| {
@@ -103,8 +126,8 @@ pub fn on_command(full_name: &'static str) {
                     .get_or_create(&labels(&[("cmd", full_name)]))
                     .clone()
             })
-            .inc();
-    });
+            .clone()
+    })
 }
 
 /// Hook: a script ended with `code` (retried or not).

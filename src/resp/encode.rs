@@ -3,6 +3,7 @@
 
 use bytes::{BufMut, BytesMut};
 use rsentinel_core::reply::Reply;
+use rsentinel_core::reply_writer::ReplyWriter;
 
 /// Appends `reply` to `out` in the client's protocol. RESP2 has no null,
 /// map or push types, so it gets `$-1`/`*-1`, a flat array of 2n items and
@@ -57,6 +58,42 @@ pub fn encode(reply: &Reply, resp3: bool, out: &mut BytesMut) {
                 }
             }
         }
+    }
+}
+
+/// The pieces of a reply as they are written, encoded into `out` in the
+/// client's protocol: what [`encode`] would make of the [`Reply`] the same
+/// pieces build, without the `Reply`.
+pub struct RespWriter<'a> {
+    pub out: &'a mut BytesMut,
+    pub resp3: bool,
+}
+
+impl ReplyWriter for RespWriter<'_> {
+    fn array(&mut self, len: usize) {
+        header(self.out, b'*', len as i64);
+    }
+
+    fn map(&mut self, pairs: usize) {
+        if self.resp3 {
+            header(self.out, b'%', pairs as i64);
+        } else {
+            header(self.out, b'*', 2 * pairs as i64);
+        }
+    }
+
+    fn bulk(&mut self, bytes: &[u8]) {
+        header(self.out, b'$', bytes.len() as i64);
+        self.out.put_slice(bytes);
+        self.out.put_slice(b"\r\n");
+    }
+
+    fn bulk_int(&mut self, n: i64) {
+        self.bulk(itoa::Buffer::new().format(n).as_bytes());
+    }
+
+    fn reply(&mut self, reply: &Reply) {
+        encode(reply, self.resp3, self.out);
     }
 }
 
@@ -171,6 +208,29 @@ mod tests {
             b"-ERR a  b\r\n"
         );
         assert_eq!(enc(&Reply::Simple("x\ny".into()), true), b"+x y\r\n");
+    }
+
+    #[test]
+    fn written_pieces_encode_as_the_reply_they_build() {
+        let pieces = |w: &mut dyn ReplyWriter| {
+            w.array(3);
+            w.map(2);
+            w.bulk(b"ip");
+            w.bulk(b"127.0.0.1");
+            w.bulk(b"port");
+            w.bulk_int(-6379);
+            w.reply(&Reply::NullArray);
+            w.array(0);
+        };
+        let built = rsentinel_core::reply_writer::build(|b| pieces(b));
+        for resp3 in [false, true] {
+            let mut out = BytesMut::new();
+            pieces(&mut RespWriter {
+                out: &mut out,
+                resp3,
+            });
+            assert_eq!(out.to_vec(), enc(&built, resp3));
+        }
     }
 
     #[test]

@@ -40,6 +40,11 @@ pub const DEFAULT_QUERY_BUFFER_LIMIT: usize = 1024 * 1024 * 1024;
 /// Never reserve more argument slots than this up front, whatever the client
 /// announced: the slots must be paid for with real bytes.
 const MAX_PREALLOCATED_ARGS: usize = 1024;
+/// Argument buffers kept for reuse (see [`RequestDecoder::recycle`]): enough
+/// for the usual request, each no larger than a usual argument, so an idle
+/// client holds at most a few KiB of them.
+const SPARE_ARGS: usize = 8;
+const SPARE_ARG_CAPACITY: usize = 256;
 
 /// Why a client's request stream is unusable. Display is the reply text after
 /// `-ERR `; after any of these the connection must be closed.
@@ -122,6 +127,8 @@ pub struct RequestDecoder {
     args: Vec<Vec<u8>>,
     /// Payload bytes held in `args`, counted against the query-buffer limit.
     args_bytes: usize,
+    /// Emptied argument buffers handed back by [`RequestDecoder::recycle`].
+    spare: Vec<Vec<u8>>,
 }
 
 impl Default for RequestDecoder {
@@ -146,6 +153,22 @@ impl RequestDecoder {
             remaining: 0,
             args: Vec::new(),
             args_bytes: 0,
+            spare: Vec::new(),
+        }
+    }
+
+    /// Hands back a request's arguments once the request has run: the
+    /// next multibulk requests are decoded into these buffers instead of
+    /// fresh allocations (a client repeating one query allocates nothing).
+    pub fn recycle(&mut self, mut args: Vec<Vec<u8>>) {
+        for mut arg in args.drain(..) {
+            if self.spare.len() < SPARE_ARGS && arg.capacity() <= SPARE_ARG_CAPACITY {
+                arg.clear();
+                self.spare.push(arg);
+            }
+        }
+        if self.args.capacity() == 0 && args.capacity() <= SPARE_ARGS {
+            self.args = args;
         }
     }
 
@@ -198,7 +221,13 @@ impl RequestDecoder {
                     }
                     // Copy then advance: `split_to` would turn the buffer
                     // into a shared one and count references per argument.
-                    let arg = buf[..len].to_vec();
+                    let spare = if len <= SPARE_ARG_CAPACITY {
+                        self.spare.pop()
+                    } else {
+                        None
+                    };
+                    let mut arg = spare.unwrap_or_else(|| Vec::with_capacity(len));
+                    arg.extend_from_slice(&buf[..len]);
                     buf.advance(len + 2);
                     self.args_bytes += arg.len();
                     self.args.push(arg);
@@ -219,20 +248,22 @@ impl RequestDecoder {
     /// beyond that is a too-big line no matter how the bytes arrived.
     fn scan(&mut self, buf: &[u8], target: u8) -> Scan {
         let window = buf.len().min(INLINE_MAX + 1);
-        let mut i = self.scanned;
-        while i < window {
-            match buf[i] {
-                b if b == target => {
-                    self.scanned = 0;
-                    return Scan::Found(i);
-                }
-                // Stay on the NUL so the next call stops here at once.
-                0 => break,
-                _ => i += 1,
+        let from = self.scanned.min(window);
+        match memchr::memchr2(target, 0, &buf[from..window]) {
+            Some(at) if buf[from + at] == target => {
+                self.scanned = 0;
+                Scan::Found(from + at)
+            }
+            // Stay on the NUL so the next call stops here at once.
+            Some(at) => {
+                self.scanned = from + at;
+                Scan::Missing
+            }
+            None => {
+                self.scanned = window;
+                Scan::Missing
             }
         }
-        self.scanned = i;
-        Scan::Missing
     }
 
     fn inline(&mut self, buf: &mut BytesMut) -> Result<Step, ProtocolError> {
@@ -292,7 +323,8 @@ impl RequestDecoder {
         // Safe: 0 < count <= i32::MAX.
         let count = count as usize;
         self.remaining = count;
-        self.args = Vec::with_capacity(count.min(MAX_PREALLOCATED_ARGS));
+        self.args.clear();
+        self.args.reserve(count.min(MAX_PREALLOCATED_ARGS));
         self.args_bytes = 0;
         self.stage = Stage::BulkHeader;
         Ok(Step::Continue)

@@ -301,3 +301,49 @@ fn huge_announced_sizes_do_not_allocate() {
     assert!(dec.args.capacity() <= MAX_PREALLOCATED_ARGS);
     assert!(buf.capacity() < 1024 * 1024);
 }
+
+#[test]
+fn recycled_buffers_decode_what_fresh_ones_do() {
+    // Requests of every shape in a row, each handed back before the next:
+    // more and fewer arguments than the last, arguments over the spare
+    // size, empty ones, an inline request in between.
+    let long = "x".repeat(SPARE_ARG_CAPACITY + 1);
+    let requests: Vec<Vec<&str>> = vec![
+        vec!["SENTINEL", "get-master-addr-by-name", "mymaster"],
+        vec!["PING"],
+        vec![
+            "SENTINEL",
+            "set",
+            "m",
+            "quorum",
+            "2",
+            "down-after-milliseconds",
+            "5",
+        ],
+        vec!["", &long, "a"],
+        vec!["CLIENT", "SETNAME", "abc"],
+    ];
+    let mut wire = Vec::new();
+    for r in &requests {
+        wire.extend_from_slice(format!("*{}\r\n", r.len()).as_bytes());
+        for a in r {
+            wire.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+        }
+        wire.extend_from_slice(b"ECHO inline\r\n");
+    }
+    let fresh = decode_all(&wire, true).0;
+    let mut dec = RequestDecoder::new();
+    let mut buf = BytesMut::from(&wire[..]);
+    let mut recycled = Vec::new();
+    while let Some(req) = dec.decode(&mut buf, true).unwrap() {
+        recycled.push(req.clone());
+        dec.recycle(req);
+    }
+    assert_eq!(recycled, fresh);
+    assert_eq!(fresh.len(), 2 * requests.len());
+    assert!(dec.spare.len() <= SPARE_ARGS);
+    assert!(dec
+        .spare
+        .iter()
+        .all(|a| a.is_empty() && a.capacity() <= SPARE_ARG_CAPACITY));
+}

@@ -12,7 +12,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::client_registry::{Client, ClientType};
-use super::dispatch::{dispatch, may_pipeline, Flow};
+use super::dispatch::{dispatch, may_pipeline, Flow, Inbound};
 use super::output::{Deferred, Output, OutputLimiter};
 use super::session::{Ctx, Session};
 use super::state::Stats;
@@ -201,21 +201,21 @@ impl<S: ClientStream> Connection<S> {
             }
             let authenticated = s.authenticated || !ctx.state.acl().default_user_requires_auth();
             match self.decoder.decode(&mut self.input, authenticated) {
-                Ok(Some(args)) => {
-                    {
-                        let mut meta = s.client.meta();
-                        meta.qbuf = self.input.len();
-                        meta.qbuf_free = self.input.capacity() - self.input.len();
-                        meta.argv_mem = args.iter().map(Vec::len).sum();
-                        meta.obl = self.out.buf.len();
-                    }
+                Ok(Some(mut args)) => {
+                    let inbound = Inbound {
+                        qbuf: self.input.len(),
+                        qbuf_free: self.input.capacity() - self.input.len(),
+                        argv_mem: args.iter().map(Vec::len).sum(),
+                        obl: self.out.buf.len(),
+                    };
                     // Only a vote request may go ahead of a reply still
                     // owed; anything else first waits for it.
                     if !self.awaiting.is_empty() && !may_pipeline(&args) {
                         self.collect_deferred().await;
                     }
                     let mark = self.out.buf.len();
-                    let flow = dispatch(ctx, s, args, &mut self.out).await;
+                    let flow = dispatch(ctx, s, &mut args, inbound, &mut self.out).await;
+                    self.decoder.recycle(args);
                     if let Some(d) = self.out.deferred.take() {
                         self.awaiting.push_back((d, BytesMut::new()));
                     } else if let Some((_, after)) = self.awaiting.back_mut() {

@@ -36,22 +36,38 @@ fn allowed_while_subscribed(cmd: &CommandSpec) -> bool {
     )
 }
 
-/// Runs `args` for session `s`, appending every reply to `out`.
-pub async fn dispatch(ctx: &Ctx, s: &mut Session, args: Vec<Vec<u8>>, out: &mut Output) -> Flow {
+/// The connection's buffers as a request starts, shown by CLIENT LIST.
+#[derive(Debug, Clone, Copy)]
+pub struct Inbound {
+    pub qbuf: usize,
+    pub qbuf_free: usize,
+    pub argv_mem: usize,
+    pub obl: usize,
+}
+
+/// Runs `args` for session `s`, appending every reply to `out`. `args` is
+/// left for the caller to recycle (a renamed command's name is rewritten in
+/// place).
+pub async fn dispatch(
+    ctx: &Ctx,
+    s: &mut Session,
+    args: &mut [Vec<u8>],
+    inbound: Inbound,
+    out: &mut Output,
+) -> Flow {
     out.resp3 = s.resp3;
     out.suppress = s.reply_off || std::mem::take(&mut s.skip_next);
-    let mut args = args;
-    if let Some(name) = args.first() {
-        match ctx.state.info.unrename(name) {
-            Renamed::Keep => {}
-            Renamed::Original(original) => args[0] = original,
-            Renamed::Hidden => {
-                out.reply(&unknown_command(name, &args[1..]));
-                return Flow::Continue;
-            }
-        }
-    }
-    let (cmd, sub) = match resolve(&args) {
+    let resolved = prepare(ctx, args).and_then(|(cmd, sub)| {
+        gates(ctx, s, cmd, sub, args)?;
+        Ok((cmd, sub))
+    });
+    // One lock of the client's metadata per request.
+    note(
+        s,
+        inbound,
+        resolved.as_ref().ok().map(|(c, sub)| sub.unwrap_or(c)),
+    );
+    let (cmd, sub) = match resolved {
         Ok(found) => found,
         Err(e) => {
             out.reply(&e);
@@ -59,10 +75,6 @@ pub async fn dispatch(ctx: &Ctx, s: &mut Session, args: Vec<Vec<u8>>, out: &mut 
         }
     };
     let full_name = sub.unwrap_or(cmd).full_name;
-    if let Err(e) = gates(ctx, s, cmd, sub, &args) {
-        out.reply(&e);
-        return Flow::Continue;
-    }
     // A paused server holds the command; a kill still gets through.
     if ctx.state.pause.holds_commands() {
         tokio::select! {
@@ -71,10 +83,11 @@ pub async fn dispatch(ctx: &Ctx, s: &mut Session, args: Vec<Vec<u8>>, out: &mut 
         }
     }
     Stats::add(&ctx.state.stats.commands_processed, 1);
-    crate::observe::on_command(full_name);
-    s.client.meta().last_cmd = full_name;
-    let flow = run(ctx, s, cmd, sub, &args, out).await;
-    if full_name != "client|caching" {
+    s.command_counter.inc(full_name);
+    let flow = run(ctx, s, cmd, sub, args, out).await;
+    if full_name == "client|caching" {
+        s.caching_armed = true;
+    } else if std::mem::take(&mut s.caching_armed) {
         // CLIENT CACHING covers exactly the one command after it.
         s.client.meta().tracking.caching = None;
     }
@@ -82,16 +95,46 @@ pub async fn dispatch(ctx: &Ctx, s: &mut Session, args: Vec<Vec<u8>>, out: &mut 
     flow
 }
 
+/// Undoes a `rename-command`, then finds the command in the table.
+fn prepare(
+    ctx: &Ctx,
+    args: &mut [Vec<u8>],
+) -> Result<(&'static CommandSpec, Option<&'static CommandSpec>), Reply> {
+    if let Some(name) = args.first() {
+        match ctx.state.info.unrename(name) {
+            Renamed::Keep => {}
+            Renamed::Original(original) => args[0] = original,
+            Renamed::Hidden => return Err(unknown_command(name, &args[1..])),
+        }
+    }
+    resolve(args)
+}
+
+/// Mirrors the request into the client's metadata for CLIENT LIST: its
+/// buffers, and the command once it has passed the gates.
+fn note(s: &Session, inbound: Inbound, cmd: Option<&'static CommandSpec>) {
+    let mut meta = s.client.meta();
+    meta.qbuf = inbound.qbuf;
+    meta.qbuf_free = inbound.qbuf_free;
+    meta.argv_mem = inbound.argv_mem;
+    meta.obl = inbound.obl;
+    if let Some(cmd) = cmd {
+        meta.last_cmd = cmd.full_name;
+    }
+}
+
 /// NOAUTH, then the ACL, then the RESP2 subscribed context.
 fn gates(
     ctx: &Ctx,
-    s: &Session,
-    cmd: &CommandSpec,
-    sub: Option<&CommandSpec>,
+    s: &mut Session,
+    cmd: &'static CommandSpec,
+    sub: Option<&'static CommandSpec>,
     args: &[Vec<u8>],
 ) -> Result<(), Reply> {
-    let user = s.user();
-    {
+    let target = sub.unwrap_or(cmd);
+    let version = ctx.state.acl_version();
+    if !(s.authenticated && s.acl_allowed(version, target)) {
+        let user = s.user();
         let acl = ctx.state.acl();
         if !cmd.has_flag("no_auth") && !s.authenticated && acl.default_user_requires_auth() {
             return Err(acl::noauth());
@@ -105,6 +148,9 @@ fn gates(
             ctx.state
                 .acl()
                 .check_and_log(user, cmd, sub, args, &info, now)?;
+        } else if s.authenticated && acl::verdict_ignores_args(cmd, sub, args) {
+            drop(acl);
+            s.remember_acl_allowed(version, target);
         }
     }
     if s.in_resp2_pubsub() && !allowed_while_subscribed(cmd) {
@@ -159,6 +205,9 @@ async fn run(
             }
         }
         "sentinel" => {
+            if ctx.core.query(&args[1..], &mut out.writer()) {
+                return Flow::Continue;
+            }
             let reply = ctx.core.sentinel(&args[1..]).await;
             crate::observe::on_sentinel_reply(&args[1..], &reply);
             reply

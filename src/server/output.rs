@@ -9,7 +9,8 @@ use rsentinel_core::reply::Reply;
 
 use crate::config::client_limits::OutputBufferLimit;
 
-use crate::resp::encode::encode;
+use crate::resp::encode::{encode, RespWriter};
+use rsentinel_core::reply_writer::ReplyWriter;
 
 #[derive(Debug, Default)]
 pub struct Output {
@@ -44,6 +45,12 @@ impl Output {
         if !self.suppress {
             encode(reply, self.resp3, &mut self.buf);
         }
+    }
+
+    /// A writer for one reply written piece by piece; it counts an error
+    /// reply and honours CLIENT REPLY OFF/SKIP as [`Output::reply`] does.
+    pub fn writer(&mut self) -> OutputWriter<'_> {
+        OutputWriter { out: self }
     }
 
     pub fn replies(&mut self, replies: &[Reply]) {
@@ -91,6 +98,51 @@ impl Output {
 
     pub fn take_errors(&mut self) -> u64 {
         std::mem::take(&mut self.errors)
+    }
+}
+
+/// See [`Output::writer`].
+pub struct OutputWriter<'a> {
+    out: &'a mut Output,
+}
+
+impl OutputWriter<'_> {
+    fn resp(&mut self) -> Option<RespWriter<'_>> {
+        let o = &mut *self.out;
+        (!o.suppress).then_some(RespWriter {
+            out: &mut o.buf,
+            resp3: o.resp3,
+        })
+    }
+}
+
+impl ReplyWriter for OutputWriter<'_> {
+    fn array(&mut self, len: usize) {
+        if let Some(mut w) = self.resp() {
+            w.array(len);
+        }
+    }
+
+    fn map(&mut self, pairs: usize) {
+        if let Some(mut w) = self.resp() {
+            w.map(pairs);
+        }
+    }
+
+    fn bulk(&mut self, bytes: &[u8]) {
+        if let Some(mut w) = self.resp() {
+            w.bulk(bytes);
+        }
+    }
+
+    fn bulk_int(&mut self, n: i64) {
+        if let Some(mut w) = self.resp() {
+            w.bulk_int(n);
+        }
+    }
+
+    fn reply(&mut self, reply: &Reply) {
+        self.out.reply(reply);
     }
 }
 

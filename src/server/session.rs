@@ -8,7 +8,13 @@ use tokio::sync::broadcast;
 use super::client_registry::Client;
 use super::pubsub::Subscriptions;
 use super::state::ServerState;
+use crate::commands::table::CommandSpec;
 use crate::driver::handle::{CoreHandle, PubMessage};
+use crate::observe::CommandCounter;
+
+/// How many allowed commands a session remembers (a client mostly repeats
+/// a few).
+const ACL_ALLOWED_KEPT: usize = 8;
 
 /// What command handlers share: the server state and the driver.
 #[derive(Clone, Debug)]
@@ -36,6 +42,14 @@ pub struct Session {
     /// The logged-in user, mirrored from the client's metadata so that the
     /// per-request ACL check neither locks nor copies it.
     user: String,
+    /// The command counter of the metrics, for the last command run.
+    pub command_counter: CommandCounter,
+    /// CLIENT CACHING ran last: its flag goes after the next command.
+    pub caching_armed: bool,
+    /// Commands the ACL let this user run whatever their arguments, and the
+    /// ACL version that said so (see [`Session::acl_allowed`]).
+    acl_allowed: Vec<&'static CommandSpec>,
+    acl_version: u64,
 }
 
 impl Session {
@@ -51,7 +65,29 @@ impl Session {
             reply_off: false,
             skip_next: false,
             close_after_reply: false,
+            command_counter: CommandCounter::default(),
+            caching_armed: false,
+            acl_allowed: Vec::new(),
+            acl_version: 0,
         }
+    }
+
+    /// Whether the ACL at `version` already let this session's user run
+    /// `cmd` (a command or subcommand whose check reads no argument).
+    pub fn acl_allowed(&self, version: u64, cmd: &CommandSpec) -> bool {
+        self.acl_version == version && self.acl_allowed.iter().any(|c| std::ptr::eq(*c, cmd))
+    }
+
+    /// Remembers that the ACL at `version` lets this user run `cmd`.
+    pub fn remember_acl_allowed(&mut self, version: u64, cmd: &'static CommandSpec) {
+        if self.acl_version != version {
+            self.acl_allowed.clear();
+            self.acl_version = version;
+        }
+        if self.acl_allowed.len() >= ACL_ALLOWED_KEPT {
+            self.acl_allowed.remove(0);
+        }
+        self.acl_allowed.push(cmd);
     }
 
     pub fn user(&self) -> &str {
@@ -60,6 +96,7 @@ impl Session {
 
     /// A successful AUTH / HELLO AUTH.
     pub fn login(&mut self, user: &str) {
+        self.acl_allowed.clear();
         self.authenticated = true;
         self.user = user.to_string();
         self.client.meta().user = user.to_string();

@@ -99,12 +99,36 @@ impl Stats {
     }
 }
 
+/// The locked ACL; reaching it mutably bumps the ACL version.
+pub struct AclGuard<'a> {
+    acl: MutexGuard<'a, Acl>,
+    version: &'a AtomicU64,
+}
+
+impl std::ops::Deref for AclGuard<'_> {
+    type Target = Acl;
+    fn deref(&self) -> &Acl {
+        &self.acl
+    }
+}
+
+impl std::ops::DerefMut for AclGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Acl {
+        self.version.fetch_add(1, Ordering::AcqRel);
+        &mut self.acl
+    }
+}
+
 /// Everything the client-facing server shares between connections.
 #[derive(Debug)]
 pub struct ServerState {
     pub info: ServerInfo,
     /// Never held across an `.await`: every use is a short synchronous call.
-    pub acl: Mutex<Acl>,
+    acl: Mutex<Acl>,
+    /// Bumped whenever the ACL may change (any mutable use of it): a
+    /// session's remembered verdicts hold only at the version they were
+    /// reached at.
+    acl_version: AtomicU64,
     pub clients: ClientRegistry,
     pub stats: Stats,
     pub(crate) pause: Pause,
@@ -115,6 +139,7 @@ impl ServerState {
         ServerState {
             info,
             acl: Mutex::new(acl),
+            acl_version: AtomicU64::new(0),
             clients: ClientRegistry::default(),
             stats: Stats::default(),
             pause: Pause::default(),
@@ -123,8 +148,16 @@ impl ServerState {
 
     /// The ACL, even if a panicking connection poisoned the lock: the users
     /// themselves are always left consistent by the ACL code.
-    pub fn acl(&self) -> MutexGuard<'_, Acl> {
-        self.acl.lock().unwrap_or_else(|e| e.into_inner())
+    pub fn acl(&self) -> AclGuard<'_> {
+        AclGuard {
+            acl: self.acl.lock().unwrap_or_else(|e| e.into_inner()),
+            version: &self.acl_version,
+        }
+    }
+
+    /// The ACL's version now; read it before the verdict it is to date.
+    pub fn acl_version(&self) -> u64 {
+        self.acl_version.load(Ordering::Acquire)
     }
 
     /// Milliseconds since start: the clock ACL LOG ages are measured on.

@@ -1,19 +1,50 @@
 //! The instance maps of `SENTINEL MASTER(S)/REPLICAS/SENTINELS`: Redis's
 //! exact field order, every value a bulk string.
+//!
+//! A map is written twice over the same field list: once to count its
+//! fields (RESP announces a map's length first, and several fields are
+//! there only in some states), once to write them.
 
 use super::instance::{Common, Master, PeerSentinel, ReconfState, Replica};
-use crate::reply::Reply;
+use crate::reply_writer::ReplyWriter;
 use crate::time::Millis;
 
-struct Fields(Vec<(Reply, Reply)>);
+/// Where a map's fields go: a count, or a writer.
+trait Fields {
+    fn s(&mut self, k: &str, v: &str);
+    fn n(&mut self, k: &str, v: i64);
+}
 
-impl Fields {
+struct Count(usize);
+
+impl Fields for Count {
+    fn s(&mut self, _: &str, _: &str) {
+        self.0 += 1;
+    }
+    fn n(&mut self, _: &str, _: i64) {
+        self.0 += 1;
+    }
+}
+
+struct Write<'w, W: ReplyWriter + ?Sized>(&'w mut W);
+
+impl<W: ReplyWriter + ?Sized> Fields for Write<'_, W> {
     fn s(&mut self, k: &str, v: &str) {
-        self.0.push((Reply::bulk(k), Reply::bulk(v)));
+        self.0.bulk(k.as_bytes());
+        self.0.bulk(v.as_bytes());
     }
     fn n(&mut self, k: &str, v: i64) {
-        self.0.push((Reply::bulk(k), Reply::bulk_int(v)));
+        self.0.bulk(k.as_bytes());
+        self.0.bulk_int(v);
     }
+}
+
+/// Writes the map whose fields `fields` lists.
+fn write_map<W: ReplyWriter + ?Sized>(w: &mut W, fields: impl Fn(&mut dyn Fields)) {
+    let mut count = Count(0);
+    fields(&mut count);
+    w.map(count.0);
+    fields(&mut Write(w));
 }
 
 fn ago(now: Millis, then: Millis) -> i64 {
@@ -79,21 +110,24 @@ fn flags(c: &Common, kind: &Kind) -> String {
     f.join(",")
 }
 
-/// `hostnames` is `announce-hostnames`: it picks the host or the IP.
+/// The fields every instance map starts with. `hostnames` is
+/// `announce-hostnames`: it picks the host or the IP.
+#[allow(clippy::too_many_arguments)]
 fn common(
+    f: &mut dyn Fields,
     now: Millis,
     hostnames: bool,
     name: &str,
     c: &Common,
     kind: &Kind,
+    flags: &str,
     pending: u32,
-) -> Fields {
-    let mut f = Fields(Vec::with_capacity(40));
+) {
     f.s("name", name);
     f.s("ip", c.addr.announced(hostnames));
     f.n("port", c.addr.port as i64);
     f.s("runid", c.runid.as_deref().unwrap_or(""));
-    f.s("flags", &flags(c, kind));
+    f.s("flags", flags);
     f.n("link-pending-commands", pending as i64);
     f.n("link-refcount", c.link.refcount as i64);
     if let Kind::Master(m) = kind {
@@ -119,75 +153,96 @@ fn common(
         f.s("role-reported", c.role_reported.as_str());
         f.n("role-reported-time", ago(now, c.role_reported_time));
     }
-    f
 }
 
-pub fn master_map(now: Millis, hostnames: bool, m: &Master) -> Reply {
+pub fn write_master_map<W: ReplyWriter + ?Sized>(
+    w: &mut W,
+    now: Millis,
+    hostnames: bool,
+    m: &Master,
+) {
     let kind = Kind::Master(m);
-    let mut f = common(
-        now,
-        hostnames,
-        &m.name,
-        &m.common,
-        &kind,
-        m.common.link.pending_commands,
-    );
-    f.n("config-epoch", m.config_epoch.0 as i64);
-    f.n("num-slaves", m.replicas.len() as i64);
-    f.n("num-other-sentinels", m.sentinels.len() as i64);
-    f.n("quorum", m.quorum as i64);
-    f.n("failover-timeout", m.failover_timeout as i64);
-    f.n("parallel-syncs", m.parallel_syncs as i64);
-    if let Some(s) = &m.notification_script {
-        f.s("notification-script", s);
-    }
-    if let Some(s) = &m.client_reconfig_script {
-        f.s("client-reconfig-script", s);
-    }
-    Reply::Map(f.0)
+    let flags = flags(&m.common, &kind);
+    write_map(w, |f| {
+        common(
+            f,
+            now,
+            hostnames,
+            &m.name,
+            &m.common,
+            &kind,
+            &flags,
+            m.common.link.pending_commands,
+        );
+        f.n("config-epoch", m.config_epoch.0 as i64);
+        f.n("num-slaves", m.replicas.len() as i64);
+        f.n("num-other-sentinels", m.sentinels.len() as i64);
+        f.n("quorum", m.quorum as i64);
+        f.n("failover-timeout", m.failover_timeout as i64);
+        f.n("parallel-syncs", m.parallel_syncs as i64);
+        if let Some(s) = &m.notification_script {
+            f.s("notification-script", s);
+        }
+        if let Some(s) = &m.client_reconfig_script {
+            f.s("client-reconfig-script", s);
+        }
+    });
 }
 
 /// A replica is named after its announced address, so switching
 /// `announce-hostnames` renames it at once (Redis keeps the name it was
 /// created under and, at its next INFO, adds the same replica again under
 /// the other name).
-pub fn replica_map(now: Millis, hostnames: bool, r: &Replica, m: &Master) -> Reply {
+pub fn write_replica_map<W: ReplyWriter + ?Sized>(
+    w: &mut W,
+    now: Millis,
+    hostnames: bool,
+    r: &Replica,
+    m: &Master,
+) {
     let kind = Kind::Replica(r, m);
     let name = r.common.addr.announced_key(hostnames);
-    let mut f = common(
-        now,
-        hostnames,
-        &name,
-        &r.common,
-        &kind,
-        r.common.link.pending_commands,
-    );
-    f.n("master-link-down-time", r.master_link_down_time);
-    f.s(
-        "master-link-status",
-        if r.master_link_up { "ok" } else { "err" },
-    );
-    f.s("master-host", r.master_host.as_deref().unwrap_or("?"));
-    f.n("master-port", r.master_port as i64);
-    f.n("slave-priority", r.slave_priority);
-    f.n("slave-repl-offset", r.slave_repl_offset as i64);
-    f.n("replica-announced", r.replica_announced as i64);
-    Reply::Map(f.0)
+    let flags = flags(&r.common, &kind);
+    write_map(w, |f| {
+        common(
+            f,
+            now,
+            hostnames,
+            &name,
+            &r.common,
+            &kind,
+            &flags,
+            r.common.link.pending_commands,
+        );
+        f.n("master-link-down-time", r.master_link_down_time);
+        f.s(
+            "master-link-status",
+            if r.master_link_up { "ok" } else { "err" },
+        );
+        f.s("master-host", r.master_host.as_deref().unwrap_or("?"));
+        f.n("master-port", r.master_port as i64);
+        f.n("slave-priority", r.slave_priority);
+        f.n("slave-repl-offset", r.slave_repl_offset as i64);
+        f.n("replica-announced", r.replica_announced as i64);
+    });
 }
 
 /// `pending`: replies owed on the peer's shared link (kept by the core,
 /// not per master).
-pub fn sentinel_map(
+pub fn write_sentinel_map<W: ReplyWriter + ?Sized>(
+    w: &mut W,
     now: Millis,
     hostnames: bool,
     runid: &str,
     s: &PeerSentinel,
     pending: u32,
-) -> Reply {
+) {
     let kind = Kind::Sentinel(s);
-    let mut f = common(now, hostnames, runid, &s.common, &kind, pending);
-    f.n("last-hello-message", ago(now, s.last_hello_time));
-    f.s("voted-leader", s.leader.as_deref().unwrap_or("?"));
-    f.n("voted-leader-epoch", s.leader_epoch.0 as i64);
-    Reply::Map(f.0)
+    let flags = flags(&s.common, &kind);
+    write_map(w, |f| {
+        common(f, now, hostnames, runid, &s.common, &kind, &flags, pending);
+        f.n("last-hello-message", ago(now, s.last_hello_time));
+        f.s("voted-leader", s.leader.as_deref().unwrap_or("?"));
+        f.n("voted-leader-epoch", s.leader_epoch.0 as i64);
+    });
 }

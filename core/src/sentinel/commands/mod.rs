@@ -16,6 +16,7 @@ use std::borrow::Cow;
 use super::actions::{CommandOutput, Durability};
 use super::Sentinel;
 use crate::reply::Reply;
+use crate::reply_writer::{ReplyBuilder, ReplyWriter};
 use crate::string2ll::string2ll;
 use crate::time::Millis;
 
@@ -231,7 +232,12 @@ fn arity_ok(name: Sub, arity: i32, argc: usize) -> bool {
 }
 
 fn text(b: &[u8]) -> Cow<'_, str> {
-    String::from_utf8_lossy(b)
+    // `from_utf8_lossy` walks its chunk iterator even over valid text;
+    // names are valid UTF-8 but for the odd bad request.
+    match std::str::from_utf8(b) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(b),
+    }
 }
 
 /// Parses `SENTINEL <args...>` (`args[0]` is the subcommand); the error is
@@ -248,6 +254,16 @@ pub(crate) fn parse(args: &[Vec<u8>]) -> Result<SentinelCommand<'_>, Reply> {
             text(sub)
         )));
     };
+    parse_found(args, full, name, arity)
+}
+
+/// [`parse`] once the subcommand is known.
+fn parse_found<'a>(
+    args: &'a [Vec<u8>],
+    full: &str,
+    name: Sub,
+    arity: i32,
+) -> Result<SentinelCommand<'a>, Reply> {
     if !arity_ok(name, arity, args.len() + 1) {
         return Err(Reply::err(format!(
             "wrong number of arguments for 'sentinel|{full}' command"
@@ -299,17 +315,36 @@ impl Sentinel {
     /// driver; `None` for everything else (writes, votes, unknown names,
     /// malformed requests, whose errors `command` gives).
     pub fn query(&self, now: Millis, args: &[Vec<u8>]) -> Option<Reply> {
+        let mut b = ReplyBuilder::new();
+        self.query_into(|| now, args, &mut b).then(|| b.finish())
+    }
+
+    /// [`Sentinel::query`] writing the answer to `w` as it goes instead of
+    /// building it (the shell encodes it straight into the client's output).
+    /// `now` is only read by the queries whose answer carries ages. Returns
+    /// whether `args` was such a query; nothing is written otherwise.
+    pub fn query_into<W: ReplyWriter + ?Sized>(
+        &self,
+        now: impl FnOnce() -> Millis,
+        args: &[Vec<u8>],
+        w: &mut W,
+    ) -> bool {
         // Queries run once per client request: routing one allocates
         // nothing (names are looked up in place, arguments borrowed).
-        let (_, name, arity) = Sub::lookup(args.first()?)?;
+        let Some((full, name, arity)) = args.first().and_then(|a| Sub::lookup(a)) else {
+            return false;
+        };
         // Malformed ones go to `command`, which words their error.
         if !name.is_query() || !arity_ok(name, arity, args.len() + 1) {
-            return None;
+            return false;
         }
-        match parse(args).ok()? {
-            SentinelCommand::Query(q) => Some(self.answer_query(now, &q)),
-            _ => None,
-        }
+        let Ok(SentinelCommand::Query(q)) = parse_found(args, full, name, arity) else {
+            return false;
+        };
+        // Reading the clock is a system call's worth on the hottest query.
+        let now = if q.reads_clock() { now() } else { Millis(0) };
+        self.write_query(now, &q, w);
+        true
     }
 
     /// Runs `SENTINEL <args...>`; `args[0]` is the subcommand. A command

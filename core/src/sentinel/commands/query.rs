@@ -6,7 +6,8 @@ use std::borrow::Cow;
 
 use super::NO_SUCH_MASTER;
 use crate::reply::Reply;
-use crate::sentinel::instance_map::{master_map, replica_map, sentinel_map};
+use crate::reply_writer::{self, ReplyWriter};
+use crate::sentinel::instance_map::{write_master_map, write_replica_map, write_sentinel_map};
 use crate::sentinel::Sentinel;
 use crate::time::Millis;
 
@@ -28,55 +29,74 @@ pub(crate) enum Query<'a> {
     MyId,
 }
 
+impl Query<'_> {
+    /// Whether the answer carries ages (`now` is read); the others must
+    /// not look at it.
+    pub(super) fn reads_clock(&self) -> bool {
+        !matches!(
+            self,
+            Query::GetMasterAddrByName(_) | Query::CkQuorum(_) | Query::MyId
+        )
+    }
+}
+
 impl Sentinel {
     pub(super) fn answer_query(&self, now: Millis, query: &Query<'_>) -> Reply {
+        reply_writer::build(|w| self.write_query(now, query, w))
+    }
+
+    /// Writes the answer to `query` to `w`, piece by piece.
+    pub(super) fn write_query<W: ReplyWriter + ?Sized>(
+        &self,
+        now: Millis,
+        query: &Query<'_>,
+        w: &mut W,
+    ) {
         let hostnames = self.settings.announce_hostnames;
+        let no_such_master = |w: &mut W| w.reply(&Reply::err(NO_SUCH_MASTER));
         match query {
-            Query::Masters => Reply::Array(
-                self.masters
-                    .values()
-                    .map(|m| master_map(now, hostnames, m))
-                    .collect(),
-            ),
+            Query::Masters => {
+                w.array(self.masters.len());
+                for m in self.masters.values() {
+                    write_master_map(w, now, hostnames, m);
+                }
+            }
             Query::Master(name) => match self.masters.get(&**name) {
-                Some(m) => master_map(now, hostnames, m),
-                None => Reply::err(NO_SUCH_MASTER),
+                Some(m) => write_master_map(w, now, hostnames, m),
+                None => no_such_master(w),
             },
             Query::Replicas(name) => match self.masters.get(&**name) {
-                Some(m) => Reply::Array(
-                    m.replicas
-                        .values()
-                        .filter(|r| r.replica_announced)
-                        .map(|r| replica_map(now, hostnames, r, m))
-                        .collect(),
-                ),
-                None => Reply::err(NO_SUCH_MASTER),
+                Some(m) => {
+                    let announced = || m.replicas.values().filter(|r| r.replica_announced);
+                    w.array(announced().count());
+                    for r in announced() {
+                        write_replica_map(w, now, hostnames, r, m);
+                    }
+                }
+                None => no_such_master(w),
             },
             Query::Sentinels(name) => match self.masters.get(&**name) {
-                Some(m) => Reply::Array(
-                    m.sentinels
-                        .iter()
-                        .map(|(id, p)| {
-                            let pending = self.peer_pending.get(id).copied().unwrap_or(0);
-                            sentinel_map(now, hostnames, id, p, pending)
-                        })
-                        .collect(),
-                ),
-                None => Reply::err(NO_SUCH_MASTER),
+                Some(m) => {
+                    w.array(m.sentinels.len());
+                    for (id, p) in &m.sentinels {
+                        let pending = self.peer_pending.get(id).copied().unwrap_or(0);
+                        write_sentinel_map(w, now, hostnames, id, p, pending);
+                    }
+                }
+                None => no_such_master(w),
             },
             Query::GetMasterAddrByName(name) => match self.masters.get(&**name) {
                 Some(m) => {
                     let a = m.current_addr();
-                    Reply::Array(vec![
-                        Reply::bulk(self.announced(a)),
-                        Reply::bulk_int(a.port as i64),
-                    ])
+                    w.array(2);
+                    w.bulk(self.announced(a).as_bytes());
+                    w.bulk_int(a.port as i64);
                 }
-                None => Reply::NullArray,
+                None => w.reply(&Reply::NullArray),
             },
-            Query::CkQuorum(name) => self.ckquorum(name),
-            Query::InfoCache(names) => self.info_cache(now, names),
-            Query::MyId => Reply::bulk(self.myid()),
+            Query::CkQuorum(name) => w.reply(&self.ckquorum(name)),
+            Query::InfoCache(names) => w.reply(&self.info_cache(now, names)),
+            Query::MyId => w.bulk(self.myid().as_bytes()),
         }
     }
 
