@@ -21,6 +21,22 @@ struct State<T> {
     receiver_gone: bool,
 }
 
+/// An emptied queue with room for more items than this gives its buffer
+/// back: commands pile up only while a link connects (at start, a few
+/// dozen per link), and the grown buffer was then kept for good — 4 MiB
+/// of a sentinel at 1 000 masters.
+const KEPT_CAPACITY: usize = 8;
+
+impl<T> State<T> {
+    fn pop(&mut self) -> Option<T> {
+        let item = self.items.pop_front();
+        if self.items.is_empty() && self.items.capacity() > KEPT_CAPACITY {
+            self.items = VecDeque::new();
+        }
+        item
+    }
+}
+
 impl<T> Shared<T> {
     fn lock(&self) -> MutexGuard<'_, State<T>> {
         // Nothing panics while holding the lock; a poisoned one is as good.
@@ -95,7 +111,7 @@ impl<T> Receiver<T> {
             let notified = self.shared.notify.notified();
             {
                 let mut state = self.shared.lock();
-                if let Some(item) = state.items.pop_front() {
+                if let Some(item) = state.pop() {
                     return Some(item);
                 }
                 if state.sender_gone {
@@ -108,7 +124,7 @@ impl<T> Receiver<T> {
 
     /// An item already queued, without waiting.
     pub fn try_recv(&mut self) -> Option<T> {
-        self.shared.lock().items.pop_front()
+        self.shared.lock().pop()
     }
 }
 
@@ -147,6 +163,21 @@ mod tests {
         tx.try_send("ping").unwrap();
         drop(tx);
         assert_eq!(waiting.await.unwrap(), (Some("ping"), None));
+    }
+
+    #[tokio::test]
+    async fn a_backlog_gives_its_memory_back_once_drained() {
+        let (tx, mut rx) = queue(64);
+        for i in 0..40 {
+            tx.try_send(i).unwrap();
+        }
+        assert!(tx.shared.lock().items.capacity() >= 40);
+        for i in 0..40 {
+            assert_eq!(rx.recv().await, Some(i));
+        }
+        assert_eq!(tx.shared.lock().items.capacity(), 0);
+        tx.try_send(41).unwrap();
+        assert_eq!(rx.try_recv(), Some(41));
     }
 
     #[tokio::test]

@@ -165,6 +165,10 @@ async fn connect(
 
 /// Initial read buffer of a link.
 const LINK_READ_BUFFER: usize = 1024;
+/// An emptied read or write buffer larger than this is given back.
+const LINK_READ_BUFFER_KEPT: usize = 2 * LINK_READ_BUFFER;
+/// Emptied queues of commands awaiting replies keep room for this many.
+const KEPT_TAGS: usize = 8;
 
 async fn serve<S>(t: &mut LinkTask, stream: S, local_ip: String) -> String
 where
@@ -206,6 +210,17 @@ where
                 return e.to_string();
             }
             out.clear();
+            // The first write after connecting carries the backlog queued
+            // meanwhile; keep a buffer for the usual command or two.
+            if out.capacity() > LINK_READ_BUFFER_KEPT {
+                out = BytesMut::new();
+            }
+        }
+        if tags.is_empty() && tags.capacity() > KEPT_TAGS {
+            tags = VecDeque::new();
+        }
+        if pings.is_empty() && pings.capacity() > KEPT_TAGS {
+            pings = VecDeque::new();
         }
         tokio::select! {
             cmd = t.commands.recv() => match cmd {
@@ -251,7 +266,16 @@ where
                                 return "driver gone".into();
                             }
                         }
-                        Ok(None) => break,
+                        Ok(None) => {
+                            // An INFO reply grows the buffer to several KiB;
+                            // kept, it was most of a link's memory (a third
+                            // of the heap at 1 000 masters) for one reply
+                            // every 10 s.
+                            if buf.is_empty() && buf.capacity() > LINK_READ_BUFFER_KEPT {
+                                buf = BytesMut::with_capacity(LINK_READ_BUFFER);
+                            }
+                            break;
+                        }
                         Err(e) => return format!("protocol error: {e}"),
                     }
                 },

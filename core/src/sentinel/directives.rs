@@ -236,7 +236,7 @@ impl Sentinel {
                     return Err(replica_error(CreateError::Duplicate).into());
                 }
                 let replica = Replica::new(addr, master.common.down_after, now);
-                master.replicas.insert(key, replica);
+                master.replicas.insert(key, Box::new(replica));
                 Ok(())
             }
             ("known-sentinel", 4) => {
@@ -255,7 +255,7 @@ impl Sentinel {
                     return Err(sentinel_error(CreateError::Duplicate).into());
                 }
                 let peer = PeerSentinel::new(addr, runid.clone(), master.common.down_after, now);
-                master.sentinels.insert(runid, peer);
+                master.sentinels.insert(runid, Box::new(peer));
                 Ok(())
             }
             ("rename-command", 4) => {

@@ -219,7 +219,7 @@ impl Sentinel {
             }
         }
         let m = self.masters.known_mut(name).expect("master checked above");
-        m.sentinels.insert(h.runid.clone(), peer);
+        m.sentinels.insert(h.runid.clone(), Box::new(peer));
         for m in self.masters.values_mut() {
             if let Some(s) = m.sentinels.get_mut(&h.runid) {
                 s.common.link.refcount = refs + 1;

@@ -219,8 +219,10 @@ impl Sentinel {
             let Some(m) = self.masters.known_mut(master) else {
                 return;
             };
-            m.replicas
-                .insert(key.clone(), Replica::new(addr, m.common.down_after, now));
+            m.replicas.insert(
+                key.clone(),
+                Box::new(Replica::new(addr, m.common.down_after, now)),
+            );
             added.push(key);
         }
         for key in &added {

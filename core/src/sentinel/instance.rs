@@ -122,10 +122,12 @@ pub struct Master {
     /// cast one (never in epoch 0, so a persisted `leader-epoch 0` means
     /// "no vote").
     pub(crate) vote: VoteRecord<Option<RunId>>,
-    /// Replicas keyed by `ip:port` (`[ip]:port` for IPv6).
-    pub(crate) replicas: BTreeMap<String, Replica>,
+    /// Replicas keyed by `ip:port` (`[ip]:port` for IPv6). Boxed, as are
+    /// the sentinels: a map's first node has room for 11 entries, which
+    /// inline was ~4 KiB per master for one or two of them.
+    pub(crate) replicas: BTreeMap<String, Box<Replica>>,
     /// Other sentinels keyed by run id.
-    pub(crate) sentinels: BTreeMap<RunId, PeerSentinel>,
+    pub(crate) sentinels: BTreeMap<RunId, Box<PeerSentinel>>,
     pub(crate) failover: FailoverState,
     pub(crate) force_failover: bool,
     /// `SENTINEL FAILOVER <name> COORDINATED` is running (valkey's
@@ -301,12 +303,12 @@ impl Master {
     }
 
     /// Replicas keyed by `ip:port`.
-    pub fn replicas(&self) -> &BTreeMap<String, Replica> {
+    pub fn replicas(&self) -> &BTreeMap<String, Box<Replica>> {
         &self.replicas
     }
 
     /// Other sentinels keyed by run id.
-    pub fn sentinels(&self) -> &BTreeMap<RunId, PeerSentinel> {
+    pub fn sentinels(&self) -> &BTreeMap<RunId, Box<PeerSentinel>> {
         &self.sentinels
     }
 }

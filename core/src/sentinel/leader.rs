@@ -93,7 +93,7 @@ mod tests {
                     5000,
                     Millis(0),
                 );
-                m.sentinels.insert(RunId::from(runid), peer);
+                m.sentinels.insert(RunId::from(runid), Box::new(peer));
             }
             let got = (
                 m.odown_rule().needed(),

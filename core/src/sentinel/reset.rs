@@ -80,7 +80,7 @@ impl Sentinel {
             let key = addr.key();
             if !m.replicas.contains_key(&key) {
                 m.replicas
-                    .insert(key.clone(), Replica::new(addr, down_after, now));
+                    .insert(key.clone(), Box::new(Replica::new(addr, down_after, now)));
                 keys.push(key);
             }
         }

@@ -25,6 +25,7 @@ pub fn select_replica(m: &Master, timing: &Timing, now: Millis) -> Option<String
     let mut candidates: Vec<(&String, &Replica)> = m
         .replicas
         .iter()
+        .map(|(k, r)| (k, &**r))
         .filter(|(_, r)| {
             let c = &r.common;
             !c.s_down
@@ -86,7 +87,7 @@ mod tests {
         let mut m = Master::new("m".into(), Addr::new("127.0.0.1", 6379), 2, Millis(0));
         m.common.down_after = 1000;
         for r in replicas {
-            m.replicas.insert(r.common.addr.key(), r);
+            m.replicas.insert(r.common.addr.key(), Box::new(r));
         }
         m
     }
