@@ -166,7 +166,7 @@ async fn connect(
 /// Initial read buffer of a link.
 const LINK_READ_BUFFER: usize = 1024;
 /// An emptied read or write buffer larger than this is given back.
-const LINK_READ_BUFFER_KEPT: usize = 2 * LINK_READ_BUFFER;
+const LINK_BUFFER_KEPT: usize = 2 * LINK_READ_BUFFER;
 /// Emptied queues of commands awaiting replies keep room for this many.
 const KEPT_TAGS: usize = 8;
 
@@ -212,7 +212,7 @@ where
             out.clear();
             // The first write after connecting carries the backlog queued
             // meanwhile; keep a buffer for the usual command or two.
-            if out.capacity() > LINK_READ_BUFFER_KEPT {
+            if out.capacity() > LINK_BUFFER_KEPT {
                 out = BytesMut::new();
             }
         }
@@ -271,7 +271,7 @@ where
                             // kept, it was most of a link's memory (a third
                             // of the heap at 1 000 masters) for one reply
                             // every 10 s.
-                            if buf.is_empty() && buf.capacity() > LINK_READ_BUFFER_KEPT {
+                            if buf.is_empty() && buf.capacity() > LINK_BUFFER_KEPT {
                                 buf = BytesMut::with_capacity(LINK_READ_BUFFER);
                             }
                             break;
