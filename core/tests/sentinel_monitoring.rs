@@ -114,10 +114,17 @@ fn connected_links_are_named_pinged_and_subscribed() {
 #[test]
 fn info_and_hello_are_sent_once_connected() {
     let mut s = basic();
-    connect_master(&mut s, Millis(0));
+    let connected = sent(&connect_master(&mut s, Millis(0)));
+    let infos = |out: &[(LinkId, Tag, String)]| {
+        out.iter()
+            .filter(|(_, t, c)| *t == Tag::Info && c == "INFO")
+            .count()
+    };
+    assert_eq!(infos(&connected), 1, "{connected:?}");
     s.handle_timeout(Millis(100));
     let out = sent(&drain(&mut s));
-    assert!(out.iter().any(|(_, t, c)| *t == Tag::Info && c == "INFO"));
+    // The INFO asked on connecting is still unanswered: not asked again.
+    assert_eq!(infos(&out), 0, "{out:?}");
     let hello = out
         .iter()
         .find(|(_, t, _)| matches!(t, Tag::Hello(_)))

@@ -55,6 +55,10 @@ pub struct LinkState {
     pub(crate) last_avail_time: Millis,
     pub(crate) last_reconn_time: Option<Millis>,
     pub(crate) last_pub_time: Option<Millis>,
+    /// Last periodic INFO sent: the next is counted from it or from the
+    /// last reply, whichever is later, so a reply slower than a timer pass
+    /// is not asked for again on every pass.
+    pub(crate) last_info_time: Option<Millis>,
     pub(crate) refcount: u32,
 }
 

@@ -373,6 +373,7 @@ impl Sentinel {
                 // And INFO: a new link's first look at the role and the
                 // replicas should not wait for the next tick.
                 if !matches!(link.target, Target::Sentinel(_)) {
+                    self.each_common(&link.target, |c| c.link.last_info_time = Some(now));
                     self.send(link.clone(), Tag::Info, vec![b"INFO".to_vec()]);
                 }
             }
@@ -458,6 +459,7 @@ impl Sentinel {
             Tag::AskMasterState(master, _) | Tag::FailoverTo(master) => self.touch_master(master),
             Tag::Info | Tag::FenceGet | Tag::FenceSet | Tag::Ignore => self.touch(&link.target),
         }
+        let settles = matches!(tag, Tag::Ping | Tag::Info);
         match tag {
             Tag::Ping => self.handle_ping_reply(now, &link.target, &reply),
             Tag::Info => {
@@ -481,6 +483,9 @@ impl Sentinel {
             Tag::FenceSet => self.handle_fence_set(&link.target, &reply),
             Tag::FailoverTo(master) => self.handle_failover_to_reply(&master, &reply),
             Tag::Ignore | Tag::NoReply => {}
+        }
+        if settles {
+            self.settle(now, &link.target);
         }
     }
 

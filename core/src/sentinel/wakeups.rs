@@ -79,6 +79,30 @@ impl Sentinel {
         self.wakeups.stale.push(name.to_string());
     }
 
+    /// A reply from `target` was handled outside a pass: the master whose
+    /// visits time that instance learns when it is next due, as a pass
+    /// would compute it. A PONG or an INFO answered only moves its timers
+    /// (a visit planned while the PING or INFO was unanswered, half a slot
+    /// later, would find nothing due), or makes the master due now.
+    pub(crate) fn settle(&mut self, now: Millis, target: &Target) {
+        let owner = match target {
+            Target::Master(name) | Target::Replica { master: name, .. } => self.masters.get(name),
+            Target::Sentinel(id) => self
+                .masters
+                .values()
+                .find(|m| m.sentinels.get(id).is_some_and(|s| s.ping_owner)),
+        };
+        let Some(m) = owner else {
+            return;
+        };
+        let next = self.next_visit(now, m);
+        let name = m.name.clone();
+        if let Some(m) = self.masters.get_mut(&name) {
+            m.next_visit = next;
+        }
+        self.wakeups.visit_at = self.wakeups.visit_at.min(next);
+    }
+
     /// Something about the instance behind `target` changed.
     pub(crate) fn touch(&mut self, target: &Target) {
         match target {
@@ -216,11 +240,12 @@ impl Sentinel {
             due = self.ping_due_at(c);
         }
         if let Some(period) = info_period {
-            due = due.min(c.info_refresh.map_or(now, |t| after(t, period)));
+            let last = c.info_refresh.max(c.link.last_info_time);
+            due = due.min(self.periodic_due_at(c, last, period).unwrap_or(now));
         }
-        let hello = link
-            .last_pub_time
-            .map_or(now, |t| after(t, self.timing.publish_period));
+        let hello = self
+            .periodic_due_at(c, link.last_pub_time, self.timing.publish_period)
+            .unwrap_or(now);
         due = due.min(hello);
         // SDOWN by silence, and a quiet command link reconnected.
         if let Some(d) = link.ping_detector(false) {
@@ -386,7 +411,7 @@ mod tests {
     use super::tests_support::{quiet_master, quiet_master_with};
     use super::*;
     use crate::reply::Reply;
-    use crate::sentinel::links::{LinkId, Tag};
+    use crate::sentinel::links::{LinkId, Tag, HELLO_CHANNEL};
 
     #[test]
     fn a_quiet_master_is_skipped_until_a_timer_or_an_input_makes_it_due() {
@@ -496,5 +521,65 @@ mod tests {
         let planned = s.poll_timeout(planned + Millis(1_500));
         s.handle_timeout(planned + Millis(2_100));
         assert!(tilt(&mut s));
+    }
+
+    #[test]
+    fn an_idle_master_gets_its_info_and_hellos_with_a_ping_once_a_slot() {
+        // D = 30 s: a PING slot every second. Every command is answered
+        // 1 ms after it is sent.
+        let (mut s, master) = quiet_master_with(30_000);
+        let mut now = Millis(3);
+        let mut sent: Vec<(Millis, Tag)> = Vec::new();
+        let mut passes = 0;
+        let mut times = Vec::new();
+        while now < Millis(40_003) {
+            now = s.poll_timeout(now);
+            s.handle_timeout(now);
+            passes += 1;
+            times.push(now);
+            let out: Vec<_> = std::iter::from_fn(|| s.poll_action()).collect();
+            now = now + Millis(1);
+            for a in out {
+                let crate::sentinel::Action::Send(o) = a else {
+                    continue;
+                };
+                sent.push((now - Millis(1), o.tag.clone()));
+                if let Tag::Hello(_) = o.tag {
+                    // The master delivers our own hello to our subscription.
+                    let msg = ["message", HELLO_CHANNEL].map(Reply::bulk);
+                    let mut msg = msg.to_vec();
+                    msg.push(Reply::Bulk(o.args[2].clone()));
+                    let pubsub = LinkId::pubsub(master.clone());
+                    s.handle_reply(now, pubsub, Tag::Ignore, Reply::Array(msg));
+                }
+                let reply = match o.tag {
+                    Tag::Ping => Reply::Simple("PONG".into()),
+                    Tag::Info => {
+                        Reply::Bulk("# Replication\r\nrole:master\r\nrun_id:abc\r\n".into())
+                    }
+                    _ => Reply::Int(1),
+                };
+                s.handle_reply(now, LinkId::cmd(master.clone()), o.tag, reply);
+            }
+        }
+        let count = |f: fn(&Tag) -> bool| sent.iter().filter(|(_, t)| f(t)).count();
+        let pings = count(|t| *t == Tag::Ping);
+        let infos = count(|t| *t == Tag::Info);
+        let hellos = count(|t| matches!(t, Tag::Hello(_)));
+        // The rates of Redis: a PING a second, INFO every 10 s, a hello
+        // every 2 s.
+        assert!((39..=41).contains(&pings), "{pings} PINGs: {sent:?}");
+        assert!((4..=5).contains(&infos), "{infos} INFOs: {sent:?}");
+        assert!((19..=21).contains(&hellos), "{hellos} hellos: {sent:?}");
+        // Each goes out in the pass of a PING; passes are the slots' and at
+        // most one more a slot (planned half a slot after a PING, for the
+        // case it goes unanswered), not one every 50 ms.
+        let ping_at: Vec<Millis> = sent
+            .iter()
+            .filter(|(_, t)| *t == Tag::Ping)
+            .map(|(at, _)| *at)
+            .collect();
+        assert!(sent.iter().all(|(at, _)| ping_at.contains(at)), "{sent:?}");
+        assert!(passes <= 85, "{passes} passes: {times:?}");
     }
 }
