@@ -311,7 +311,8 @@ impl Sentinel {
 
     /// Re-indexes the masters touched since the last call.
     fn refresh_index(&mut self, now: Millis) {
-        let names: Vec<String> = if std::mem::take(&mut self.wakeups.all_stale) {
+        let all = std::mem::take(&mut self.wakeups.all_stale);
+        let mut names: Vec<String> = if all {
             self.wakeups.stale.clear();
             self.wakeups
                 .at
@@ -322,19 +323,30 @@ impl Sentinel {
         } else {
             std::mem::take(&mut self.wakeups.stale)
         };
-        for name in names {
-            if let Some(old) = self.wakeups.at.remove(&name) {
-                self.wakeups.index.remove(&(old, name.clone()));
-            }
-            let Some(t) = self
+        for name in &names {
+            let t = self
                 .masters
-                .get(&name)
-                .and_then(|m| self.master_deadline(now, m))
-            else {
+                .get(name)
+                .and_then(|m| self.master_deadline(now, m));
+            let old = self.wakeups.at.get(name).copied();
+            // Most re-indexed masters (a PONG, a pass) keep their
+            // deadline: leave the ordered index alone then.
+            if old == t {
                 continue;
-            };
-            self.wakeups.index.insert((t, name.clone()));
-            self.wakeups.at.insert(name, t);
+            }
+            if let Some(old) = old {
+                self.wakeups.index.remove(&(old, name.clone()));
+                self.wakeups.at.remove(name);
+            }
+            if let Some(t) = t {
+                self.wakeups.index.insert((t, name.clone()));
+                self.wakeups.at.insert(name.clone(), t);
+            }
+        }
+        // The list's buffer serves the next round of touches.
+        if !all && self.wakeups.stale.is_empty() {
+            names.clear();
+            self.wakeups.stale = names;
         }
     }
 
