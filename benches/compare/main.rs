@@ -371,6 +371,13 @@ fn trio(kind: Kind, fault: Fault, table: Option<&mut Table>) -> Option<[f64; 4]>
     }
     // Let the replicas' INFO be fresh, as in a steady state.
     std::thread::sleep(Duration::from_millis(1500));
+    // Then strike at a random moment of the second: failures do not wait
+    // for a sentinel's timers. rsentinel's PINGs, INFOs and hellos go out
+    // on slots of the wall clock, so the readiness seen above falls just
+    // after a slot, and a fixed wait put every fault there too: a SIGSTOP
+    // then always came a whole slot (D/10) before the next PING could
+    // notice it, where a random moment waits half a slot on average.
+    std::thread::sleep(random_phase());
     let deadline = Instant::now() + Duration::from_secs(60);
     let stop = Arc::new(AtomicBool::new(false));
     let on = |p: u16, ch| watch(p, ch, deadline, stop.clone());
@@ -433,6 +440,15 @@ fn trio(kind: Kind, fault: Fault, table: Option<&mut Table>) -> Option<[f64; 4]>
 }
 
 /// [`wait_until`] polling every 2 ms, for timings.
+/// A delay of 0–999 ms from the clock's nanoseconds: a fault's phase
+/// against the sentinels' timers that neither implementation controls.
+fn random_phase() -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    Duration::from_millis(u64::from(nanos / 7 % 1000))
+}
+
 fn wait_until_fast(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
@@ -529,7 +545,7 @@ fn mass(kind: Kind, n: usize, table: &mut Table) {
         eprintln!("{}: mass topology not discovered", kind.name());
         return;
     }
-    std::thread::sleep(Duration::from_millis(1500));
+    std::thread::sleep(Duration::from_millis(1500) + random_phase());
     let t0 = Instant::now();
     for m in &masters {
         m.signal(libc::SIGKILL);
