@@ -337,6 +337,11 @@ impl Common {
         }
     }
 
+    /// The last periodic INFO: its reply or its send, whichever is later.
+    pub(crate) fn last_info(&self) -> Option<Millis> {
+        self.info_refresh.max(self.link.last_info_time)
+    }
+
     /// Either needed connection is missing.
     pub fn disconnected(&self, needs_pubsub: bool) -> bool {
         !self.link.cc_connected || (needs_pubsub && !self.link.pc_connected)

@@ -278,7 +278,7 @@ impl Sentinel {
         }
         let info_due = !is_sentinel
             && self
-                .periodic_due_at(c, c.info_refresh.max(c.link.last_info_time), info_period)
+                .periodic_due_at(c, c.last_info(), info_period)
                 .is_none_or(|t| now >= t);
         let ping_due = now >= self.ping_due_at(c);
         let hello_due = self

@@ -240,8 +240,10 @@ impl Sentinel {
             due = self.ping_due_at(c);
         }
         if let Some(period) = info_period {
-            let last = c.info_refresh.max(c.link.last_info_time);
-            due = due.min(self.periodic_due_at(c, last, period).unwrap_or(now));
+            due = due.min(
+                self.periodic_due_at(c, c.last_info(), period)
+                    .unwrap_or(now),
+            );
         }
         let hello = self
             .periodic_due_at(c, link.last_pub_time, self.timing.publish_period)
