@@ -59,12 +59,7 @@ impl Sentinel {
                 *due || self.out.queued() == queued,
                 "master {name} was skipped as quiet, but its pass acted"
             );
-            if let Some(m) = self.masters.known(name) {
-                let next = self.next_visit(now, m);
-                if let Some(m) = self.masters.known_mut(name) {
-                    m.next_visit = next;
-                }
-            }
+            self.plan_visit(now, name);
             self.reindex(name);
         }
         self.after_tick(now);

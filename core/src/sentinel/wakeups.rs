@@ -92,15 +92,22 @@ impl Sentinel {
                 .values()
                 .find(|m| m.sentinels.get(id).is_some_and(|s| s.ping_owner)),
         };
-        let Some(m) = owner else {
+        let Some(name) = owner.map(|m| m.name.clone()) else {
             return;
         };
-        let next = self.next_visit(now, m);
-        let name = m.name.clone();
-        if let Some(m) = self.masters.get_mut(&name) {
+        if let Some(next) = self.plan_visit(now, &name) {
+            self.wakeups.visit_at = self.wakeups.visit_at.min(next);
+        }
+    }
+
+    /// Records when master `name` is next due a visit (see
+    /// [`Sentinel::next_visit`]) and returns it.
+    pub(crate) fn plan_visit(&mut self, now: Millis, name: &str) -> Option<Millis> {
+        let next = self.next_visit(now, self.masters.get(name)?);
+        if let Some(m) = self.masters.get_mut(name) {
             m.next_visit = next;
         }
-        self.wakeups.visit_at = self.wakeups.visit_at.min(next);
+        Some(next)
     }
 
     /// Something about the instance behind `target` changed.
