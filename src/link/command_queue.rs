@@ -21,18 +21,10 @@ struct State<T> {
     receiver_gone: bool,
 }
 
-/// An emptied queue with room for more items than this gives its buffer
-/// back: commands pile up only while a link connects (at start, a few
-/// dozen per link), and the grown buffer was then kept for good — 4 MiB
-/// of a sentinel at 1 000 masters.
-const KEPT_CAPACITY: usize = 8;
-
 impl<T> State<T> {
     fn pop(&mut self) -> Option<T> {
         let item = self.items.pop_front();
-        if self.items.is_empty() && self.items.capacity() > KEPT_CAPACITY {
-            self.items = VecDeque::new();
-        }
+        super::give_back_if_drained(&mut self.items);
         item
     }
 }

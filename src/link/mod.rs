@@ -31,6 +31,19 @@ use tokio_rustls::TlsConnector;
 
 pub use task::LinkEvent;
 
+/// An emptied queue with room for more items than this gives its buffer
+/// back: commands (and the replies owed for them) pile up only while a
+/// link connects (at start, a few dozen per link), and the grown buffers
+/// were then kept for good — 4 MiB of a sentinel at 1 000 masters.
+const KEPT_QUEUE: usize = 8;
+
+/// Frees `q`'s buffer once it is empty and larger than [`KEPT_QUEUE`].
+fn give_back_if_drained<T>(q: &mut std::collections::VecDeque<T>) {
+    if q.is_empty() && q.capacity() > KEPT_QUEUE {
+        *q = std::collections::VecDeque::new();
+    }
+}
+
 /// A command to write on a link, with what its reply will mean.
 type Outgoing = (Vec<Vec<u8>>, Tag);
 

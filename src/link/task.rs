@@ -167,8 +167,6 @@ async fn connect(
 const LINK_READ_BUFFER: usize = 1024;
 /// An emptied read or write buffer larger than this is given back.
 const LINK_BUFFER_KEPT: usize = 2 * LINK_READ_BUFFER;
-/// Emptied queues of commands awaiting replies keep room for this many.
-const KEPT_TAGS: usize = 8;
 
 async fn serve<S>(t: &mut LinkTask, stream: S, local_ip: String) -> String
 where
@@ -216,12 +214,8 @@ where
                 out = BytesMut::new();
             }
         }
-        if tags.is_empty() && tags.capacity() > KEPT_TAGS {
-            tags = VecDeque::new();
-        }
-        if pings.is_empty() && pings.capacity() > KEPT_TAGS {
-            pings = VecDeque::new();
-        }
+        super::give_back_if_drained(&mut tags);
+        super::give_back_if_drained(&mut pings);
         tokio::select! {
             cmd = t.commands.recv() => match cmd {
                 Some((args, tag)) => {
