@@ -31,15 +31,14 @@ use tokio_rustls::TlsConnector;
 
 pub use task::LinkEvent;
 
-/// An emptied queue with room for more items than this gives its buffer
-/// back: commands (and the replies owed for them) pile up only while a
-/// link connects (at start, a few dozen per link), and the grown buffers
-/// were then kept for good — 4 MiB of a sentinel at 1 000 masters.
-const KEPT_QUEUE: usize = 8;
-
-/// Frees `q`'s buffer once it is empty and larger than [`KEPT_QUEUE`].
+/// Frees `q`'s buffer once it is empty. Commands (and the replies owed for
+/// them) pile up only while a link connects, and otherwise a link has a
+/// command or three in flight a second: holding room for them between
+/// times cost every idle link ~400 bytes (grown buffers kept for good had
+/// been 4 MiB of a sentinel at 1 000 masters), freeing it costs an
+/// allocation per burst, next to the several a message takes anyway.
 fn give_back_if_drained<T>(q: &mut std::collections::VecDeque<T>) {
-    if q.is_empty() && q.capacity() > KEPT_QUEUE {
+    if q.is_empty() && q.capacity() > 0 {
         *q = std::collections::VecDeque::new();
     }
 }

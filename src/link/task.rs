@@ -5,6 +5,7 @@
 //! so they are never paired.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -73,15 +74,23 @@ pub(super) struct LinkTask {
 }
 
 pub(super) async fn run(mut t: LinkTask) {
-    let connecting = connect(&t.addr, t.bind_source, &t.events);
-    let error = match tokio::time::timeout(t.connect_timeout, connecting).await {
-        Ok(Ok(stream)) => {
+    // Boxed: the lookup, the connect and their timer are needed only until
+    // connected, and inline they would size the task for its whole life.
+    let connecting = Box::pin(tokio::time::timeout(
+        t.connect_timeout,
+        connect(&t.addr, t.bind_source, &t.events),
+    ));
+    let error = match connecting.await {
+        Ok(Ok(mut stream)) => {
             let local_ip = stream
                 .local_addr()
                 .map(|a| a.ip().to_canonical().to_string())
                 .unwrap_or_default();
             match t.tls.clone() {
-                None => serve(&mut t, stream, local_ip).await,
+                None => {
+                    let (reader, writer) = stream.split();
+                    serve(&mut t, reader, writer, local_ip).await
+                }
                 // The handshake shares the connect timeout: a peer that
                 // accepts but never answers TLS is as dead as one that
                 // never accepts.
@@ -94,7 +103,10 @@ pub(super) async fn run(mut t: LinkTask) {
                         match tokio::time::timeout(t.connect_timeout, tls.connect(name, stream))
                             .await
                         {
-                            Ok(Ok(stream)) => serve(&mut t, stream, local_ip).await,
+                            Ok(Ok(stream)) => {
+                                let (reader, writer) = tokio::io::split(stream);
+                                serve(&mut t, reader, writer, local_ip).await
+                            }
                             Ok(Err(e)) => format!("TLS handshake failed: {e}"),
                             Err(_) => "TLS handshake timed out".to_string(),
                         }
@@ -106,14 +118,13 @@ pub(super) async fn run(mut t: LinkTask) {
         Ok(Err(e)) => e.to_string(),
         Err(_) => "connection timed out".to_string(),
     };
-    let _ = t
-        .events
-        .send(LinkEvent::Closed {
-            link: t.link.clone(),
+    if let Ok(slot) = t.events.reserve().await {
+        slot.send(LinkEvent::Closed {
+            link: t.link,
             generation: t.generation,
             error,
-        })
-        .await;
+        });
+    }
 }
 
 /// Connects to `addr`, resolving its host anew each time (as Redis does on
@@ -163,41 +174,76 @@ async fn connect(
     Err(last_err.unwrap_or_else(|| std::io::Error::other("no address found")))
 }
 
-/// Initial read buffer of a link.
-const LINK_READ_BUFFER: usize = 1024;
-/// An emptied read or write buffer larger than this is given back.
-const LINK_BUFFER_KEPT: usize = 2 * LINK_READ_BUFFER;
+/// Room a link makes in its read buffer before reading: most replies are a
+/// few bytes, an INFO a few KiB (then read in more than one go).
+const LINK_READ_CHUNK: usize = 1024;
 
-async fn serve<S>(t: &mut LinkTask, stream: S, local_ip: String) -> String
+/// How a link reads its connection.
+trait LinkReader {
+    /// Reads what has arrived into `buf`, making room first; `Ok(0)` at
+    /// end of stream.
+    fn read_some(&mut self, buf: &mut BytesMut) -> impl Future<Output = std::io::Result<usize>>;
+}
+
+fn make_room(buf: &mut BytesMut) {
+    if buf.capacity() - buf.len() < LINK_READ_CHUNK / 4 {
+        buf.reserve(LINK_READ_CHUNK);
+    }
+}
+
+/// A plain socket is read only once it is readable, and the buffer is made
+/// then: an idle link (almost every link, almost all the time) holds no
+/// read buffer at all — at 1 000 masters, 2 000 links.
+impl LinkReader for tokio::net::tcp::ReadHalf<'_> {
+    async fn read_some(&mut self, buf: &mut BytesMut) -> std::io::Result<usize> {
+        // The stream's own read waker, not `readable()`: that one's waiter
+        // node would add 200 bytes to every link task.
+        let stream: &TcpStream = self.as_ref();
+        std::future::poll_fn(|cx| stream.poll_read_ready(cx)).await?;
+        make_room(buf);
+        // Through `AsyncRead`, which (unlike `try_read`) knows that a read
+        // shorter than the buffer drained the socket: no extra read to
+        // learn that it would block.
+        self.read_buf(buf).await
+    }
+}
+
+/// Through TLS the buffer is made before waiting: decrypted bytes may
+/// already wait inside the session, which no socket readiness shows.
+impl<S: AsyncRead> LinkReader for tokio::io::ReadHalf<S> {
+    async fn read_some(&mut self, buf: &mut BytesMut) -> std::io::Result<usize> {
+        make_room(buf);
+        self.read_buf(buf).await
+    }
+}
+
+async fn serve<R, W>(t: &mut LinkTask, mut reader: R, mut writer: W, local_ip: String) -> String
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    R: LinkReader,
+    W: AsyncWrite + Unpin,
 {
-    let (mut reader, mut writer) = tokio::io::split(stream);
     let mut tags: VecDeque<Tag> = VecDeque::new();
     let mut out = BytesMut::new();
     if let Some(pass) = t.first_auth.take() {
         encode_command(&[b"AUTH", &pass], &mut out);
         tags.push_back(Tag::Ignore);
     }
-    if t.events
-        .send(LinkEvent::Connected {
-            link: t.link.clone(),
-            generation: t.generation,
-            local_ip,
-        })
-        .await
-        .is_err()
-    {
+    let Ok(slot) = t.events.reserve().await else {
         return "driver gone".into();
-    }
+    };
+    slot.send(LinkEvent::Connected {
+        link: t.link.clone(),
+        generation: t.generation,
+        local_ip,
+    });
     let _up = crate::observe::LinkUp::new(&t.link);
     // When each unanswered PING went out, for the round-trip metric.
     let mut pings: VecDeque<std::time::Instant> = VecDeque::new();
     let mut parser = ReplyParser::new();
-    // Small to start: most replies are a few bytes and the buffer grows
-    // for a large INFO; 16 KiB per link was most of the idle RSS at 200
-    // masters (two links per master).
-    let mut buf = BytesMut::with_capacity(LINK_READ_BUFFER);
+    // Made when something is read, freed once parsed (16 KiB per link had
+    // been most of the idle RSS at 200 masters, 1 KiB still an eighth of
+    // it at 1 000).
+    let mut buf = BytesMut::new();
     loop {
         if !out.is_empty() {
             // flush: a TLS writer may keep the last record buffered.
@@ -207,76 +253,81 @@ where
             if let Err(e) = writer.flush().await {
                 return e.to_string();
             }
-            out.clear();
-            // The first write after connecting carries the backlog queued
-            // meanwhile; keep a buffer for the usual command or two.
-            if out.capacity() > LINK_BUFFER_KEPT {
-                out = BytesMut::new();
-            }
+            // Written: an idle link keeps no output buffer either.
+            out = BytesMut::new();
         }
         super::give_back_if_drained(&mut tags);
         super::give_back_if_drained(&mut pings);
-        tokio::select! {
-            cmd = t.commands.recv() => match cmd {
-                Some((args, tag)) => {
+        // The select only says what happened; the work is done after it,
+        // once its futures are gone, so the task is not sized for both.
+        let step = tokio::select! {
+            cmd = t.commands.recv() => Step::Command(cmd),
+            read = reader.read_some(&mut buf) => Step::Read(read),
+        };
+        match step {
+            Step::Command(Some((args, tag))) => {
+                let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+                encode_command(&refs, &mut out);
+                note_ping(&tag, &mut pings);
+                tags.push_back(tag);
+                // Take whatever else is queued so it goes out in one write.
+                while let Some((args, tag)) = t.commands.try_recv() {
                     let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
                     encode_command(&refs, &mut out);
                     note_ping(&tag, &mut pings);
                     tags.push_back(tag);
-                    // Take whatever else is queued so it goes out in one write.
-                    while let Some((args, tag)) = t.commands.try_recv() {
-                        let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
-                        encode_command(&refs, &mut out);
-                        note_ping(&tag, &mut pings);
-                        tags.push_back(tag);
-                    }
                 }
-                None => return "closed".into(),
-            },
-            read = reader.read_buf(&mut buf) => match read {
-                Ok(0) => return "connection closed by peer".into(),
-                Ok(_) => loop {
-                    match parser.parse(&mut buf) {
-                        Ok(Some(reply)) => {
-                            let Some(tag) = pair_reply(t.link.channel, &mut tags, &reply) else {
-                                tracing::debug!("{:?}: ignoring a push frame on a command link", t.link);
-                                continue;
-                            };
-                            if tag == Tag::NoReply {
-                                tracing::debug!("{:?}: REPLCONF GETACK refused: {reply:?}", t.link);
-                                continue;
-                            }
-                            if let (Tag::Ping, Some(sent)) = (&tag, pings.front()) {
-                                crate::observe::on_link_rtt(&t.link, sent.elapsed());
-                                pings.pop_front();
-                            }
-                            let ev = LinkEvent::Reply {
-                                link: t.link.clone(),
-                                generation: t.generation,
-                                tag,
-                                reply,
-                            };
-                            if t.events.send(ev).await.is_err() {
-                                return "driver gone".into();
-                            }
+            }
+            Step::Command(None) => return "closed".into(),
+            Step::Read(Ok(0)) => return "connection closed by peer".into(),
+            Step::Read(Ok(_)) => loop {
+                match parser.parse(&mut buf) {
+                    Ok(Some(reply)) => {
+                        let Some(tag) = pair_reply(t.link.channel, &mut tags, &reply) else {
+                            tracing::debug!(
+                                "{:?}: ignoring a push frame on a command link",
+                                t.link
+                            );
+                            continue;
+                        };
+                        if tag == Tag::NoReply {
+                            tracing::debug!("{:?}: REPLCONF GETACK refused: {reply:?}", t.link);
+                            continue;
                         }
-                        Ok(None) => {
-                            // An INFO reply grows the buffer to several KiB;
-                            // kept, it was most of a link's memory (a third
-                            // of the heap at 1 000 masters) for one reply
-                            // every 10 s.
-                            if buf.is_empty() && buf.capacity() > LINK_BUFFER_KEPT {
-                                buf = BytesMut::with_capacity(LINK_READ_BUFFER);
-                            }
-                            break;
+                        if let (Tag::Ping, Some(sent)) = (&tag, pings.front()) {
+                            crate::observe::on_link_rtt(&t.link, sent.elapsed());
+                            pings.pop_front();
                         }
-                        Err(e) => return format!("protocol error: {e}"),
+                        // A slot first, then the event: waiting holds no event.
+                        let Ok(slot) = t.events.reserve().await else {
+                            return "driver gone".into();
+                        };
+                        slot.send(LinkEvent::Reply {
+                            link: t.link.clone(),
+                            generation: t.generation,
+                            tag,
+                            reply,
+                        });
                     }
-                },
-                Err(e) => return e.to_string(),
+                    Ok(None) => {
+                        // Only a partial reply is kept between reads.
+                        if buf.is_empty() {
+                            buf = BytesMut::new();
+                        }
+                        break;
+                    }
+                    Err(e) => return format!("protocol error: {e}"),
+                }
             },
+            Step::Read(Err(e)) => return e.to_string(),
         }
     }
+}
+
+/// What woke a link's loop.
+enum Step {
+    Command(Option<super::Outgoing>),
+    Read(std::io::Result<usize>),
 }
 
 fn note_ping(tag: &Tag, pings: &mut VecDeque<std::time::Instant>) {

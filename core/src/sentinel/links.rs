@@ -91,21 +91,23 @@ impl LinkId {
     }
 }
 
-/// What a reply on a command link answers.
+/// What a reply on a command link answers. Kept small (names boxed, the
+/// rare `Asked` behind a pointer): every link queues one per command in
+/// flight, and keeps room for a few.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Tag {
     Ping,
     Info,
     /// A hello published on behalf of this master.
-    Hello(String),
+    Hello(Box<str>),
     /// `is-master-down-by-addr` about this master, as it was when asked.
-    AskMasterState(String, Asked),
+    AskMasterState(Box<str>, Box<Asked>),
     /// `CONFIG GET min-replicas-*` (write fencing).
     FenceGet,
     /// A `CONFIG SET` of a fencing setting.
     FenceSet,
     /// The `EXEC` of a coordinated failover's `FAILOVER TO` transaction.
-    FailoverTo(String),
+    FailoverTo(Box<str>),
     /// AUTH, CLIENT SETNAME, the SLAVEOF transaction…: reply not needed.
     Ignore,
     /// A command the server never answers (`REPLCONF GETACK`): the link

@@ -92,7 +92,7 @@ impl Sentinel {
         for runid in ask {
             self.send(
                 LinkId::cmd(Target::Sentinel(runid)),
-                Tag::AskMasterState(name.to_string(), asked.clone()),
+                Tag::AskMasterState(name.into(), Box::new(asked.clone())),
                 vec![
                     b"SENTINEL".to_vec(),
                     b"is-master-down-by-addr".to_vec(),

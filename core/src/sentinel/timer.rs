@@ -344,7 +344,7 @@ impl Sentinel {
         );
         self.send(
             LinkId::cmd(target.clone()),
-            Tag::Hello(master.to_string()),
+            Tag::Hello(master.into()),
             vec![
                 b"PUBLISH".to_vec(),
                 HELLO_CHANNEL.as_bytes().to_vec(),

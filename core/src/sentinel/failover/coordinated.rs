@@ -109,7 +109,7 @@ impl Sentinel {
         let last = cmds.len() - 1;
         for (i, cmd) in cmds.into_iter().enumerate() {
             let tag = if i == last {
-                Tag::FailoverTo(name.to_string())
+                Tag::FailoverTo(name.into())
             } else {
                 Tag::Ignore
             };
