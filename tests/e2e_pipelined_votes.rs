@@ -128,3 +128,66 @@ fn pipelined_votes_are_answered_in_order_and_share_config_writes() {
     );
     s.kill();
 }
+
+/// Hellos a peer publishes back to back (a leader announcing many
+/// failovers at once) are submitted without waiting for each other, yet
+/// answered `:1` in order, and a command after them sees all of them.
+#[test]
+fn pipelined_hellos_are_answered_in_order_and_seen_by_the_next_command() {
+    let ports = free_ports(MASTERS as usize);
+    let body: String = ports
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!("sentinel monitor m{i} 127.0.0.1 {p} 2\n"))
+        .collect();
+    let mut s = rsentinel_started(&body, &[], &[]);
+    s.wait_ready(Duration::from_secs(10));
+    let peer_port = free_port();
+    let hello = |i: usize| -> Vec<String> {
+        let payload = format!(
+            "127.0.0.1,{peer_port},{CANDIDATE},0,m{i},127.0.0.1,{},0",
+            ports[i]
+        );
+        vec!["PUBLISH".into(), "__sentinel__:hello".into(), payload]
+    };
+    let mut requests: Vec<Vec<String>> = (0..MASTERS as usize).map(hello).collect();
+    // Another channel is refused in its place, without disturbing the rest.
+    requests.insert(3, vec!["PUBLISH".into(), "other".into(), "x".into()]);
+    let last = format!("m{}", MASTERS - 1);
+    requests.push(vec!["SENTINEL".into(), "SENTINELS".into(), last]);
+    let mut c = Client::connect(s.port).unwrap();
+    let batch: Vec<u8> = requests.iter().flat_map(|r| encode(r)).collect();
+    c.send_raw(&batch).unwrap();
+    let replies: Vec<Reply> = requests.iter().map(|_| c.read().unwrap()).collect();
+    for (req, reply) in requests.iter().zip(&replies) {
+        match (req[0].as_str(), req[1].as_str()) {
+            ("PUBLISH", "other") => assert!(
+                matches!(reply, Reply::Error(e) if e.contains("Only HELLO messages")),
+                "{reply:?}"
+            ),
+            ("PUBLISH", _) => assert_eq!(*reply, Reply::Int(1), "{req:?}"),
+            _ => {
+                let Reply::Array(peers) = reply else {
+                    panic!("SENTINEL SENTINELS: {reply:?}");
+                };
+                assert_eq!(peers.len(), 1, "{reply:?}");
+                assert!(mentions(reply, CANDIDATE), "{reply:?}");
+            }
+        }
+    }
+    // Every master learnt the peer from its own hello.
+    for i in 0..MASTERS as usize {
+        let reply = c.cmd(&["SENTINEL", "SENTINELS", &format!("m{i}")]).unwrap();
+        assert!(mentions(&reply, CANDIDATE), "m{i}: {reply:?}");
+    }
+    s.kill();
+}
+
+/// Whether `text` is a bulk string anywhere in `reply`.
+fn mentions(reply: &Reply, text: &str) -> bool {
+    match reply {
+        Reply::Bulk(b) => b == text.as_bytes(),
+        Reply::Array(items) => items.iter().any(|r| mentions(r, text)),
+        _ => false,
+    }
+}

@@ -183,11 +183,18 @@ impl CoreHandle {
             .await;
     }
 
-    /// Processes a hello a peer published to us; Redis replies `:1`.
-    pub async fn hello(&self, payload: Vec<u8>) -> Reply {
-        self.ask(|tx| Request::Hello(payload, tx))
-            .await
-            .unwrap_or_else(shutting_down)
+    /// Queues a hello a peer published to us, for the driver to process in
+    /// order (Redis replies `:1` once processed). Submitted without
+    /// waiting, like vote requests: a leader announcing dozens of
+    /// failovers at once publishes its hellos back to back, and one driver
+    /// round trip per hello delayed the last ones by up to ~100 ms under
+    /// the load of a mass failover.
+    pub async fn submit_hello(&self, payload: Vec<u8>) -> Submitted {
+        let (tx, rx) = oneshot::channel();
+        match self.tx.send(Request::Hello(payload, tx)).await {
+            Ok(()) => Submitted::Waiting(rx),
+            Err(_) => Submitted::Ready(shutting_down()),
+        }
     }
 
     pub async fn info_section(&self) -> String {

@@ -208,7 +208,7 @@ impl<S: ClientStream> Connection<S> {
                         argv_mem: args.iter().map(Vec::len).sum(),
                         obl: self.out.buf.len(),
                     };
-                    // Only a vote request may go ahead of a reply still
+                    // Only a vote request or a hello may go ahead of a reply still
                     // owed; anything else first waits for it.
                     if !self.awaiting.is_empty() && !may_pipeline(&args) {
                         self.collect_deferred().await;

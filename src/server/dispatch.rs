@@ -214,7 +214,13 @@ async fn run(
         }
         "publish" => {
             if args[1] == HELLO_CHANNEL {
-                ctx.core.hello(args[2].clone()).await
+                match ctx.core.submit_hello(args[2].clone()).await {
+                    Submitted::Ready(reply) => reply,
+                    Submitted::Waiting(rx) => {
+                        out.defer(rx, &[]);
+                        return Flow::Continue;
+                    }
+                }
             } else {
                 Reply::err("Only HELLO messages are accepted by Sentinel instances.")
             }
@@ -272,12 +278,17 @@ fn peer_question<'a>(s: &Session, sentinel_args: &'a [Vec<u8>]) -> Option<(Strin
     Some((id8.to_string(), host, port))
 }
 
-/// Whether the whole request `args` is a [`is_vote_request`]: such
-/// requests may be submitted while earlier ones still await their reply.
+/// Whether the whole request `args` is a [`is_vote_request`] or a hello
+/// (`PUBLISH __sentinel__:hello …`): such requests may be submitted while
+/// earlier ones still await their reply; the driver takes them in order.
 pub fn may_pipeline(args: &[Vec<u8>]) -> bool {
-    args.first()
-        .is_some_and(|c| c.eq_ignore_ascii_case(b"sentinel"))
-        && is_vote_request(&args[1..])
+    let Some(cmd) = args.first() else {
+        return false;
+    };
+    if cmd.eq_ignore_ascii_case(b"publish") {
+        return args.len() == 3 && args[1] == HELLO_CHANNEL;
+    }
+    cmd.eq_ignore_ascii_case(b"sentinel") && is_vote_request(&args[1..])
 }
 
 /// `PING [message]`; in the RESP2 subscribed context a `["pong", msg]`
