@@ -43,6 +43,15 @@ fn vote(port: u16, epoch: u64, runid: &str) -> Vec<String> {
     .collect()
 }
 
+/// `sentinel monitor m<i> 127.0.0.1 <port> 2` for every port.
+fn monitor_all(ports: &[u16]) -> String {
+    ports
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!("sentinel monitor m{i} 127.0.0.1 {p} 2\n"))
+        .collect()
+}
+
 fn encode(args: &[String]) -> Vec<u8> {
     let mut out = format!("*{}\r\n", args.len()).into_bytes();
     for a in args {
@@ -55,11 +64,7 @@ fn encode(args: &[String]) -> Vec<u8> {
 fn pipelined_votes_are_answered_in_order_and_share_config_writes() {
     // Masters on ports nobody listens on: a vote needs no live master.
     let ports = free_ports(MASTERS as usize);
-    let body: String = ports
-        .iter()
-        .enumerate()
-        .map(|(i, p)| format!("sentinel monitor m{i} 127.0.0.1 {p} 2\n"))
-        .collect();
+    let body = monitor_all(&ports);
     let http = free_port();
     let addr = format!("127.0.0.1:{http}");
     let mut s = rsentinel_started(&body, &[], &[("RSENTINEL_HTTP_ADDR", &addr)]);
@@ -135,11 +140,7 @@ fn pipelined_votes_are_answered_in_order_and_share_config_writes() {
 #[test]
 fn pipelined_hellos_are_answered_in_order_and_seen_by_the_next_command() {
     let ports = free_ports(MASTERS as usize);
-    let body: String = ports
-        .iter()
-        .enumerate()
-        .map(|(i, p)| format!("sentinel monitor m{i} 127.0.0.1 {p} 2\n"))
-        .collect();
+    let body = monitor_all(&ports);
     let mut s = rsentinel_started(&body, &[], &[]);
     s.wait_ready(Duration::from_secs(10));
     let peer_port = free_port();
