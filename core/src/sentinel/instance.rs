@@ -1,10 +1,11 @@
 //! The instances a sentinel tracks: monitored masters, their replicas and the
 //! other sentinels watching them, with the state Redis reports for each.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use super::addr::Addr;
 use super::failover::FailoverState;
+use super::small_map::SmallMap;
 use crate::election::{FailureDetector, VoteRecord};
 use crate::ids::{Epoch, RunId};
 use crate::time::Millis;
@@ -127,11 +128,12 @@ pub struct Master {
     /// "no vote").
     pub(crate) vote: VoteRecord<Option<RunId>>,
     /// Replicas keyed by `ip:port` (`[ip]:port` for IPv6). Boxed, as are
-    /// the sentinels: a map's first node has room for 11 entries, which
-    /// inline was ~4 KiB per master for one or two of them.
-    pub(crate) replicas: BTreeMap<String, Box<Replica>>,
+    /// the sentinels, and in a [`SmallMap`]: a B-tree's first node has
+    /// room for 11 entries, which inline was ~4 KiB per master for one or
+    /// two of them, and boxed still ~370 bytes.
+    pub(crate) replicas: SmallMap<String, Box<Replica>>,
     /// Other sentinels keyed by run id.
-    pub(crate) sentinels: BTreeMap<RunId, Box<PeerSentinel>>,
+    pub(crate) sentinels: SmallMap<RunId, Box<PeerSentinel>>,
     pub(crate) failover: FailoverState,
     pub(crate) force_failover: bool,
     /// `SENTINEL FAILOVER <name> COORDINATED` is running (valkey's
@@ -226,8 +228,8 @@ impl Master {
             renamed_commands: Vec::new(),
             config_epoch: Epoch(0),
             vote: VoteRecord::default(),
-            replicas: BTreeMap::new(),
-            sentinels: BTreeMap::new(),
+            replicas: SmallMap::new(),
+            sentinels: SmallMap::new(),
             failover: FailoverState::None,
             force_failover: false,
             coordinated: false,
@@ -307,12 +309,12 @@ impl Master {
     }
 
     /// Replicas keyed by `ip:port`.
-    pub fn replicas(&self) -> &BTreeMap<String, Box<Replica>> {
+    pub fn replicas(&self) -> &SmallMap<String, Box<Replica>> {
         &self.replicas
     }
 
     /// Other sentinels keyed by run id.
-    pub fn sentinels(&self) -> &BTreeMap<RunId, Box<PeerSentinel>> {
+    pub fn sentinels(&self) -> &SmallMap<RunId, Box<PeerSentinel>> {
         &self.sentinels
     }
 }

@@ -27,6 +27,7 @@ mod scripts;
 mod sdown;
 pub mod settings;
 mod slaveof;
+pub mod small_map;
 mod tilt;
 mod timer;
 pub mod timing;
