@@ -163,11 +163,7 @@ impl CoreHandle {
                 return Submitted::Ready(r);
             }
         }
-        let (tx, rx) = oneshot::channel();
-        match self.tx.send(Request::Sentinel(args.to_vec(), tx)).await {
-            Ok(()) => Submitted::Waiting(rx),
-            Err(_) => Submitted::Ready(shutting_down()),
-        }
+        self.submit(|tx| Request::Sentinel(args.to_vec(), tx)).await
     }
 
     /// Tells the driver that a peer asks about a master it sees down (see
@@ -190,8 +186,14 @@ impl CoreHandle {
     /// round trip per hello delayed the last ones by up to ~100 ms under
     /// the load of a mass failover.
     pub async fn submit_hello(&self, payload: Vec<u8>) -> Submitted {
+        self.submit(|tx| Request::Hello(payload, tx)).await
+    }
+
+    /// Queues the request `make` builds without awaiting its reply (see
+    /// [`Submitted`]); [`CoreHandle::ask`] is the waiting form.
+    async fn submit(&self, make: impl FnOnce(oneshot::Sender<Reply>) -> Request) -> Submitted {
         let (tx, rx) = oneshot::channel();
-        match self.tx.send(Request::Hello(payload, tx)).await {
+        match self.tx.send(make(tx)).await {
             Ok(()) => Submitted::Waiting(rx),
             Err(_) => Submitted::Ready(shutting_down()),
         }
