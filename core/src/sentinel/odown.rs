@@ -130,14 +130,12 @@ impl Sentinel {
                 .get(..asker.len())
                 .is_some_and(|p| p.eq_ignore_ascii_case(asker))
         };
-        {
-            let mut peers = m.sentinels.iter_mut().filter(|(id, _)| prefix_of(id));
-            let (Some((_, s)), None) = (peers.next(), peers.next()) else {
-                return;
-            };
-            s.master_down = true;
-            s.last_master_down_reply_time = now;
-        }
+        let mut peers = m.sentinels.iter_mut().filter(|(id, _)| prefix_of(id));
+        let (Some((_, s)), None) = (peers.next(), peers.next()) else {
+            return;
+        };
+        s.master_down = true;
+        s.last_master_down_reply_time = now;
         self.touch_master(&name);
         self.react(now, &name);
     }
