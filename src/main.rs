@@ -62,18 +62,17 @@ fn main() -> ExitCode {
 }
 
 fn run_async(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    // One worker thread, as Redis has one event loop, unless the operator
-    // sets tokio's own `TOKIO_WORKER_THREADS`. Measured side by side with
-    // two (this machine's cores): queries cost less CPU each and leave the
-    // core to the clients (pipelined get-master-addr-by-name 1.5 -> 1.3 µs,
-    // 550k -> 650k req/s), idle CPU at 1 000 masters 14.5 -> 13.2 %, and
-    // the mass failover no slower (163-228 ms against 255-299 ms) — the
-    // work is many small tasks handing messages to each other, which two
-    // workers pay for in wake-ups and shared cache lines.
-    if std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
-        builder.worker_threads(1);
-    }
+    // One thread runs everything, as Redis has one event loop. Measured
+    // side by side with two workers (this machine's cores), one made
+    // queries cheaper (pipelined get-master-addr-by-name 1.5 -> 1.3 µs,
+    // 550k -> 650k req/s), idle CPU at 1 000 masters 14.5 -> 13.2 % and the
+    // mass failover no slower: the work is many small tasks handing
+    // messages to each other, which more threads pay for in wake-ups and
+    // shared cache lines. The single-thread scheduler goes further than a
+    // pool of one: no run queue shared with another thread, no per-batch
+    // statistics (their `powf` was the only thing the binary took from
+    // libm, which is no longer mapped), no worker thread's stack and arena.
+    let mut builder = tokio::runtime::Builder::new_current_thread();
     let rt = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

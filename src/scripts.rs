@@ -174,7 +174,10 @@ mod tests {
 
     #[test]
     fn a_missing_script_fails_to_spawn() {
-        let rt = tokio::runtime::Runtime::new().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         let _guard = rt.enter();
         let run = ScriptRun {
             id: 1,

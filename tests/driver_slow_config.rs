@@ -74,7 +74,7 @@ async fn stop(handle: &CoreHandle, driver: JoinHandle<()>) {
 
 const CANDIDATE: &str = "0123456789abcdef0123456789abcdef01234567";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn votes_wait_for_their_write_while_queries_and_timers_go_on() {
     let master = support::redis_server(&[]);
     let port = master.port;
@@ -125,9 +125,10 @@ async fn votes_wait_for_their_write_while_queries_and_timers_go_on() {
     }
     assert!(answered > 0);
     assert!(
-        support::wait_until(Duration::from_secs(10), || *vote_write_started
+        support::wait_until_async(Duration::from_secs(10), || *vote_write_started
             .lock()
-            .unwrap()),
+            .unwrap())
+        .await,
         "the vote asked for a write"
     );
     assert!(!vote.is_finished(), "the vote waits for its write");
@@ -188,7 +189,7 @@ fn has_line(lines: &Lines, line: &str) -> bool {
 /// built once it is done (the core keeps what it owes): a SET made during
 /// the write must still wait for a later write that holds it, not be
 /// released by the acknowledgement of the one in flight.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn a_change_made_during_a_write_waits_for_the_next_write() {
     let done = Arc::new(Mutex::new(Vec::new()));
     let started = Arc::new(Mutex::new(0));
@@ -201,10 +202,9 @@ async fn a_change_made_during_a_write_waits_for_the_next_write() {
     // Nothing listens on port 1: the test needs no data node.
     let (driver, handle) = start_driver(1, sink);
     // The new run id's write is in flight and held.
-    assert!(support::wait_until(Duration::from_secs(10), || *started
-        .lock()
-        .unwrap()
-        >= 1));
+    assert!(
+        support::wait_until_async(Duration::from_secs(10), || *started.lock().unwrap() >= 1).await
+    );
 
     let set = |value: &'static str| {
         let handle = handle.clone();
@@ -243,10 +243,9 @@ async fn a_change_made_during_a_write_waits_for_the_next_write() {
     // The held write completes; the next one (holding the SETs) starts and
     // is held in turn: the SETs must still be waiting.
     release.send(()).unwrap();
-    assert!(support::wait_until(Duration::from_secs(10), || *started
-        .lock()
-        .unwrap()
-        >= 2));
+    assert!(
+        support::wait_until_async(Duration::from_secs(10), || *started.lock().unwrap() >= 2).await
+    );
     let (mut first, mut second) = (first, second);
     for task in [&mut first, &mut second] {
         let early = tokio::time::timeout(Duration::from_millis(200), task).await;

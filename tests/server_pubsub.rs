@@ -6,14 +6,14 @@ mod support;
 
 use std::time::Duration;
 
-use rsentinel::driver::handle::PubMessage;
+use rsentinel::driver::handle::{PubMessage, Published};
 use support::server::Harness;
 
-fn event(channel: &str, message: &str) -> PubMessage {
-    PubMessage {
+fn event(channel: &str, message: &str) -> Published {
+    Published::new(PubMessage {
         channel: channel.into(),
         message: message.into(),
-    }
+    })
 }
 
 #[tokio::test]

@@ -19,6 +19,11 @@ pub struct PubMessage {
     pub message: String,
 }
 
+/// What the event channel carries: one allocation per event, shared by
+/// every subscriber (a clone is a count, not two strings), and 8 bytes in
+/// each of the channel's 4 096 slots instead of 48.
+pub type Published = std::sync::Arc<PubMessage>;
+
 /// What a connection can ask of the driver.
 #[derive(Debug)]
 pub enum Request {
@@ -92,14 +97,14 @@ impl SharedCore {
 #[derive(Clone, Debug)]
 pub struct CoreHandle {
     tx: mpsc::Sender<Request>,
-    events: broadcast::Sender<PubMessage>,
+    events: broadcast::Sender<Published>,
     /// Absent when a test drives the handle with a fake driver: then every
     /// query goes over the channel.
     shared: Option<SharedCore>,
 }
 
 impl CoreHandle {
-    pub fn new(tx: mpsc::Sender<Request>, events: broadcast::Sender<PubMessage>) -> CoreHandle {
+    pub fn new(tx: mpsc::Sender<Request>, events: broadcast::Sender<Published>) -> CoreHandle {
         CoreHandle {
             tx,
             events,
@@ -110,7 +115,7 @@ impl CoreHandle {
     /// A handle that answers read-only queries from `shared` in place.
     pub fn with_shared(
         tx: mpsc::Sender<Request>,
-        events: broadcast::Sender<PubMessage>,
+        events: broadcast::Sender<Published>,
         shared: SharedCore,
     ) -> CoreHandle {
         CoreHandle {
@@ -231,7 +236,7 @@ impl CoreHandle {
     }
 
     /// Every event published from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<PubMessage> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Published> {
         self.events.subscribe()
     }
 }

@@ -20,7 +20,7 @@ use crate::link::{LinkEvent, LinkManager, LinkOptions};
 use crate::scripts::{Scripts, SpawnError};
 use config_writer::{Ack, ConfigWriter};
 pub use config_writer::{ConfigSink, FlushError};
-use handle::{CoreHandle, PubMessage, Request, SharedCore};
+use handle::{CoreHandle, PubMessage, Published, Request, SharedCore};
 
 /// How many queued link events one turn of the loop takes at most, so a
 /// flood of replies cannot push the core's deadline back by much.
@@ -41,7 +41,7 @@ pub struct Driver {
     links: LinkManager,
     link_events: mpsc::Receiver<LinkEvent>,
     requests: mpsc::Receiver<Request>,
-    events: broadcast::Sender<PubMessage>,
+    events: broadcast::Sender<Published>,
     writer: ConfigWriter,
     /// Replies waiting for a config write, oldest first.
     held: Vec<HeldReply>,
@@ -343,10 +343,10 @@ impl Driver {
         log_at(e.level, &format!("{} {}", e.kind, e.msg));
         if e.is_published() {
             crate::observe::on_event(&e.kind, &e.msg);
-            let _ = self.events.send(PubMessage {
+            let _ = self.events.send(Published::new(PubMessage {
                 channel: e.kind.clone(),
                 message: e.msg.clone(),
-            });
+            }));
         }
     }
 

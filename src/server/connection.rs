@@ -17,7 +17,7 @@ use super::output::{Deferred, Output, OutputLimiter};
 use super::session::{Ctx, Session};
 use super::state::Stats;
 use crate::config::client_limits::{ClientClass, OutputBufferLimit};
-use crate::driver::handle::PubMessage;
+use crate::driver::handle::Published;
 use crate::resp::encode::encode;
 use crate::resp::request::{ProtocolError, RequestDecoder};
 use crate::resp::split_args::repr;
@@ -121,8 +121,8 @@ fn output_limit(ctx: &Ctx, client: &Client) -> OutputBufferLimit {
 
 /// The next event, or never when not subscribed.
 async fn next_event(
-    events: &mut Option<broadcast::Receiver<PubMessage>>,
-) -> Result<PubMessage, RecvError> {
+    events: &mut Option<broadcast::Receiver<Published>>,
+) -> Result<Published, RecvError> {
     match events {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
@@ -253,7 +253,7 @@ impl<S: ClientStream> Connection<S> {
     fn deliver(
         &mut self,
         s: &mut Session,
-        first: Result<PubMessage, RecvError>,
+        first: Result<Published, RecvError>,
     ) -> Result<(), Closed> {
         let mut next = Some(first);
         while let Some(event) = next.take() {

@@ -9,7 +9,7 @@ use super::client_registry::Client;
 use super::pubsub::Subscriptions;
 use super::state::ServerState;
 use crate::commands::table::CommandSpec;
-use crate::driver::handle::{CoreHandle, PubMessage};
+use crate::driver::handle::{CoreHandle, Published};
 use crate::observe::CommandCounter;
 
 /// How many allowed commands a session remembers (a client mostly repeats
@@ -31,7 +31,7 @@ pub struct Session {
     pub authenticated: bool,
     pub subs: Subscriptions,
     /// Events from the driver, held only while subscribed to something.
-    pub events: Option<broadcast::Receiver<PubMessage>>,
+    pub events: Option<broadcast::Receiver<Published>>,
     /// CLIENT REPLY OFF.
     pub reply_off: bool,
     /// CLIENT REPLY SKIP: hide the next command's reply.

@@ -81,6 +81,21 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// [`wait_until`] for async tests: yields to the runtime between polls,
+/// so the tasks that are to make `cond` true can run on its one thread.
+pub async fn wait_until_async(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Panics with a clear message when a required binary is missing: these
 /// tests must never silently skip.
 pub fn require_binary(name: &str) -> PathBuf {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use rsentinel::acl::Acl;
-use rsentinel::driver::handle::{CoreHandle, PubMessage, Request};
+use rsentinel::driver::handle::{CoreHandle, Published, Request};
 use rsentinel::resp::encode::encode_command;
 use rsentinel::resp::reply_parse::ReplyParser;
 use rsentinel::server::{self, ServerInfo, ServerState};
@@ -28,7 +28,7 @@ pub struct Harness {
     /// What the fake driver was asked, in order (`sentinel masters`,
     /// `hello <payload>`, `flush`, `shutdown`, ...).
     pub driver_log: Arc<Mutex<Vec<String>>>,
-    pub events: broadcast::Sender<PubMessage>,
+    pub events: broadcast::Sender<Published>,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
 }
