@@ -3,7 +3,7 @@
 
 use super::instance::PeerSentinel;
 use super::links::Target;
-use super::{Action, Level, Sentinel};
+use super::{Action, Addr, Level, Sentinel};
 use crate::ids::{Epoch, RunId};
 use crate::time::Millis;
 
@@ -21,20 +21,56 @@ pub struct Hello {
 }
 
 pub fn parse_hello(payload: &str) -> Option<Hello> {
-    let t: Vec<&str> = payload.split(',').collect();
-    if t.len() != 8 {
-        return None;
+    split_hello(payload).map(|f| f.to_hello())
+}
+
+/// A hello's fields borrowed from the payload: most hellos repeat what we
+/// know, and are handled without copying any of them.
+struct HelloFields<'a> {
+    ip: &'a str,
+    port: u16,
+    runid: &'a str,
+    current_epoch: Epoch,
+    master: &'a str,
+    master_ip: &'a str,
+    master_port: u16,
+    master_config_epoch: Epoch,
+}
+
+fn split_hello(payload: &str) -> Option<HelloFields<'_>> {
+    let mut t = payload.split(',');
+    let mut next = || t.next();
+    let f = HelloFields {
+        ip: next()?,
+        port: next()?.parse().ok()?,
+        runid: next()?,
+        current_epoch: next()?.parse().ok()?,
+        master: next()?,
+        master_ip: next()?,
+        master_port: next()?.parse().ok()?,
+        master_config_epoch: next()?.parse().ok()?,
+    };
+    t.next().is_none().then_some(f)
+}
+
+impl HelloFields<'_> {
+    fn to_hello(&self) -> Hello {
+        Hello {
+            ip: self.ip.to_string(),
+            port: self.port,
+            runid: RunId::from(self.runid),
+            current_epoch: self.current_epoch,
+            master: self.master.to_string(),
+            master_ip: self.master_ip.to_string(),
+            master_port: self.master_port,
+            master_config_epoch: self.master_config_epoch,
+        }
     }
-    Some(Hello {
-        ip: t[0].to_string(),
-        port: t[1].parse().ok()?,
-        runid: RunId::from(t[2]),
-        current_epoch: t[3].parse().ok()?,
-        master: t[4].to_string(),
-        master_ip: t[5].to_string(),
-        master_port: t[6].parse().ok()?,
-        master_config_epoch: t[7].parse().ok()?,
-    })
+}
+
+/// `addr` is exactly the IP literal `ip` and `port`, as a hello writes it.
+fn is_literally(addr: &Addr, ip: &str, port: u16) -> bool {
+    addr.port == port && addr.host == ip && addr.ip.as_deref() == Some(ip)
 }
 
 /// A run id we can store and persist: printable ASCII without spaces (real
@@ -46,14 +82,19 @@ fn is_plausible_runid(runid: &str) -> bool {
 impl Sentinel {
     /// A hello received on a pub/sub link or published directly to us.
     pub fn process_hello(&mut self, now: Millis, payload: &str) {
-        let Some(h) = parse_hello(payload) else {
+        let Some(fields) = split_hello(payload) else {
             return;
         };
-        // Never learn ourselves as a peer, whatever path the hello took.
-        if !self.masters.contains_key(&h.master)
-            || !is_plausible_runid(h.runid.as_str())
-            || *h.runid == *self.myid()
-        {
+        // Never learn ourselves as a peer, whatever path the hello took
+        // (our own come back on every master's pub/sub link).
+        if fields.runid == self.myid() {
+            return;
+        }
+        if self.repeat_hello(now, &fields) {
+            return;
+        }
+        let h = fields.to_hello();
+        if !self.masters.contains_key(&h.master) || !is_plausible_runid(h.runid.as_str()) {
             return;
         }
         // An epoch no vote request can carry (they are signed 64-bit) would
@@ -157,6 +198,37 @@ impl Sentinel {
             s.last_hello_time = now;
             s.hello_epochs = Some((h.current_epoch, h.master_config_epoch));
         }
+    }
+
+    /// The common hello (every peer sends one per master every 2 s, ~2 500
+    /// a second at 1 000 masters): from a peer we know at this very IP
+    /// literal, about the master at the address we know it by, with no
+    /// epoch newer than ours. All it changes is when we last heard from the
+    /// peer, which is done here without the checks and copies a new fact
+    /// needs; anything else is left to the full path. (Such a hello passed
+    /// every check when its peer was learnt, and none of its epochs can be
+    /// out of range while ours are not.)
+    fn repeat_hello(&mut self, now: Millis, f: &HelloFields) -> bool {
+        if f.current_epoch > self.settings.current_epoch.current() {
+            return false;
+        }
+        let Some(m) = self.masters.get_mut(f.master) else {
+            return false;
+        };
+        if m.config_epoch < f.master_config_epoch
+            || !is_literally(&m.common.addr, f.master_ip, f.master_port)
+        {
+            return false;
+        }
+        let Some(s) = m.sentinels.get_mut(f.runid) else {
+            return false;
+        };
+        if !is_literally(&s.common.addr, f.ip, f.port) {
+            return false;
+        }
+        s.last_hello_time = now;
+        s.hello_epochs = Some((f.current_epoch, f.master_config_epoch));
+        true
     }
 
     /// A hello from a sentinel we do not know at this address.
@@ -368,6 +440,49 @@ mod tests {
     }
 
     #[test]
+    fn a_repeated_hello_only_refreshes_the_peer_and_a_newer_one_still_counts() {
+        let peer = "c".repeat(40);
+        let mut s = monitoring(&[]);
+        let hello = |epoch: u64, config_epoch: u64| {
+            format!("127.0.0.2,26380,{peer},{epoch},m,127.0.0.1,6379,{config_epoch}")
+        };
+        s.process_hello(Millis(5), &hello(0, 0));
+        assert!(s.masters["m"].sentinels.contains_key(peer.as_str()));
+        while s.poll_action().is_some() {}
+        let lines = s.config_lines();
+
+        s.process_hello(Millis(2005), &hello(0, 0));
+        let p = &s.masters["m"].sentinels[peer.as_str()];
+        assert_eq!(p.last_hello_time, Millis(2005));
+        assert_eq!(p.hello_epochs, Some((Epoch(0), Epoch(0))));
+        assert!(s.poll_action().is_none(), "a repeat changes nothing else");
+        assert_eq!(s.config_lines(), lines);
+
+        // A newer epoch takes the full path: observed and persisted.
+        s.process_hello(Millis(4005), &hello(3, 0));
+        assert_eq!(s.settings.current_epoch.current(), Epoch(3));
+        assert_eq!(
+            s.masters["m"].sentinels[peer.as_str()].last_hello_time,
+            Millis(4005)
+        );
+        let actions: Vec<Action> = std::iter::from_fn(|| s.poll_action()).collect();
+        assert!(
+            actions
+                .iter()
+                .any(|a| matches!(a, Action::Event(e) if e.kind == "+new-epoch")),
+            "{actions:?}"
+        );
+
+        // The same run id at another address is a move, not a repeat.
+        s.process_hello(
+            Millis(6005),
+            &format!("127.0.0.3,26380,{peer},3,m,127.0.0.1,6379,0"),
+        );
+        let p = &s.masters["m"].sentinels[peer.as_str()];
+        assert_eq!(p.common.addr, Addr::new("127.0.0.3", 26380));
+    }
+
+    #[test]
     fn hello_has_exactly_eight_fields() {
         let h = parse_hello("127.0.0.1,26379,abc,3,mymaster,127.0.0.1,6379,2").unwrap();
         assert_eq!(h.port, 26379);
@@ -375,5 +490,6 @@ mod tests {
         assert_eq!(h.master_config_epoch, Epoch(2));
         assert!(parse_hello("127.0.0.1,26379,abc,3,mymaster,127.0.0.1,6379").is_none());
         assert!(parse_hello("127.0.0.1,x,abc,3,mymaster,127.0.0.1,6379,2").is_none());
+        assert!(parse_hello("127.0.0.1,26379,abc,3,mymaster,127.0.0.1,6379,2,9").is_none());
     }
 }

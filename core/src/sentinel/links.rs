@@ -556,12 +556,8 @@ impl Sentinel {
         let Some(payload) = items[2].as_str() else {
             return;
         };
-        // Our own hellos come back to us; skip them.
-        if payload.contains(self.myid()) {
-            return;
-        }
-        let payload = payload.to_string();
-        self.process_hello(now, &payload);
+        // Our own hellos come back to us too: `process_hello` skips them.
+        self.process_hello(now, payload);
     }
 
     /// Publishes our hello for the master owning `target` on `target`'s
