@@ -23,6 +23,7 @@ use rsentinel_core::time::Millis;
 use tokio::net::TcpListener;
 
 fn main() -> ExitCode {
+    rsentinel::heap_trim::single_arena();
     install_panic_hook();
     ignore_sighup();
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -85,12 +85,23 @@ pub async fn run(args: Vec<String>) -> Result<(), ElectError> {
 /// The real-system commands log what they refuse on stderr (stdout is
 /// the report); a subscriber already installed is kept.
 fn log_to_stderr() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("RSENTINEL_ELECT_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    // `RSENTINEL_ELECT_LOG` takes `level` or `target=level,...` (tracing's
+    // `Targets` syntax, which needs no regex engine in the binary).
+    let filter = std::env::var("RSENTINEL_ELECT_LOG")
+        .ok()
+        .and_then(|v| v.parse::<tracing_subscriber::filter::Targets>().ok())
+        .unwrap_or_else(|| {
+            tracing_subscriber::filter::Targets::new()
+                .with_default(tracing_subscriber::filter::LevelFilter::INFO)
+        });
+    let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .with_env_filter(filter)
+        .with_ansi(false);
+    let _ = tracing_subscriber::registry()
+        .with(fmt)
+        .with(filter)
         .try_init();
 }
 

@@ -13,6 +13,9 @@ use super::links::Target;
 use super::scripts::ScriptQueue;
 use super::{Action, Event, Level, Master, Subject};
 
+/// Room the action queue keeps once drained (actions, ~100 bytes each).
+const KEPT_CAPACITY: usize = 256;
+
 #[derive(Default)]
 pub(crate) struct Output {
     actions: VecDeque<Action>,
@@ -35,7 +38,14 @@ impl Output {
     }
 
     pub(crate) fn pop(&mut self) -> Option<Action> {
-        self.actions.pop_front()
+        let action = self.actions.pop_front();
+        if action.is_none() && self.actions.capacity() > KEPT_CAPACITY {
+            // A pass that sends every master its hello at once queues
+            // thousands of actions at 1 000 masters: the queue grew to
+            // 1.3 MiB and kept it. Between bursts it holds a few.
+            self.actions.shrink_to(KEPT_CAPACITY);
+        }
+        action
     }
 
     /// State that must survive a crash changed: owe the shell a snapshot.
