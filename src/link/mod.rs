@@ -21,7 +21,7 @@
 mod command_queue;
 mod task;
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::time::Duration;
 
 use rsentinel_core::sentinel::links::{LinkId, Tag};
@@ -78,7 +78,7 @@ pub struct LinkManager {
 impl LinkManager {
     pub fn new(events: mpsc::Sender<LinkEvent>, options: LinkOptions) -> LinkManager {
         LinkManager {
-            links: HashMap::new(),
+            links: HashMap::default(),
             next_generation: 1,
             events,
             connect_timeout: Duration::from_millis(1000),

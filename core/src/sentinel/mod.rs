@@ -34,7 +34,9 @@ pub mod timing;
 mod vote;
 mod wakeups;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::HashMap;
 
 pub use actions::{Action, CommandOutput, Durability, FLUSH_FAILED};
 pub use addr::Addr;
@@ -111,7 +113,7 @@ impl Sentinel {
             resolutions: resolve::Resolutions::default(),
             fence: fence::Fence::default(),
             out: output::Output::default(),
-            peer_pending: HashMap::new(),
+            peer_pending: HashMap::default(),
             wakeups: wakeups::Wakeups::default(),
             clock_origin: 0,
         }
