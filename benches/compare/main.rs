@@ -79,8 +79,30 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
-/// User + system CPU of `pid` in seconds (clock ticks of 10 ms).
+/// CPU time of `pid` in seconds: the sum over its threads of the
+/// scheduler's on-CPU time (`/proc/PID/task/*/schedstat`, nanoseconds).
+/// The user + system ticks of `/proc/PID/stat` count in 10 ms steps, which
+/// at ~1 % of a core over the idle window is a handful of ticks per
+/// sentinel; they are the fallback where schedstat is missing.
 fn cpu_secs(pid: u32) -> f64 {
+    let mut ns = 0u64;
+    let mut seen = false;
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for t in tasks.flatten() {
+            let stat = std::fs::read_to_string(t.path().join("schedstat")).unwrap_or_default();
+            if let Some(v) = stat
+                .split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<u64>().ok())
+            {
+                ns += v;
+                seen = true;
+            }
+        }
+    }
+    if seen {
+        return ns as f64 / 1e9;
+    }
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let after = stat.rsplit(')').next().unwrap_or("");
     let f: Vec<&str> = after.split_whitespace().collect();
@@ -712,6 +734,10 @@ fn idle(kind: Kind, n: usize, window: Duration, table: &mut Table) {
         .map(|(s, c)| (cpu_secs(s.pid()) - c) / secs * 100.0)
         .collect();
     let rss: Vec<f64> = sentinels.iter().map(|s| rss_mib(s.pid())).collect();
+    eprintln!(
+        "{} idle {n}: each sentinel's CPU {cpu:.2?} % core, RSS {rss:.2?} MiB",
+        kind.name()
+    );
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     table.set(
         &format!("idle {n} masters: RSS per sentinel"),
