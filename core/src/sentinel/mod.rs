@@ -18,6 +18,7 @@ mod instance_map;
 mod leader;
 pub mod links;
 mod masters;
+pub use masters::Masters;
 mod odown;
 mod output;
 mod reconfigure;
@@ -33,8 +34,6 @@ mod timer;
 pub mod timing;
 mod vote;
 mod wakeups;
-
-use std::collections::BTreeMap;
 
 use foldhash::HashMap;
 
@@ -208,7 +207,7 @@ impl Sentinel {
     }
 
     /// The monitored masters, by name (read-only).
-    pub fn masters(&self) -> &BTreeMap<String, Master> {
+    pub fn masters(&self) -> &Masters {
         &self.masters
     }
 

@@ -61,11 +61,11 @@ impl Sentinel {
                     write_master_map(w, now, hostnames, m);
                 }
             }
-            Query::Master(name) => match self.masters.get(&**name) {
+            Query::Master(name) => match self.masters.get(name) {
                 Some(m) => write_master_map(w, now, hostnames, m),
                 None => no_such_master(w),
             },
-            Query::Replicas(name) => match self.masters.get(&**name) {
+            Query::Replicas(name) => match self.masters.get(name) {
                 Some(m) => {
                     let announced = || m.replicas.values().filter(|r| r.replica_announced);
                     w.array(announced().count());
@@ -75,7 +75,7 @@ impl Sentinel {
                 }
                 None => no_such_master(w),
             },
-            Query::Sentinels(name) => match self.masters.get(&**name) {
+            Query::Sentinels(name) => match self.masters.get(name) {
                 Some(m) => {
                     w.array(m.sentinels.len());
                     for (id, p) in &m.sentinels {
@@ -85,7 +85,7 @@ impl Sentinel {
                 }
                 None => no_such_master(w),
             },
-            Query::GetMasterAddrByName(name) => match self.masters.get(&**name) {
+            Query::GetMasterAddrByName(name) => match self.masters.get(name) {
                 Some(m) => {
                     let a = m.current_addr();
                     w.array(2);
@@ -139,7 +139,7 @@ impl Sentinel {
         let mut known: Vec<Cow<'_, str>> = Vec::new();
         for n in names {
             let n = String::from_utf8_lossy(n);
-            if self.masters.contains_key(&*n) && !known.contains(&n) {
+            if self.masters.contains_key(&n) && !known.contains(&n) {
                 known.push(n);
             }
         }
@@ -151,7 +151,7 @@ impl Sentinel {
         };
         let mut out = Vec::new();
         for name in known {
-            let Some(m) = self.masters.get(&*name) else {
+            let Some(m) = self.masters.get(&name) else {
                 continue;
             };
             let mut items = vec![entry(
