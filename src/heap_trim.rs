@@ -1,4 +1,6 @@
-//! Hands freed heap memory back to the kernel now and then.
+//! Keeps glibc's heap small: one arena for every thread
+//! ([`single_arena`]), and freed memory handed back to the kernel now and
+//! then ([`start`]).
 //!
 //! glibc's malloc gives memory back only from the top of each arena, so the
 //! transient allocations of start-up, discovery and failovers (INFO texts,
