@@ -11,47 +11,9 @@ use rsentinel::elect::{run_kafka_broker, run_zab_node, LineSink};
 use support::agreement::{
     kafka_fails_over_after_killing_the_controller, zab_elects_again_after_killing_the_leader,
 };
-use support::{free_ports, redis_server};
+use support::{free_ports, redis_server, RuntimeThread};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-
-/// A runtime on a thread of its own for the nodes: the agreement checks
-/// block the test's thread while they wait for the nodes' lines.
-struct NodeRuntime {
-    handle: tokio::runtime::Handle,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl NodeRuntime {
-    fn start() -> NodeRuntime {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a runtime");
-        let handle = rt.handle().clone();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let _ = rt.block_on(stopped);
-        });
-        NodeRuntime {
-            handle,
-            stop: Some(stop),
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for NodeRuntime {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
 
 fn sink_for(id: u64, tx: &std::sync::mpsc::Sender<(u64, String)>) -> LineSink {
     let (line_tx, mut line_rx) = mpsc::unbounded_channel::<String>();
@@ -66,8 +28,10 @@ fn sink_for(id: u64, tx: &std::sync::mpsc::Sender<(u64, String)>) -> LineSink {
 
 #[test]
 fn five_zab_servers_elect_and_reelect_after_the_leader_dies() {
-    let rt = NodeRuntime::start();
-    let _in_rt = rt.handle.enter();
+    // The nodes run on a thread of their own: the agreement checks block
+    // this one while they wait for the nodes' lines.
+    let rt = RuntimeThread::start();
+    let _in_rt = rt.handle().enter();
     let peers: Vec<String> = free_ports(5)
         .iter()
         .map(|p| format!("127.0.0.1:{p}"))
@@ -95,8 +59,10 @@ fn five_zab_servers_elect_and_reelect_after_the_leader_dies() {
 
 #[test]
 fn three_brokers_on_redis_agree_and_fail_over_with_a_higher_epoch() {
-    let rt = NodeRuntime::start();
-    let _in_rt = rt.handle.enter();
+    // The nodes run on a thread of their own: the agreement checks block
+    // this one while they wait for the nodes' lines.
+    let rt = RuntimeThread::start();
+    let _in_rt = rt.handle().enter();
     let redis = redis_server(&[]);
     let url = format!("redis://127.0.0.1:{}", redis.port);
     let (tx, rx) = std::sync::mpsc::channel();

@@ -13,6 +13,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
+use crate::support::RuntimeThread;
+
 type Subscribers = Arc<Mutex<Vec<(Vec<u8>, mpsc::UnboundedSender<Bytes>)>>>;
 
 /// The running fake masters; dropped = every port closed.
@@ -22,51 +24,38 @@ pub struct FakeNodes {
     pub commands: Arc<AtomicU64>,
     /// PING, INFO, PUBLISH and other commands, for the breakdown.
     pub by_kind: Arc<[AtomicU64; 4]>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    /// Serves every port; stopped when the nodes are dropped.
+    _runtime: RuntimeThread,
 }
 
 impl FakeNodes {
     /// `n` fake masters on free loopback ports.
     pub fn start(n: usize) -> FakeNodes {
         let commands = Arc::new(AtomicU64::new(0));
-        let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let (ports_tx, ports_rx) = std::sync::mpsc::channel();
-        let counter = commands.clone();
         let by_kind: Arc<[AtomicU64; 4]> = Arc::new(Default::default());
-        let kinds = by_kind.clone();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("fake runtime");
-            rt.block_on(async move {
-                let mut ports = Vec::with_capacity(n);
-                for i in 0..n {
-                    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-                    ports.push(l.local_addr().expect("addr").port());
-                    let run_id = format!("{:040x}", 0xfa4e_0000_0000u64 + i as u64);
-                    let subs: Subscribers = Arc::default();
-                    let counter = counter.clone();
-                    let kinds = kinds.clone();
-                    tokio::spawn(async move {
-                        while let Ok((s, _)) = l.accept().await {
-                            let counters = (counter.clone(), kinds.clone());
-                            tokio::spawn(serve(s, run_id.clone(), subs.clone(), counters));
-                        }
-                    });
+        let runtime = RuntimeThread::start();
+        let in_rt = runtime.handle().enter();
+        let mut ports = Vec::with_capacity(n);
+        for i in 0..n {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            l.set_nonblocking(true).expect("non-blocking");
+            ports.push(l.local_addr().expect("addr").port());
+            let l = TcpListener::from_std(l).expect("listener");
+            let run_id = format!("{:040x}", 0xfa4e_0000_0000u64 + i as u64);
+            let subs: Subscribers = Arc::default();
+            let counters = (commands.clone(), by_kind.clone());
+            runtime.handle().spawn(async move {
+                while let Ok((s, _)) = l.accept().await {
+                    tokio::spawn(serve(s, run_id.clone(), subs.clone(), counters.clone()));
                 }
-                ports_tx.send(ports).expect("ports");
-                let _ = stop_rx.await;
             });
-        });
-        let ports = ports_rx.recv().expect("fake nodes started");
+        }
+        drop(in_rt);
         FakeNodes {
             ports,
             commands,
             by_kind,
-            stop: Some(stop),
-            thread: Some(thread),
+            _runtime: runtime,
         }
     }
 
@@ -78,17 +67,6 @@ impl FakeNodes {
     pub fn breakdown(&self) -> [u64; 4] {
         let k = &self.by_kind;
         [0, 1, 2, 3].map(|i| k[i].load(Ordering::Relaxed))
-    }
-}
-
-impl Drop for FakeNodes {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

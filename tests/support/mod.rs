@@ -96,6 +96,49 @@ pub async fn wait_until_async(timeout: Duration, mut cond: impl FnMut() -> bool)
     }
 }
 
+/// A tokio runtime driven by a thread of its own, stopped and joined on
+/// drop: for tasks that must keep running while the test's (or bench's)
+/// own thread blocks.
+pub struct RuntimeThread {
+    handle: tokio::runtime::Handle,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RuntimeThread {
+    pub fn start() -> RuntimeThread {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let handle = rt.handle().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let _ = rt.block_on(stopped);
+        });
+        RuntimeThread {
+            handle,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    pub fn handle(&self) -> &tokio::runtime::Handle {
+        &self.handle
+    }
+}
+
+impl Drop for RuntimeThread {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 /// Panics with a clear message when a required binary is missing: these
 /// tests must never silently skip.
 pub fn require_binary(name: &str) -> PathBuf {
