@@ -80,7 +80,7 @@ impl World {
                     Action::Send(o) if dead.contains(&o.link.target) => {}
                     Action::Send(o) => {
                         if let Some(r) = self.answer(&o.link.target, &o.tag, &o.args) {
-                            self.s.handle_reply(now, o.link, o.tag, r);
+                            self.s.handle_reply(now, &o.link, o.tag, r);
                         }
                     }
                     _ => {}
@@ -324,7 +324,7 @@ fn priority_zero_replica_is_never_promoted() {
     }
     w.s.handle_reply(
         Millis(3000),
-        LinkId::cmd(Target::Replica {
+        &LinkId::cmd(Target::Replica {
             master: "mymaster".into(),
             key: "127.0.0.1:6380".into(),
         }),
@@ -400,7 +400,7 @@ fn old_master_reports_master(w: &mut World, now: u64) {
     w.s.link_connected(Millis(now), LinkId::cmd(old.clone()), "127.0.0.1".into());
     w.s.handle_reply(
         Millis(now),
-        LinkId::cmd(old),
+        &LinkId::cmd(old),
         Tag::Info,
         Reply::bulk("run_id:9999999999999999999999999999999999999999\r\nrole:master\r\n"),
     );
@@ -476,7 +476,7 @@ fn a_replica_seen_replicating_that_turns_master_waits_even_when_hellos_agree() {
     });
     w.s.handle_reply(
         Millis(now),
-        promoted,
+        &promoted,
         Tag::Info,
         Reply::bulk("run_id:6381000000000000000000000000000000000000\r\nrole:master\r\n"),
     );
@@ -630,7 +630,7 @@ fn coordinated_failover_refuses_clearly_instead_of_a_plain_one() {
     // A master whose INFO has no master_failover_state has no FAILOVER.
     w.s.handle_reply(
         Millis(3000),
-        LinkId::cmd(master()),
+        &LinkId::cmd(master()),
         Tag::Info,
         Reply::bulk("run_id:1234567890123456789012345678901234567890\r\nrole:master\r\n"),
     );

@@ -33,7 +33,7 @@ fn master_link() -> LinkId {
 
 fn info(s: &mut Sentinel, now: u64) -> Vec<Action> {
     let text = "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n";
-    s.handle_reply(Millis(now), master_link(), Tag::Info, Reply::bulk(text));
+    s.handle_reply(Millis(now), &master_link(), Tag::Info, Reply::bulk(text));
     std::iter::from_fn(|| s.poll_action()).collect()
 }
 
@@ -61,7 +61,7 @@ fn config_get_reply(to_write: &str, lag: &str) -> Reply {
 }
 
 fn answer(s: &mut Sentinel, tag: Tag, reply: Reply) -> Vec<Action> {
-    s.handle_reply(Millis(100), master_link(), tag, reply);
+    s.handle_reply(Millis(100), &master_link(), tag, reply);
     std::iter::from_fn(|| s.poll_action()).collect()
 }
 

@@ -176,7 +176,7 @@ impl World {
                 Ev::ToSentinel(id, tag, reply) => {
                     if let Some(c) = self.conns.get(&id) {
                         let (i, link) = (c.sentinel, c.link.clone());
-                        self.cores[i].handle_reply(at, link, tag, reply);
+                        self.cores[i].handle_reply(at, &link, tag, reply);
                         self.drain(i);
                     }
                 }

@@ -152,7 +152,7 @@ fn sdown_exactly_after_down_after_milliseconds() {
 }
 
 fn answer_ping(s: &mut Sentinel, now: Millis, reply: Reply) {
-    s.handle_reply(now, LinkId::cmd(master()), Tag::Ping, reply);
+    s.handle_reply(now, &LinkId::cmd(master()), Tag::Ping, reply);
 }
 
 #[test]
@@ -246,7 +246,7 @@ fn odown_when_a_fresh_reply_reaches_the_quorum() {
     assert_eq!(ask.2, "SENTINEL is-master-down-by-addr 127.0.0.1 6379 0 *");
     s.handle_reply(
         Millis(1010),
-        ask.0,
+        &ask.0,
         ask.1,
         Reply::Array(vec![Reply::Int(1), Reply::bulk("*"), Reply::Int(0)]),
     );
@@ -270,7 +270,7 @@ fn a_peers_question_about_a_master_completes_the_quorum_at_once() {
     let (mut s, ask) = sdown_and_peer_asked();
     s.handle_reply(
         Millis(1002),
-        ask.0,
+        &ask.0,
         ask.1,
         Reply::Array(vec![Reply::Int(0), Reply::bulk("*"), Reply::Int(0)]),
     );
@@ -301,7 +301,7 @@ fn master_info_reveals_replicas() {
     connect_master(&mut s, Millis(0));
     s.handle_reply(
         Millis(50),
-        LinkId::cmd(master()),
+        &LinkId::cmd(master()),
         Tag::Info,
         Reply::bulk("role:master\r\nslave0:ip=127.0.0.1,port=6380,state=online,offset=1,lag=0\r\n"),
     );
@@ -355,7 +355,7 @@ fn poll_timeout_names_the_moment_sdown_becomes_due() {
     assert_eq!(s.poll_timeout(Millis(990)), Millis(1001));
     s.handle_reply(
         Millis(995),
-        LinkId::cmd(master()),
+        &LinkId::cmd(master()),
         Tag::Ping,
         Reply::Simple("PONG".into()),
     );
@@ -387,7 +387,7 @@ fn an_answer_about_a_master_switched_since_never_counts() {
     // The late "down" (and vote) about 6379 arrives.
     s.handle_reply(
         Millis(1010),
-        ask.0,
+        &ask.0,
         ask.1,
         Reply::Array(vec![Reply::Int(1), Reply::bulk(PEER), Reply::Int(1)]),
     );
@@ -471,7 +471,7 @@ fn ping_answered_after(delay: u64, hang_at: u64, until: u64) -> (Option<u64>, us
                 Tag::Info => Reply::bulk("# Replication\r\nrole:master\r\n"),
                 _ => Reply::Int(1),
             };
-            s.handle_reply(Millis(sent_at + delay), LinkId::cmd(master()), tag, reply);
+            s.handle_reply(Millis(sent_at + delay), &LinkId::cmd(master()), tag, reply);
         }
         s.handle_timeout(Millis(now));
         let mut actions = drain(&mut s);
@@ -534,7 +534,7 @@ fn a_confirmed_subscription_announces_us_at_once() {
         Reply::Bulk(b"__sentinel__:hello".to_vec()),
         Reply::Int(1),
     ]);
-    s.handle_reply(Millis(70), LinkId::pubsub(master()), Tag::Ignore, confirm);
+    s.handle_reply(Millis(70), &LinkId::pubsub(master()), Tag::Ignore, confirm);
     assert_eq!(hellos_to_master(&drain(&mut s)), 1);
 }
 

@@ -55,11 +55,11 @@ fuzz_target!(|data: &[u8]| {
         ])
     };
     if mode & 4 == 0 {
-        core.handle_reply(Millis(2), link, Tag::Info, reply);
+        core.handle_reply(Millis(2), &link, Tag::Info, reply);
     } else {
         let pubsub = LinkId::pubsub(target);
         core.link_connected(Millis(2), pubsub.clone(), "127.0.0.1".into());
-        core.handle_reply(Millis(2), pubsub, Tag::Ignore, reply);
+        core.handle_reply(Millis(2), &pubsub, Tag::Ignore, reply);
     }
     for line in String::from_utf8_lossy(data).lines() {
         core.process_hello(Millis(3), line);

@@ -232,6 +232,7 @@ impl Driver {
                 local_ip,
             } => {
                 if self.links.is_current(&link, generation) {
+                    let link = std::sync::Arc::unwrap_or_clone(link);
                     self.core.write().link_connected(now, link, local_ip);
                 }
             }
@@ -242,7 +243,7 @@ impl Driver {
                 reply,
             } => {
                 if self.links.is_current(&link, generation) {
-                    self.core.write().handle_reply(now, link, tag, reply);
+                    self.core.write().handle_reply(now, &link, tag, reply);
                 }
             }
             LinkEvent::Closed {
@@ -253,6 +254,7 @@ impl Driver {
                 if self.links.is_current(&link, generation) {
                     self.links.forget(&link, generation);
                     tracing::debug!("{:?} link closed: {error}", link);
+                    let link = std::sync::Arc::unwrap_or_clone(link);
                     self.core.write().link_closed(now, link);
                 }
             }

@@ -96,7 +96,7 @@ impl LinkManager {
         let (tx, rx) = command_queue::queue(COMMAND_QUEUE);
         self.links.insert(link.clone(), Handle { generation, tx });
         tokio::spawn(task::run(task::LinkTask {
-            link,
+            link: std::sync::Arc::new(link),
             generation,
             addr,
             first_auth,

@@ -7,6 +7,7 @@
 use std::collections::VecDeque;
 use std::future::Future;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -18,25 +19,25 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::TlsConnector;
 
-use crate::resp::encode::encode_command;
+use crate::resp::encode::{encode_command, encode_owned_command};
 use crate::resp::reply_parse::ReplyParser;
 
 /// What a link task reports to the driver.
 #[derive(Debug)]
 pub enum LinkEvent {
     Connected {
-        link: LinkId,
+        link: Arc<LinkId>,
         generation: u64,
         local_ip: String,
     },
     Reply {
-        link: LinkId,
+        link: Arc<LinkId>,
         generation: u64,
         tag: Tag,
         reply: Reply,
     },
     Closed {
-        link: LinkId,
+        link: Arc<LinkId>,
         generation: u64,
         error: String,
     },
@@ -60,7 +61,9 @@ pub(super) async fn resolve(host: String, events: mpsc::Sender<LinkEvent>) {
 }
 
 pub(super) struct LinkTask {
-    pub link: LinkId,
+    /// Shared with every event it sends: a reply's event costs no copy of
+    /// the id's names.
+    pub link: Arc<LinkId>,
     pub generation: u64,
     pub addr: Addr,
     pub first_auth: Option<Vec<u8>>,
@@ -266,14 +269,12 @@ where
         };
         match step {
             Step::Command(Some((args, tag))) => {
-                let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
-                encode_command(&refs, &mut out);
+                encode_owned_command(&args, &mut out);
                 note_ping(&tag, &mut pings);
                 tags.push_back(tag);
                 // Take whatever else is queued so it goes out in one write.
                 while let Some((args, tag)) = t.commands.try_recv() {
-                    let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
-                    encode_command(&refs, &mut out);
+                    encode_owned_command(&args, &mut out);
                     note_ping(&tag, &mut pings);
                     tags.push_back(tag);
                 }

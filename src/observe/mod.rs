@@ -177,26 +177,29 @@ pub fn on_link_rtt(link: &LinkId, rtt: Duration) {
 }
 
 /// Held by a link task while its connection is up: counts the connection
-/// and, when dropped however the task ends, its loss.
-pub struct LinkUp(LinkId);
+/// and, when dropped however the task ends, its loss. Keeps only the
+/// link's kind, all its metrics are labelled with (not a copy of the id
+/// and its names in every link task).
+pub struct LinkUp(&'static str);
 
 impl LinkUp {
     pub fn new(link: &LinkId) -> LinkUp {
-        on_link_state(link, true);
-        LinkUp(link.clone())
+        let up = LinkUp(kind(link));
+        on_link_state(up.0, true);
+        up
     }
 }
 
 impl Drop for LinkUp {
     fn drop(&mut self) {
-        on_link_state(&self.0, false);
+        on_link_state(self.0, false);
     }
 }
 
-/// `link` connected (`up`) or its connection ended.
-fn on_link_state(link: &LinkId, up: bool) {
+/// A link of `kind` connected (`up`) or its connection ended.
+fn on_link_state(kind: &'static str, up: bool) {
     let m = &observer().metrics;
-    let l = labels(&[("kind", kind(link))]);
+    let l = labels(&[("kind", kind)]);
     if up {
         m.link_connects.get_or_create(&l).inc();
         m.links_up.get_or_create(&l).inc();

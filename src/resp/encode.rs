@@ -100,8 +100,19 @@ impl ReplyWriter for RespWriter<'_> {
 /// Appends `args` as a multibulk request (`*n` then `$len` per argument),
 /// the only form Redis accepts from scripts and peers without quoting rules.
 pub fn encode_command(args: &[&[u8]], out: &mut BytesMut) {
+    encode_parts(args, out);
+}
+
+/// [`encode_command`] for arguments the caller owns (the commands the core
+/// queues on a link), without a vector of slices made per command.
+pub fn encode_owned_command(args: &[Vec<u8>], out: &mut BytesMut) {
+    encode_parts(args, out);
+}
+
+fn encode_parts<A: AsRef<[u8]>>(args: &[A], out: &mut BytesMut) {
     header(out, b'*', args.len() as i64);
     for arg in args {
+        let arg = arg.as_ref();
         header(out, b'$', arg.len() as i64);
         out.put_slice(arg);
         out.put_slice(b"\r\n");
@@ -238,6 +249,9 @@ mod tests {
         let mut out = BytesMut::new();
         encode_command(&[b"SET", b"k", b""], &mut out);
         assert_eq!(&out[..], b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n");
+        let mut owned = BytesMut::new();
+        encode_owned_command(&[b"SET".to_vec(), b"k".to_vec(), Vec::new()], &mut owned);
+        assert_eq!(owned, out);
     }
 
     #[test]

@@ -429,7 +429,7 @@ impl Sentinel {
     }
 
     /// A reply arrived on a command link for a command sent with `tag`.
-    pub fn handle_reply(&mut self, now: Millis, link: LinkId, tag: Tag, reply: Reply) {
+    pub fn handle_reply(&mut self, now: Millis, link: &LinkId, tag: Tag, reply: Reply) {
         if link.channel == Channel::PubSub {
             self.handle_pubsub(now, link, reply);
             return;
@@ -466,8 +466,7 @@ impl Sentinel {
             Tag::Ping => self.handle_ping_reply(now, &link.target, &reply),
             Tag::Info => {
                 if let Some(text) = reply.as_str() {
-                    let text = text.to_string();
-                    self.handle_info(now, &link.target, &text);
+                    self.handle_info(now, &link.target, text);
                 }
             }
             Tag::Hello(master) => {
@@ -526,7 +525,7 @@ impl Sentinel {
     }
 
     /// Any frame received on a pub/sub link: hellos from other sentinels.
-    fn handle_pubsub(&mut self, now: Millis, link: LinkId, reply: Reply) {
+    fn handle_pubsub(&mut self, now: Millis, link: &LinkId, reply: Reply) {
         self.each_common(&link.target, |c| c.link.pc_last_activity = now);
         let items = match reply {
             Reply::Array(items) | Reply::Push(items) => items,

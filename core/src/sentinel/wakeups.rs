@@ -415,13 +415,13 @@ mod tests_support {
         let info = "# Replication\r\nrole:master\r\nrun_id:abc\r\n";
         s.handle_reply(
             Millis(2),
-            LinkId::cmd(master.clone()),
+            &LinkId::cmd(master.clone()),
             Tag::Info,
             Reply::Bulk(info.into()),
         );
         s.handle_reply(
             Millis(2),
-            LinkId::cmd(master.clone()),
+            &LinkId::cmd(master.clone()),
             Tag::Ping,
             Reply::Simple("PONG".into()),
         );
@@ -463,7 +463,7 @@ mod tests {
         assert_eq!(s.next_master_deadline(Millis(201)), Some(Millis(1201)));
         s.handle_reply(
             Millis(205),
-            LinkId::cmd(master),
+            &LinkId::cmd(master),
             Tag::Ping,
             Reply::Simple("PONG".into()),
         );
@@ -480,7 +480,7 @@ mod tests {
         for ping_first in [false, true] {
             let (mut s, master) = quiet_master();
             let pong = Reply::Simple("PONG".into());
-            s.handle_reply(Millis(205), LinkId::cmd(master.clone()), Tag::Ping, pong);
+            s.handle_reply(Millis(205), &LinkId::cmd(master.clone()), Tag::Ping, pong);
             if ping_first {
                 s.handle_timeout(Millis(300));
                 let pinged = std::iter::from_fn(|| s.poll_action())
@@ -510,7 +510,7 @@ mod tests {
             s.set_clock_origin(start);
             s.handle_reply(
                 pong,
-                LinkId::cmd(master.clone()),
+                &LinkId::cmd(master.clone()),
                 Tag::Ping,
                 Reply::Simple("PONG".into()),
             );
@@ -575,7 +575,7 @@ mod tests {
                     let mut msg = msg.to_vec();
                     msg.push(Reply::Bulk(o.args[2].clone()));
                     let pubsub = LinkId::pubsub(master.clone());
-                    s.handle_reply(now, pubsub, Tag::Ignore, Reply::Array(msg));
+                    s.handle_reply(now, &pubsub, Tag::Ignore, Reply::Array(msg));
                 }
                 let reply = match o.tag {
                     Tag::Ping => Reply::Simple("PONG".into()),
@@ -584,7 +584,7 @@ mod tests {
                     }
                     _ => Reply::Int(1),
                 };
-                s.handle_reply(now, LinkId::cmd(master.clone()), o.tag, reply);
+                s.handle_reply(now, &LinkId::cmd(master.clone()), o.tag, reply);
             }
         }
         let count = |f: fn(&Tag) -> bool| sent.iter().filter(|(_, t)| f(t)).count();

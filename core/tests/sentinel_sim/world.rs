@@ -524,7 +524,7 @@ impl World {
         let link = conn.link.clone();
         let now = self.now;
         if let Some(core) = self.slots[i].core.as_mut() {
-            core.handle_reply(now, link, tag, reply);
+            core.handle_reply(now, &link, tag, reply);
             self.drain(i);
         }
     }
