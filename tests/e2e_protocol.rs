@@ -235,3 +235,44 @@ fn protected_mode_still_serves_loopback_clients() {
     let s = rsentinel("protected-mode yes\n");
     assert_eq!(query(s.port, &["PING"]), Some(Reply::Simple("PONG".into())));
 }
+
+#[test]
+fn a_batch_of_queries_is_counted_before_a_later_command_of_the_batch_reads_the_counts() {
+    // Queries answered in place publish their bookkeeping (command counts,
+    // CLIENT LIST fields) once per batch: INFO and CLIENT INFO later in the
+    // same pipelined write must still see every query before them.
+    let s = rsentinel(&format!("sentinel monitor m 127.0.0.1 {} 2\n", free_port()));
+    let mut c = Client::connect(s.port).unwrap();
+    let query: &[&[u8]] = &[b"SENTINEL", b"get-master-addr-by-name", b"m"];
+    let mut batch = bytes::BytesMut::new();
+    rsentinel::resp::encode_command(&[b"INFO", b"stats"], &mut batch);
+    for _ in 0..5 {
+        rsentinel::resp::encode_command(query, &mut batch);
+    }
+    rsentinel::resp::encode_command(&[b"INFO", b"stats"], &mut batch);
+    for _ in 0..3 {
+        rsentinel::resp::encode_command(query, &mut batch);
+    }
+    rsentinel::resp::encode_command(&[b"CLIENT", b"INFO"], &mut batch);
+    c.send_raw(&batch).unwrap();
+    let processed = |r: &Reply| -> u64 {
+        text(r)
+            .lines()
+            .find_map(|l| l.strip_prefix("total_commands_processed:"))
+            .and_then(|v| v.parse().ok())
+            .expect("total_commands_processed")
+    };
+    let before = processed(&c.read().unwrap());
+    for _ in 0..5 {
+        assert!(matches!(c.read().unwrap(), Reply::Array(ref a) if a.len() == 2));
+    }
+    let after = processed(&c.read().unwrap());
+    assert_eq!(after - before, 6, "five queries and the INFO itself");
+    for _ in 0..3 {
+        assert!(matches!(c.read().unwrap(), Reply::Array(ref a) if a.len() == 2));
+    }
+    let info = text(&c.read().unwrap());
+    assert!(info.contains(" cmd=client|info "), "{info}");
+    let total = processed(&c.cmd(&["INFO", "stats"]).unwrap());
+    assert_eq!(total - after, 5, "three queries, CLIENT INFO and this INFO");
+}

@@ -55,6 +55,7 @@ pub async fn serve<S: ClientStream>(ctx: Ctx, stream: S, client: Arc<Client>) {
         awaiting: VecDeque::new(),
     };
     let result = conn.run(&ctx, &mut session).await;
+    session.settle(&ctx.state.stats);
     ctx.state.clients.unregister(client.id);
     match result {
         // An orderly close: TLS owes the peer a close_notify (for TCP this
@@ -174,6 +175,7 @@ impl<S: ClientStream> Connection<S> {
     /// returns with every reply in the output, in request order.
     async fn process_input(&mut self, ctx: &Ctx, s: &mut Session) -> Flow {
         let flow = self.run_requests(ctx, s).await;
+        s.settle(&ctx.state.stats);
         self.collect_deferred().await;
         flow
     }
@@ -211,6 +213,7 @@ impl<S: ClientStream> Connection<S> {
                     // Only a vote request or a hello may go ahead of a reply still
                     // owed; anything else first waits for it.
                     if !self.awaiting.is_empty() && !may_pipeline(&args) {
+                        s.settle(&ctx.state.stats);
                         self.collect_deferred().await;
                     }
                     let mark = self.out.buf.len();
@@ -238,6 +241,7 @@ impl<S: ClientStream> Connection<S> {
                 }
                 Err(e) => {
                     tracing::debug!("client {}: {e}", s.client.id);
+                    s.settle(&ctx.state.stats);
                     self.collect_deferred().await;
                     self.out.suppress = false;
                     if let Some(r) = e.reply() {
@@ -290,6 +294,7 @@ impl<S: ClientStream> Connection<S> {
     /// not reading. Events that arrive meanwhile are queued behind it, up to
     /// the client's output buffer limit, past which it is dropped.
     async fn flush(&mut self, ctx: &Ctx, s: &mut Session) -> Result<(), Closed> {
+        s.settle(&ctx.state.stats);
         let errors = self.out.take_errors();
         let stats = &ctx.state.stats;
         if errors > 0 {

@@ -9,7 +9,7 @@ use super::hello_cmd;
 use super::info;
 use super::output::Output;
 use super::session::{Ctx, Session};
-use super::state::{Renamed, Stats};
+use super::state::Renamed;
 use crate::acl;
 use crate::commands::command::command;
 use crate::commands::resolve::{resolve, unknown_command, wrong_arity};
@@ -61,9 +61,7 @@ pub async fn dispatch(
         gates(ctx, s, cmd, sub, args)?;
         Ok((cmd, sub))
     });
-    // One lock of the client's metadata per request.
-    note(
-        s,
+    s.note(
         inbound,
         resolved.as_ref().ok().map(|(c, sub)| sub.unwrap_or(c)),
     );
@@ -77,13 +75,13 @@ pub async fn dispatch(
     let full_name = sub.unwrap_or(cmd).full_name;
     // A paused server holds the command; a kill still gets through.
     if ctx.state.pause.holds_commands() {
+        s.settle(&ctx.state.stats);
         tokio::select! {
             _ = ctx.state.pause.wait() => {}
             _ = s.client.killed() => return Flow::Close,
         }
     }
-    Stats::add(&ctx.state.stats.commands_processed, 1);
-    s.command_counter.inc(full_name);
+    s.count_command(full_name);
     let flow = run(ctx, s, cmd, sub, args, out).await;
     if full_name == "client|caching" {
         s.caching_armed = true;
@@ -110,19 +108,6 @@ fn prepare(
     resolve(args)
 }
 
-/// Mirrors the request into the client's metadata for CLIENT LIST: its
-/// buffers, and the command once it has passed the gates.
-fn note(s: &Session, inbound: Inbound, cmd: Option<&'static CommandSpec>) {
-    let mut meta = s.client.meta();
-    meta.qbuf = inbound.qbuf;
-    meta.qbuf_free = inbound.qbuf_free;
-    meta.argv_mem = inbound.argv_mem;
-    meta.obl = inbound.obl;
-    if let Some(cmd) = cmd {
-        meta.last_cmd = cmd.full_name;
-    }
-}
-
 /// NOAUTH, then the ACL, then the RESP2 subscribed context.
 fn gates(
     ctx: &Ctx,
@@ -143,11 +128,12 @@ fn gates(
         // for the ACL log is only worth it on a refusal.
         if acl.check_command(user, cmd, sub, args).is_err() {
             drop(acl);
+            s.settle(&ctx.state.stats);
             let info = s.client.info_line(std::time::Instant::now());
             let now = ctx.state.now();
             ctx.state
                 .acl()
-                .check_and_log(user, cmd, sub, args, &info, now)?;
+                .check_and_log(s.user(), cmd, sub, args, &info, now)?;
         } else if s.authenticated && acl::verdict_ignores_args(cmd, sub, args) {
             drop(acl);
             s.remember_acl_allowed(version, target);
@@ -171,6 +157,11 @@ async fn run(
     args: &[Vec<u8>],
     out: &mut Output,
 ) -> Flow {
+    // Only a query answered in place neither yields nor reads the
+    // client's bookkeeping: anything else publishes it first.
+    if cmd.name != "sentinel" || is_vote_request(&args[1..]) {
+        s.settle(&ctx.state.stats);
+    }
     let reply = match cmd.name {
         "ping" => ping(s, args),
         "auth" => hello_cmd::auth(ctx, s, args),
@@ -208,6 +199,7 @@ async fn run(
             if ctx.core.query(&args[1..], &mut out.writer()) {
                 return Flow::Continue;
             }
+            s.settle(&ctx.state.stats);
             let reply = ctx.core.sentinel(&args[1..]).await;
             crate::observe::on_sentinel_reply(&args[1..], &reply);
             reply
