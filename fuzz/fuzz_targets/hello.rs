@@ -28,9 +28,9 @@ fuzz_target!(|data: &[u8]| {
         format!("127.0.0.1,26380,{text},1,m,127.0.0.1,6379,1")
     };
     core.process_hello(Millis(1), &payload);
-    core.tick(Millis(2));
+    core.handle_timeout(Millis(2));
     while core.poll_action().is_some() {}
-    assert!(core.settings().current_epoch <= MAX_ELECTION_EPOCH);
+    assert!(core.current_epoch().0 <= MAX_ELECTION_EPOCH);
     for line in core.config_lines() {
         let words: Vec<String> = line
             .iter()

@@ -33,7 +33,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let mut core = sentinel(mode & 1 == 1);
-    core.tick(Millis(0));
+    core.handle_timeout(Millis(0));
     let target = if mode & 2 == 0 {
         Target::Master("m".into())
     } else {
@@ -64,7 +64,7 @@ fuzz_target!(|data: &[u8]| {
     for line in String::from_utf8_lossy(data).lines() {
         core.process_hello(Millis(3), line);
     }
-    core.tick(Millis(4));
+    core.handle_timeout(Millis(4));
     while core.poll_action().is_some() {}
     // What would be persisted now must load into a fresh core.
     let mut reloaded = Sentinel::new(2, 26379);
