@@ -175,13 +175,16 @@ impl<S: ClientStream> Connection<S> {
     /// returns with every reply in the output, in request order.
     async fn process_input(&mut self, ctx: &Ctx, s: &mut Session) -> Flow {
         let flow = self.run_requests(ctx, s).await;
-        s.settle(&ctx.state.stats);
-        self.collect_deferred().await;
+        self.collect_deferred(ctx, s).await;
         flow
     }
 
-    /// Waits for the replies the driver owes and puts them in their place.
-    async fn collect_deferred(&mut self) {
+    /// Waits for the replies the driver owes and puts them in their place;
+    /// the session's bookkeeping is published before waiting.
+    async fn collect_deferred(&mut self, ctx: &Ctx, s: &mut Session) {
+        if !self.awaiting.is_empty() {
+            s.settle(&ctx.state.stats);
+        }
         while let Some((mut d, after)) = self.awaiting.pop_front() {
             let reply = (&mut d.reply).await;
             let reply = reply.unwrap_or_else(|_| crate::driver::handle::shutting_down());
@@ -213,8 +216,7 @@ impl<S: ClientStream> Connection<S> {
                     // Only a vote request or a hello may go ahead of a reply still
                     // owed; anything else first waits for it.
                     if !self.awaiting.is_empty() && !may_pipeline(&args) {
-                        s.settle(&ctx.state.stats);
-                        self.collect_deferred().await;
+                        self.collect_deferred(ctx, s).await;
                     }
                     let mark = self.out.buf.len();
                     let flow = dispatch(ctx, s, &mut args, inbound, &mut self.out).await;
@@ -241,8 +243,7 @@ impl<S: ClientStream> Connection<S> {
                 }
                 Err(e) => {
                     tracing::debug!("client {}: {e}", s.client.id);
-                    s.settle(&ctx.state.stats);
-                    self.collect_deferred().await;
+                    self.collect_deferred(ctx, s).await;
                     self.out.suppress = false;
                     if let Some(r) = e.reply() {
                         self.out.reply(&r);
