@@ -81,10 +81,35 @@ struct Track {
     timed_out: bool,
 }
 
+/// An [`Entry`] as the ring keeps it: kind and message in one allocation
+/// (the master is found again when asked for). Three strings an entry had
+/// been half a MiB of a sentinel's heap once 2 000 events had passed.
+#[derive(Debug)]
+struct Stored {
+    seq: u64,
+    time_ms: u64,
+    /// The kind, then the message.
+    text: Box<str>,
+    kind_len: usize,
+}
+
+impl Stored {
+    fn entry(&self) -> Entry {
+        let (kind, msg) = self.text.split_at(self.kind_len);
+        Entry {
+            seq: self.seq,
+            time_ms: self.time_ms,
+            kind: kind.to_string(),
+            msg: msg.to_string(),
+            master: master_of(kind, msg),
+        }
+    }
+}
+
 /// The event ring and the per-master state machines.
 #[derive(Default, Debug)]
 pub struct Timeline {
-    entries: VecDeque<Entry>,
+    entries: VecDeque<Stored>,
     next_seq: u64,
     tracks: BTreeMap<String, Track>,
 }
@@ -104,12 +129,11 @@ impl Timeline {
         if self.entries.len() == KEEP_EVENTS {
             self.entries.pop_front();
         }
-        self.entries.push_back(Entry {
+        self.entries.push_back(Stored {
             seq: self.next_seq,
             time_ms: wall_ms,
-            kind: kind.to_string(),
-            msg: msg.to_string(),
-            master: master.clone(),
+            text: [kind, msg].concat().into_boxed_str(),
+            kind_len: kind.len(),
         });
         let mut out = Vec::new();
         if kind == "+tilt" {
@@ -120,7 +144,18 @@ impl Timeline {
         };
         // +sdown/-sdown/+odown of a replica or a peer are not the master's.
         let the_master_itself = msg.starts_with("master ");
-        let t = self.tracks.entry(name.clone()).or_default();
+        // Only an event that starts or advances an incident makes a track
+        // (not `+monitor`, `+sentinel`, ... at start-up, one per master).
+        let starts = matches!(
+            kind,
+            "+elected-leader" | "+promoted-slave" | "+failover-end-for-timeout"
+        ) || (the_master_itself && matches!(kind, "+sdown" | "+odown"));
+        let mut none = Track::default();
+        let t = if starts {
+            self.tracks.entry(name.clone()).or_default()
+        } else {
+            self.tracks.get_mut(&name).unwrap_or(&mut none)
+        };
         let since = |start: Option<u64>, phase: Phase| {
             start.map(|s| Observation::PhaseDone {
                 phase,
@@ -129,7 +164,9 @@ impl Timeline {
         };
         match kind {
             "+sdown" if the_master_itself => t.sdown = Some(mono_ms),
-            "-sdown" if the_master_itself && t.elected.is_none() => *t = Track::default(),
+            "-sdown" if the_master_itself && t.elected.is_none() => {
+                self.tracks.remove(&name);
+            }
             "+odown" if the_master_itself => {
                 out.extend(since(t.sdown.take(), Phase::Detect));
                 t.odown = Some(mono_ms);
@@ -178,7 +215,7 @@ impl Timeline {
         self.entries
             .iter()
             .filter(|e| e.seq > since)
-            .cloned()
+            .map(Stored::entry)
             .collect()
     }
 
@@ -345,6 +382,39 @@ mod tests {
         assert_eq!(all.len(), KEEP_EVENTS);
         assert_eq!(all[0].seq, 6);
         assert_eq!(t.last_seq(), KEEP_EVENTS as u64 + 5);
+    }
+
+    #[test]
+    fn events_outside_an_incident_leave_no_state_behind() {
+        let mut t = Timeline::default();
+        for m in 0..50 {
+            let master = format!("master m{m} 127.0.0.1 {m}");
+            t.record(0, 0, "+monitor", &format!("{master} quorum 2"));
+            t.record(
+                0,
+                0,
+                "+sentinel",
+                &format!("sentinel x 1 2 @ m{m} 127.0.0.1 {m}"),
+            );
+            t.record(0, 0, "+sdown", &master);
+            t.record(5, 5, "-sdown", &master);
+        }
+        assert!(t.tracks.is_empty(), "{:?}", t.tracks.keys().next());
+        let e = &t.since(0)[1];
+        assert_eq!(
+            (e.kind.as_str(), e.master.as_deref()),
+            ("+sentinel", Some("m0"))
+        );
+        assert_eq!(e.msg, "sentinel x 1 2 @ m0 127.0.0.1 0");
+        // A switch learned with no incident on record is still an observed failover.
+        let obs = t.record(9, 9, "+switch-master", "m1 127.0.0.1 1 127.0.0.1 2");
+        assert_eq!(
+            obs,
+            vec![Observation::Failover {
+                role: "observer",
+                result: "success".into()
+            }]
+        );
     }
 
     #[test]
