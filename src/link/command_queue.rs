@@ -6,17 +6,20 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
 
-use tokio::sync::Notify;
-
+/// The queue and who waits on it, under one lock (taken for a few
+/// instructions, by the driver and one link task).
 struct Shared<T> {
     state: Mutex<State<T>>,
-    /// Wakes the receiver: an item arrived or the sender went away.
-    notify: Notify,
 }
 
 struct State<T> {
     items: VecDeque<T>,
+    /// The receiver's waker while it waits: an item or the sender's end
+    /// wakes it. Polled by hand (no `Notify` future), the link task keeps
+    /// no waiting state of its own.
+    waiting: Option<Waker>,
     sender_gone: bool,
     receiver_gone: bool,
 }
@@ -57,10 +60,10 @@ pub fn queue<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
             items: VecDeque::new(),
+            waiting: None,
             sender_gone: false,
             receiver_gone: false,
         }),
-        notify: Notify::new(),
     });
     (
         Sender {
@@ -81,37 +84,50 @@ impl<T> Sender<T> {
             return Err(SendError::Full);
         }
         state.items.push_back(item);
+        let waiting = state.waiting.take();
         drop(state);
-        self.shared.notify.notify_one();
+        if let Some(w) = waiting {
+            w.wake();
+        }
         Ok(())
     }
 }
 
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
-        self.shared.lock().sender_gone = true;
-        self.shared.notify.notify_one();
+        let mut state = self.shared.lock();
+        state.sender_gone = true;
+        let waiting = state.waiting.take();
+        drop(state);
+        if let Some(w) = waiting {
+            w.wake();
+        }
     }
 }
 
 impl<T> Receiver<T> {
     /// The next item; `None` once the queue is empty and the sender gone.
     /// Cancel-safe: an item is only taken when this returns it.
+    #[cfg(test)]
     pub async fn recv(&mut self) -> Option<T> {
-        loop {
-            // Registered before looking, so a send in between still wakes us.
-            let notified = self.shared.notify.notified();
-            {
-                let mut state = self.shared.lock();
-                if let Some(item) = state.pop() {
-                    return Some(item);
-                }
-                if state.sender_gone {
-                    return None;
-                }
-            }
-            notified.await;
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// [`Receiver::recv`] by hand: `Pending` registers `cx`'s waker, which
+    /// the next item or the sender's end wakes.
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let mut state = self.shared.lock();
+        if let Some(item) = state.pop() {
+            return Poll::Ready(Some(item));
         }
+        if state.sender_gone {
+            return Poll::Ready(None);
+        }
+        match &mut state.waiting {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            slot => *slot = Some(cx.waker().clone()),
+        }
+        Poll::Pending
     }
 
     /// An item already queued, without waiting.
@@ -124,6 +140,7 @@ impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         let mut state = self.shared.lock();
         state.receiver_gone = true;
+        state.waiting = None;
         state.items.clear();
     }
 }

@@ -95,17 +95,20 @@ impl LinkManager {
         self.next_generation += 1;
         let (tx, rx) = command_queue::queue(COMMAND_QUEUE);
         self.links.insert(link.clone(), Handle { generation, tx });
-        tokio::spawn(task::run(task::LinkTask {
+        let t = task::LinkTask {
             link: std::sync::Arc::new(link),
             generation,
-            addr,
-            first_auth,
             commands: rx,
             events: self.events.clone(),
+        };
+        let dial = Box::new(task::Dial {
+            addr,
+            first_auth,
             connect_timeout: self.connect_timeout,
             bind_source: self.bind_source,
             tls: self.tls.clone(),
-        }));
+        });
+        tokio::spawn(task::run(t, dial));
     }
 
     /// Resolves `host` in the background; the answer comes back as
