@@ -184,6 +184,13 @@ impl ReplyParser {
                 let Some(top) = self.stack.last_mut() else {
                     self.consumed = 0;
                     self.declared = 0;
+                    // Between replies the parser holds nothing: a link that
+                    // once saw an array (every pub/sub message is one) would
+                    // otherwise keep its stack's room for good, 160 bytes on
+                    // each of 1 000 links.
+                    if self.stack.capacity() > 0 {
+                        self.stack = Vec::new();
+                    }
                     return Ok(Some(value));
                 };
                 top.items.push(value);

@@ -222,3 +222,18 @@ fn random_bytes_never_panic() {
         }
     }
 }
+
+#[test]
+fn an_idle_parser_holds_no_room_from_an_earlier_array() {
+    let mut p = ReplyParser::new();
+    let mut buf = BytesMut::from(&b"*3\r\n$7\r\nmessage\r\n$1\r\nc\r\n*1\r\n:1\r\n+PART"[..]);
+    assert!(matches!(p.parse(&mut buf), Ok(Some(Reply::Array(_)))));
+    assert_eq!(p.stack.capacity(), 0);
+    // A nested reply split across reads keeps its stack until it is whole.
+    let mut nested = BytesMut::from(&b"*2\r\n*1\r\n:1\r\n"[..]);
+    assert_eq!(p.parse(&mut nested), Ok(None));
+    assert!(p.stack.capacity() > 0);
+    nested.extend_from_slice(b":2\r\n");
+    assert!(matches!(p.parse(&mut nested), Ok(Some(Reply::Array(_)))));
+    assert_eq!(p.stack.capacity(), 0);
+}
