@@ -52,7 +52,7 @@ impl RedisConn {
         let addr = addr.split('/').next().unwrap_or(addr);
         let stream = TcpStream::connect(addr).await?;
         Ok(RedisConn {
-            conn: RespConnection::from_stream(stream, STORE_LIMITS)?,
+            conn: RespConnection::from_stream(stream, &STORE_LIMITS)?,
         })
     }
 

@@ -166,11 +166,6 @@ fn kind_index(link: &LinkId) -> usize {
     }
 }
 
-/// `master`, `replica` or `sentinel`: the link kind label.
-fn kind(link: &LinkId) -> &'static str {
-    KINDS[kind_index(link)]
-}
-
 /// Hook: a PING on `link` was answered after `rtt`.
 pub fn on_link_rtt(link: &LinkId, rtt: Duration) {
     // Every link's PING is answered once a second (2 000 a second at 1 000
@@ -192,21 +187,21 @@ pub fn on_link_rtt(link: &LinkId, rtt: Duration) {
 
 /// Held by a link task while its connection is up: counts the connection
 /// and, when dropped however the task ends, its loss. Keeps only the
-/// link's kind, all its metrics are labelled with (not a copy of the id
-/// and its names in every link task).
-pub struct LinkUp(&'static str);
+/// link's kind, all its metrics are labelled with, as one byte (not a copy
+/// of the id and its names in every link task).
+pub struct LinkUp(u8);
 
 impl LinkUp {
     pub fn new(link: &LinkId) -> LinkUp {
-        let up = LinkUp(kind(link));
-        on_link_state(up.0, true);
-        up
+        let i = kind_index(link);
+        on_link_state(KINDS[i], true);
+        LinkUp(i as u8)
     }
 }
 
 impl Drop for LinkUp {
     fn drop(&mut self) {
-        on_link_state(self.0, false);
+        on_link_state(KINDS[usize::from(self.0)], false);
     }
 }
 

@@ -56,7 +56,7 @@ impl RespConnection {
         let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
-        RespConnection::from_stream(stream, ReplyLimits::default())
+        RespConnection::from_stream(stream, &ReplyLimits::DEFAULT)
     }
 
     /// Like [`RespConnection::connect`], but with the local end bound to
@@ -96,11 +96,11 @@ impl RespConnection {
         let stream = tokio::time::timeout(timeout, attempt)
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
-        RespConnection::from_stream(stream, ReplyLimits::default())
+        RespConnection::from_stream(stream, &ReplyLimits::DEFAULT)
     }
 
     /// Wraps an already connected stream.
-    pub fn from_stream(stream: TcpStream, limits: ReplyLimits) -> io::Result<Self> {
+    pub fn from_stream(stream: TcpStream, limits: &'static ReplyLimits) -> io::Result<Self> {
         // Commands are small and latency matters more than packet count.
         stream.set_nodelay(true)?;
         let (read, write) = stream.into_split();

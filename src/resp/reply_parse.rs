@@ -33,15 +33,19 @@ pub struct ReplyLimits {
     pub max_reply_bytes: usize,
 }
 
+impl ReplyLimits {
+    pub const DEFAULT: ReplyLimits = ReplyLimits {
+        max_depth: 32,
+        max_elements: 1024 * 1024,
+        max_bulk: 64 * 1024 * 1024,
+        max_line: 64 * 1024,
+        max_reply_bytes: 128 * 1024 * 1024,
+    };
+}
+
 impl Default for ReplyLimits {
     fn default() -> Self {
-        ReplyLimits {
-            max_depth: 32,
-            max_elements: 1024 * 1024,
-            max_bulk: 64 * 1024 * 1024,
-            max_line: 64 * 1024,
-            max_reply_bytes: 128 * 1024 * 1024,
-        }
+        ReplyLimits::DEFAULT
     }
 }
 
@@ -123,9 +127,10 @@ const MAX_PREALLOCATED: usize = 1024;
 
 /// Incremental reply parser for one link. Call [`ReplyParser::parse`] after
 /// every read; it keeps partial state between calls.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ReplyParser {
-    limits: ReplyLimits,
+    /// Shared, not copied: a parser lives in each of thousands of links.
+    limits: &'static ReplyLimits,
     stack: Vec<Open>,
     /// Bytes at the head of the buffer already searched for `\r\n`.
     scanned: usize,
@@ -135,12 +140,18 @@ pub struct ReplyParser {
     declared: usize,
 }
 
+impl Default for ReplyParser {
+    fn default() -> Self {
+        ReplyParser::new()
+    }
+}
+
 impl ReplyParser {
     pub fn new() -> Self {
-        ReplyParser::with_limits(ReplyLimits::default())
+        ReplyParser::with_limits(&ReplyLimits::DEFAULT)
     }
 
-    pub fn with_limits(limits: ReplyLimits) -> Self {
+    pub fn with_limits(limits: &'static ReplyLimits) -> Self {
         ReplyParser {
             limits,
             stack: Vec::new(),

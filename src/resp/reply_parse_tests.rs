@@ -166,11 +166,11 @@ fn size_limits() {
 
 #[test]
 fn total_reply_size_is_limited() {
-    let limits = ReplyLimits {
+    static LIMITS: ReplyLimits = ReplyLimits {
         max_reply_bytes: 20,
-        ..ReplyLimits::default()
+        ..ReplyLimits::DEFAULT
     };
-    let mut p = ReplyParser::with_limits(limits);
+    let mut p = ReplyParser::with_limits(&LIMITS);
     let mut buf = BytesMut::from(&b"*3\r\n$5\r\nhello\r\n$5\r\nworld\r\n"[..]);
     assert_eq!(p.parse(&mut buf), Err(ReplyParseError::ReplyTooLarge(20)));
 }
