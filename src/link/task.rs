@@ -4,6 +4,7 @@
 //! it answers (Redis answers in order). RESP3 push frames answer no command,
 //! so they are never paired.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::net::IpAddr;
@@ -16,7 +17,7 @@ use bytes::BytesMut;
 use rsentinel_core::reply::Reply;
 use rsentinel_core::sentinel::links::{Channel, LinkId, Tag};
 use rsentinel_core::sentinel::Addr;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::TlsConnector;
@@ -251,51 +252,51 @@ async fn connect(
     Err(last_err.unwrap_or_else(|| std::io::Error::other("no address found")))
 }
 
-/// Room a link makes in its read buffer before reading: most replies are a
-/// few bytes, an INFO a few KiB (then read in more than one go).
+/// Room a link's own buffer makes before reading: it holds only the rest
+/// of a reply that arrived in parts (an INFO is a few KiB).
 const LINK_READ_CHUNK: usize = 1024;
+
+/// Room of the shared read buffer: a whole INFO reply in one read.
+const SHARED_READ_ROOM: usize = 16 * 1024;
+
+thread_local! {
+    /// Where a link holding no partial reply reads: one buffer for every
+    /// link this thread runs (a link task parses what it read before it
+    /// yields, and keeps only a partial reply, copied into its own buffer).
+    /// Each link allocating its own buffer per read had been 1.3 MB at the
+    /// start-up peak of 1 000 masters, freed among long-lived allocations
+    /// and left as holes in the heap.
+    static SHARED_READ: RefCell<BytesMut> = RefCell::new(BytesMut::new());
+}
 
 /// How a link reads its connection.
 trait LinkReader {
-    /// Reads what has arrived into `buf`, making room first; `Ok(0)` at
-    /// end of stream.
+    /// Reads what has arrived into `buf`'s spare room (made by `room`
+    /// first); `Ok(0)` at end of stream.
     fn poll_read_some(
         &mut self,
         cx: &mut Context<'_>,
         buf: &mut BytesMut,
+        room: usize,
     ) -> Poll<std::io::Result<usize>>;
 }
 
-fn make_room(buf: &mut BytesMut) {
-    if buf.capacity() - buf.len() < LINK_READ_CHUNK / 4 {
-        buf.reserve(LINK_READ_CHUNK);
-    }
-}
-
-/// One read into `buf`'s spare room (zeroed first: a kilobyte, next to a
-/// system call, and no unsafe code to hand out uninitialised bytes).
+/// One read into `buf`'s spare room, with at least a quarter of `room`
+/// free first.
 fn poll_read_into<R: AsyncRead + Unpin>(
     reader: &mut R,
     cx: &mut Context<'_>,
     buf: &mut BytesMut,
+    room: usize,
 ) -> Poll<std::io::Result<usize>> {
-    make_room(buf);
-    let filled = buf.len();
-    buf.resize(buf.capacity(), 0);
-    let mut room = ReadBuf::new(&mut buf[filled..]);
-    let polled = Pin::new(reader).poll_read(cx, &mut room);
-    let n = room.filled().len();
-    buf.truncate(filled + n);
-    if polled.is_pending() && buf.is_empty() {
-        // Nothing came after all: an idle link holds no buffer.
-        *buf = BytesMut::new();
+    if buf.capacity() - buf.len() < room / 4 {
+        buf.reserve(room);
     }
-    polled.map_ok(|()| n)
+    tokio_util::io::poll_read_buf(Pin::new(reader), cx, buf)
 }
 
-/// A plain socket is read only once it is readable, and the buffer is made
-/// then: an idle link (almost every link, almost all the time) holds no
-/// read buffer at all — at 1 000 masters, 2 000 links. Through
+/// A plain socket is read only once it is readable: an idle link (almost
+/// every link, almost all the time) touches no buffer at all. Through
 /// `AsyncRead`, which (unlike `try_read`) knows that a read shorter than
 /// the buffer drained the socket: no extra read to learn that it would
 /// block.
@@ -304,23 +305,32 @@ impl LinkReader for tokio::net::tcp::ReadHalf<'_> {
         &mut self,
         cx: &mut Context<'_>,
         buf: &mut BytesMut,
+        room: usize,
     ) -> Poll<std::io::Result<usize>> {
         let stream: &TcpStream = self.as_ref();
         std::task::ready!(stream.poll_read_ready(cx))?;
-        poll_read_into(self, cx, buf)
+        poll_read_into(self, cx, buf, room)
     }
 }
 
-/// Through TLS the buffer is made before waiting: decrypted bytes may
-/// already wait inside the session, which no socket readiness shows.
+/// Through TLS the read is tried at once: decrypted bytes may already wait
+/// inside the session, which no socket readiness shows.
 impl<S: AsyncRead> LinkReader for tokio::io::ReadHalf<S> {
     fn poll_read_some(
         &mut self,
         cx: &mut Context<'_>,
         buf: &mut BytesMut,
+        room: usize,
     ) -> Poll<std::io::Result<usize>> {
-        poll_read_into(self, cx, buf)
+        poll_read_into(self, cx, buf, room)
     }
+}
+
+/// Which buffer the last read went to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ReadInto {
+    Shared,
+    Own,
 }
 
 /// What a connected link keeps between wake-ups, besides its connection.
@@ -330,9 +340,9 @@ struct Session {
     /// When each unanswered PING went out, for the round-trip metric.
     pings: VecDeque<std::time::Instant>,
     parser: ReplyParser,
-    /// Made when something is read, freed once parsed (16 KiB per link had
-    /// been most of the idle RSS at 200 masters, 1 KiB still an eighth of
-    /// it at 1 000).
+    /// The rest of a reply that arrived in parts (or of replies that
+    /// waited for room in the driver's queue); freed once parsed. (16 KiB
+    /// kept per link had been most of the idle RSS at 200 masters.)
     buf: BytesMut,
 }
 
@@ -355,52 +365,86 @@ impl Session {
         }
     }
 
-    /// Hands the driver every complete reply in the buffer, as long as its
-    /// queue has room; a reply that finds it full comes back as the wait
-    /// for room (boxed: no task is sized for it), to be awaited before
-    /// anything else is parsed. `Ok(None)` once only a partial reply, or
-    /// nothing, is left.
-    fn deliver_replies<'t>(&mut self, t: &'t LinkTask) -> Result<Option<Waiting<'t>>, String> {
-        loop {
-            let reply = match self.parser.parse(&mut self.buf) {
-                Ok(Some(reply)) => reply,
-                Ok(None) => {
-                    if self.buf.is_empty() {
-                        self.buf = BytesMut::new();
-                    }
-                    return Ok(None);
-                }
-                Err(e) => return Err(format!("protocol error: {e}")),
-            };
-            let Some(tag) = pair_reply(t.link.channel, &mut self.tags, &reply) else {
-                tracing::debug!("{:?}: ignoring a push frame on a command link", t.link);
-                continue;
-            };
-            if tag == Tag::NoReply {
-                tracing::debug!("{:?}: REPLCONF GETACK refused: {reply:?}", t.link);
-                continue;
+    /// Hands the driver every complete reply read, as long as its queue
+    /// has room; a reply that finds it full comes back as the wait for
+    /// room (boxed: no task is sized for it), to be awaited before anything
+    /// else is parsed. `Ok(None)` once only a partial reply, or nothing, is
+    /// left. Bytes read into the shared buffer that are not handed over
+    /// (a partial reply, replies behind a full queue) move to the link's
+    /// own buffer before this returns.
+    fn deliver_replies<'t>(
+        &mut self,
+        t: &'t LinkTask,
+        read: ReadInto,
+    ) -> Result<Option<Waiting<'t>>, String> {
+        if read == ReadInto::Own {
+            let delivered = deliver_from(
+                &mut self.parser,
+                &mut self.tags,
+                &mut self.pings,
+                t,
+                &mut self.buf,
+            );
+            if self.buf.is_empty() {
+                // Only a partial reply is kept between reads.
+                self.buf = BytesMut::new();
             }
-            if tag == Tag::Ping {
-                if let Some(sent) = self.pings.pop_front() {
-                    crate::observe::on_link_rtt(&t.link, sent.elapsed());
-                }
+            return delivered;
+        }
+        SHARED_READ.with_borrow_mut(|shared| {
+            let delivered =
+                deliver_from(&mut self.parser, &mut self.tags, &mut self.pings, t, shared);
+            if !shared.is_empty() {
+                self.buf.extend_from_slice(shared);
+                shared.clear();
             }
-            let event = LinkEvent::Reply {
-                link: t.link.clone(),
-                generation: t.generation,
-                tag,
-                reply,
-            };
-            match t.events.try_send(event) {
-                Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(event)) => {
-                    let events = &t.events;
-                    return Ok(Some(Box::pin(
-                        async move { events.send(event).await.is_ok() },
-                    )));
-                }
-                Err(mpsc::error::TrySendError::Closed(_)) => return Err("driver gone".into()),
+            delivered
+        })
+    }
+}
+
+/// [`Session::deliver_replies`] from the bytes in `buf`.
+fn deliver_from<'t>(
+    parser: &mut ReplyParser,
+    tags: &mut VecDeque<Tag>,
+    pings: &mut VecDeque<std::time::Instant>,
+    t: &'t LinkTask,
+    buf: &mut BytesMut,
+) -> Result<Option<Waiting<'t>>, String> {
+    loop {
+        let reply = match parser.parse(buf) {
+            Ok(Some(reply)) => reply,
+            Ok(None) => return Ok(None),
+            Err(e) => return Err(format!("protocol error: {e}")),
+        };
+        let Some(tag) = pair_reply(t.link.channel, tags, &reply) else {
+            tracing::debug!("{:?}: ignoring a push frame on a command link", t.link);
+            continue;
+        };
+        if tag == Tag::NoReply {
+            tracing::debug!("{:?}: REPLCONF GETACK refused: {reply:?}", t.link);
+            continue;
+        }
+        if tag == Tag::Ping {
+            if let Some(sent) = pings.pop_front() {
+                crate::observe::on_link_rtt(&t.link, sent.elapsed());
             }
+        }
+        let event = LinkEvent::Reply {
+            link: t.link.clone(),
+            generation: t.generation,
+            tag,
+            reply,
+        };
+        match t.events.try_send(event) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(event)) => {
+                let events = &t.events;
+                return Ok(Some(Box::pin(
+                    async move { events.send(event).await.is_ok() },
+                )));
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => return Err("driver gone".into()),
         }
     }
 }
@@ -463,31 +507,50 @@ where
             // state, for every link, at all times.
             // (In a block of its own: what woke us is gone before the next
             // wait, instead of sizing it.)
-            {
+            let mut read = {
                 let step = std::future::poll_fn(|cx| {
                     if commands_first {
                         if let Poll::Ready(cmd) = t.commands.poll_recv(cx) {
                             return Poll::Ready(Step::Command(cmd));
                         }
                     }
-                    if let Poll::Ready(read) = reader.poll_read_some(cx, &mut s.buf) {
-                        return Poll::Ready(Step::Read(read));
+                    // A link holding part of a reply reads on into its own
+                    // buffer; any other reads into the shared one.
+                    let polled = if s.buf.is_empty() {
+                        SHARED_READ
+                            .with_borrow_mut(|shared| {
+                                debug_assert!(shared.is_empty(), "left by another link");
+                                reader.poll_read_some(cx, shared, SHARED_READ_ROOM)
+                            })
+                            .map(|read| (read, ReadInto::Shared))
+                    } else {
+                        reader
+                            .poll_read_some(cx, &mut s.buf, LINK_READ_CHUNK)
+                            .map(|read| (read, ReadInto::Own))
+                    };
+                    if let Poll::Ready((read, into)) = polled {
+                        return Poll::Ready(Step::Read(read, into));
                     }
                     t.commands.poll_recv(cx).map(Step::Command)
                 })
                 .await;
                 match step {
-                    Step::Command(Some(first)) => s.take_commands(first, &mut t.commands, &mut out),
+                    Step::Command(Some(first)) => {
+                        s.take_commands(first, &mut t.commands, &mut out);
+                        None
+                    }
                     Step::Command(None) => return "closed".into(),
-                    Step::Read(Ok(0)) => return "connection closed by peer".into(),
-                    Step::Read(Ok(_)) => {}
-                    Step::Read(Err(e)) => return e.to_string(),
+                    Step::Read(Ok(0), _) => return "connection closed by peer".into(),
+                    Step::Read(Ok(_), into) => Some(into),
+                    Step::Read(Err(e), _) => return e.to_string(),
                 }
-            }
+            };
             // Whatever was read: the replies in it, each handed over (and
-            // the link paused while the driver's queue is full).
-            loop {
-                let waiting = match s.deliver_replies(t) {
+            // the link paused while the driver's queue is full). Nothing
+            // yields between the read and here, so the shared buffer still
+            // holds this link's bytes.
+            while let Some(into) = read {
+                let waiting = match s.deliver_replies(t, into) {
                     Ok(Some(waiting)) => waiting,
                     Ok(None) => break,
                     Err(e) => return e,
@@ -495,6 +558,8 @@ where
                 if !waiting.await {
                     return "driver gone".into();
                 }
+                // What was left moved to the link's own buffer.
+                read = Some(ReadInto::Own);
             }
         }
     }
@@ -503,7 +568,7 @@ where
 /// What woke a link's loop.
 enum Step {
     Command(Option<super::Outgoing>),
-    Read(std::io::Result<usize>),
+    Read(std::io::Result<usize>, ReadInto),
 }
 
 /// The tag a reply is delivered with, taking it off the queue of commands
@@ -547,6 +612,98 @@ fn refuses_getack(reply: &Reply) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A server socket's side: reads until `count` commands came, then
+    /// answers the k-th with the bulk string "k", dribbled out a few bytes
+    /// per write so that replies arrive split across reads.
+    async fn answer_in_pieces(mut socket: tokio::net::TcpStream, count: usize) {
+        use tokio::io::AsyncReadExt;
+        let mut seen = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while seen.windows(5).filter(|w| w == b"\r\nGET").count() < count {
+            let n = socket.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "link closed early");
+            seen.extend_from_slice(&chunk[..n]);
+        }
+        let replies: Vec<u8> = (0..count)
+            .flat_map(|k| {
+                let k = k.to_string();
+                format!("${}\r\n{k}\r\n", k.len()).into_bytes()
+            })
+            .collect();
+        for piece in replies.chunks(3) {
+            socket.write_all(piece).await.unwrap();
+            tokio::task::yield_now().await;
+        }
+        // Held open until the test is done reading.
+        let _ = socket.read(&mut chunk).await;
+    }
+
+    #[tokio::test]
+    async fn replies_in_pieces_and_behind_a_full_queue_arrive_whole_and_in_order() {
+        // Two links share the thread's read buffer; the driver's queue holds
+        // one event, so each link keeps waiting for room with replies read.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (events, mut rx) = mpsc::channel(1);
+        const COUNT: usize = 40;
+        let mut senders = Vec::new();
+        for name in ["m0", "m1"] {
+            let (tx, commands) = super::super::command_queue::queue(COUNT);
+            for _ in 0..COUNT {
+                tx.try_send((vec![b"GET".to_vec()], Tag::Info)).unwrap();
+            }
+            senders.push(tx);
+            let link = LinkId::cmd(rsentinel_core::sentinel::links::Target::Master(name.into()));
+            let t = LinkTask {
+                link: Arc::new(link),
+                generation: 1,
+                commands,
+                events: events.clone(),
+            };
+            let dial = Box::new(Dial {
+                addr: Addr::new("127.0.0.1", port),
+                first_auth: None,
+                connect_timeout: Duration::from_secs(5),
+                bind_source: None,
+                tls: None,
+            });
+            tokio::spawn(run(t, dial));
+        }
+        for _ in 0..2 {
+            let (socket, _) = listener.accept().await.unwrap();
+            tokio::spawn(answer_in_pieces(socket, COUNT));
+        }
+        let mut got: std::collections::HashMap<String, Vec<Vec<u8>>> = Default::default();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while got.values().map(Vec::len).sum::<usize>() < 2 * COUNT {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let event = tokio::time::timeout(left, rx.recv())
+                .await
+                .expect("all replies within 30 s")
+                .expect("links alive");
+            match event {
+                LinkEvent::Reply {
+                    link,
+                    tag,
+                    reply: Reply::Bulk(text),
+                    ..
+                } => {
+                    assert_eq!(tag, Tag::Info);
+                    got.entry(format!("{link:?}")).or_default().push(text);
+                }
+                LinkEvent::Connected { .. } => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        let expected: Vec<Vec<u8>> = (0..COUNT).map(|k| k.to_string().into_bytes()).collect();
+        assert_eq!(got.len(), 2);
+        for replies in got.values() {
+            assert_eq!(replies, &expected);
+        }
+        SHARED_READ.with_borrow(|shared| assert!(shared.is_empty()));
+        drop(senders);
+    }
 
     #[test]
     fn a_link_task_stays_small() {
