@@ -28,7 +28,7 @@ impl FileSink {
             path,
             options,
             user_lines,
-            last: None,
+            last: WrittenConfig::default(),
         }
     }
 }

@@ -178,6 +178,26 @@ impl ParsedConfig {
         self.text == file
     }
 
+    /// Takes the text out: a parse kept between flushes needs only where
+    /// its lines end and their keys while the file itself holds the text
+    /// (see [`crate::config::WrittenConfig`]).
+    pub(crate) fn take_text(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.text)
+    }
+
+    /// How long the text is (also once taken out).
+    pub(crate) fn text_len(&self) -> usize {
+        self.ends.last().copied().unwrap_or(0)
+    }
+
+    /// Puts back the text [`ParsedConfig::take_text`] took, read again from
+    /// the file.
+    pub(crate) fn with_text(mut self, text: Vec<u8>) -> ParsedConfig {
+        debug_assert_eq!(text.len(), self.text_len());
+        self.text = text;
+        self
+    }
+
     fn push(&mut self, line: &[u8], key: Option<&str>) {
         self.has_signature |= line == REWRITE_SIGNATURE.as_bytes();
         if !self.ends.is_empty() {
