@@ -12,6 +12,7 @@ use std::task::{Context, Poll, Waker};
 /// instructions, by the driver and one link task).
 struct Shared<T> {
     state: Mutex<State<T>>,
+    capacity: usize,
 }
 
 struct State<T> {
@@ -46,9 +47,9 @@ pub enum SendError {
     Closed,
 }
 
+/// One word: the driver keeps one per link.
 pub struct Sender<T> {
     shared: Arc<Shared<T>>,
-    capacity: usize,
 }
 
 pub struct Receiver<T> {
@@ -64,11 +65,11 @@ pub fn queue<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
             sender_gone: false,
             receiver_gone: false,
         }),
+        capacity,
     });
     (
         Sender {
             shared: Arc::clone(&shared),
-            capacity,
         },
         Receiver { shared },
     )
@@ -80,7 +81,7 @@ impl<T> Sender<T> {
         if state.receiver_gone {
             return Err(SendError::Closed);
         }
-        if state.items.len() >= self.capacity {
+        if state.items.len() >= self.shared.capacity {
             return Err(SendError::Full);
         }
         state.items.push_back(item);
