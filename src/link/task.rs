@@ -164,7 +164,11 @@ async fn dial_up(dial: Box<Dial>, t: &LinkTask) -> Result<(Conn, BytesMut), Stri
         // but never answers TLS is as dead as one that never accepts.
         Some(tls) => {
             let name = crate::tls::server_name(&dial.addr.host);
-            match tokio::time::timeout(dial.connect_timeout, tls.connect(name, stream)).await {
+            // Boxed: the handshake's state is over a kilobyte, and inline
+            // it would size every plain link's connect as large (2 000 of
+            // them at start-up, freed among long-lived allocations).
+            let handshake = tokio::time::timeout(dial.connect_timeout, tls.connect(name, stream));
+            match Box::pin(handshake).await {
                 Ok(Ok(stream)) => Conn::Tls(Box::new(stream)),
                 Ok(Err(e)) => return Err(format!("TLS handshake failed: {e}")),
                 Err(_) => return Err("TLS handshake timed out".to_string()),
