@@ -273,7 +273,7 @@ pub fn client_config(options: &TlsOptions) -> Result<ClientConfig, TlsError> {
 }
 
 /// The name to put in the ClientHello for `host`. It is never checked
-/// against the certificate (see [`ChainOnlyVerifier`]); a literal IP sends
+/// against the certificate (see `ChainOnlyVerifier` below); a literal IP sends
 /// no SNI, a hostname does.
 pub fn server_name(host: &str) -> ServerName<'static> {
     ServerName::try_from(host.to_string())

@@ -10,7 +10,7 @@ use super::read::Directive;
 const FILE_LINE: &str = "Config file: ";
 
 /// A reason to refuse to start. `Display` is the exact text redis-sentinel
-/// prints (the FATAL blocks with one line added, [`FILE_LINE`]);
+/// prints (the FATAL blocks with one line added, `Config file: <path>`);
 /// [`ConfigError::printed_to_stderr`] tells where it goes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {

@@ -70,8 +70,8 @@ impl Sentinel {
     /// When the shell must call `handle_timeout` next: the only clock it waits
     /// on (`now` before the first pass). Passes come when a master has
     /// something due (a PING, INFO or hello period, a reconnect, a failover
-    /// step: see `wakeups.rs`), at most one per [`TIMER_PERIOD`] after the
-    /// last, and at least every [`MAX_PASS_GAP`] so that TILT still sees a
+    /// step: see `wakeups.rs`), at most one per `TIMER_PERIOD` after the
+    /// last, and at least every `MAX_PASS_GAP` so that TILT still sees a
     /// stalled process; the exact moments an instance crosses its
     /// down-after-milliseconds, a staggered failover start or a script
     /// comes due are not rounded to the period.
