@@ -268,6 +268,40 @@ mod tests {
     }
 
     #[test]
+    fn an_edit_of_the_same_length_is_not_taken_for_the_written_file() {
+        // The kept parse has no text: only the digest can tell this edit
+        // (same length, same line ends) from the file as written.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("s.conf");
+        fs::write(&file, "sentinel monitor m 127.0.0.1 6379 2\n").unwrap();
+        let managed: BTreeSet<String> = ["sentinel current-epoch".to_string()].into();
+        let desired = vec![
+            RewriteLine::new("sentinel monitor m 127.0.0.1 6379 2", true),
+            RewriteLine::new("sentinel current-epoch 1", true),
+        ];
+        let mut last = WrittenConfig::default();
+        rewrite_file_cached(&file, &desired, &managed, &mut last).unwrap();
+        let written = fs::read_to_string(&file).unwrap();
+        assert!(last.is_kept_for(written.as_bytes()));
+        let edited = written.replace("monitor m 127.0.0.1 6379 2", "bogus-x m 127.0.0.1 6379 2");
+        assert_eq!(edited.len(), written.len());
+        fs::write(&file, &edited).unwrap();
+        rewrite_file_cached(&file, &desired, &managed, &mut last).unwrap();
+        let again = fs::read_to_string(&file).unwrap();
+        // Read anew, as a fresh rewrite of the edited file is: the edited
+        // line keeps its place (the kept parse had it as the monitor line,
+        // which the rewrite would have replaced).
+        let fresh = dir.path().join("fresh.conf");
+        fs::write(&fresh, &edited).unwrap();
+        rewrite_file(&fresh, &desired, &managed).unwrap();
+        assert_eq!(again, fs::read_to_string(&fresh).unwrap());
+        assert!(
+            again.contains("sentinel bogus-x m 127.0.0.1 6379 2\n"),
+            "{again}"
+        );
+    }
+
+    #[test]
     fn rewrite_file_keeps_comments_and_writes_no_duplicates() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("s.conf");
