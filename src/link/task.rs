@@ -196,16 +196,32 @@ async fn dial_up(dial: Box<Dial>, t: &LinkTask) -> Result<(Conn, BytesMut), Stri
 /// boxed so that no task is sized for it. No queue-jumping: tokio hands a
 /// freed slot to the longest waiter before it counts as free.
 fn deliver(events: &mpsc::Sender<LinkEvent>, event: LinkEvent) -> impl Future<Output = bool> + '_ {
-    let outcome = match events.try_send(event) {
-        Ok(()) => Ok(true),
-        Err(mpsc::error::TrySendError::Full(event)) => Err(Box::pin(events.send(event))),
-        Err(mpsc::error::TrySendError::Closed(_)) => Ok(false),
-    };
+    let handed = hand_over(events, event);
     async move {
-        match outcome {
-            Ok(sent) => sent,
-            Err(waiting) => waiting.await.is_ok(),
+        match handed {
+            Handed::Sent => true,
+            Handed::Gone => false,
+            Handed::Waiting(waiting) => waiting.await,
         }
+    }
+}
+
+/// What became of an event handed to the driver without waiting.
+enum Handed<'t> {
+    Sent,
+    /// The driver is gone.
+    Gone,
+    /// Its queue is full: the event waits for room, boxed.
+    Waiting(Waiting<'t>),
+}
+
+fn hand_over(events: &mpsc::Sender<LinkEvent>, event: LinkEvent) -> Handed<'_> {
+    match events.try_send(event) {
+        Ok(()) => Handed::Sent,
+        Err(mpsc::error::TrySendError::Full(event)) => {
+            Handed::Waiting(Box::pin(async move { events.send(event).await.is_ok() }))
+        }
+        Err(mpsc::error::TrySendError::Closed(_)) => Handed::Gone,
     }
 }
 
@@ -273,61 +289,42 @@ thread_local! {
     static SHARED_READ: RefCell<BytesMut> = RefCell::new(BytesMut::new());
 }
 
-/// How a link reads its connection.
-trait LinkReader {
-    /// Reads what has arrived into `buf`'s spare room (made by `room`
-    /// first); `Ok(0)` at end of stream.
-    fn poll_read_some(
-        &mut self,
-        cx: &mut Context<'_>,
-        buf: &mut BytesMut,
-        room: usize,
-    ) -> Poll<std::io::Result<usize>>;
-}
-
-/// One read into `buf`'s spare room, with at least a quarter of `room`
-/// free first.
-fn poll_read_into<R: AsyncRead + Unpin>(
-    reader: &mut R,
-    cx: &mut Context<'_>,
-    buf: &mut BytesMut,
-    room: usize,
-) -> Poll<std::io::Result<usize>> {
-    if buf.capacity() - buf.len() < room / 4 {
-        buf.reserve(room);
+/// How a link reads its connection: when it may try a read.
+trait LinkReader: AsyncRead + Unpin {
+    /// Ready to try a read; by default at once.
+    fn poll_readable(&mut self, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
     }
-    tokio_util::io::poll_read_buf(Pin::new(reader), cx, buf)
 }
 
 /// A plain socket is read only once it is readable: an idle link (almost
-/// every link, almost all the time) touches no buffer at all. Through
-/// `AsyncRead`, which (unlike `try_read`) knows that a read shorter than
-/// the buffer drained the socket: no extra read to learn that it would
-/// block.
+/// every link, almost all the time) touches no buffer at all.
 impl LinkReader for tokio::net::tcp::ReadHalf<'_> {
-    fn poll_read_some(
-        &mut self,
-        cx: &mut Context<'_>,
-        buf: &mut BytesMut,
-        room: usize,
-    ) -> Poll<std::io::Result<usize>> {
+    fn poll_readable(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         let stream: &TcpStream = self.as_ref();
-        std::task::ready!(stream.poll_read_ready(cx))?;
-        poll_read_into(self, cx, buf, room)
+        stream.poll_read_ready(cx)
     }
 }
 
 /// Through TLS the read is tried at once: decrypted bytes may already wait
 /// inside the session, which no socket readiness shows.
-impl<S: AsyncRead> LinkReader for tokio::io::ReadHalf<S> {
-    fn poll_read_some(
-        &mut self,
-        cx: &mut Context<'_>,
-        buf: &mut BytesMut,
-        room: usize,
-    ) -> Poll<std::io::Result<usize>> {
-        poll_read_into(self, cx, buf, room)
+impl<S: AsyncRead> LinkReader for tokio::io::ReadHalf<S> {}
+
+/// Reads what has arrived into `buf`'s spare room, with at least a quarter
+/// of `room` free first; `Ok(0)` at end of stream. Through `AsyncRead`,
+/// which (unlike `try_read`) knows that a read shorter than the buffer
+/// drained the socket: no extra read to learn that it would block.
+fn poll_read_some<R: LinkReader>(
+    reader: &mut R,
+    cx: &mut Context<'_>,
+    buf: &mut BytesMut,
+    room: usize,
+) -> Poll<std::io::Result<usize>> {
+    std::task::ready!(reader.poll_readable(cx))?;
+    if buf.capacity() - buf.len() < room / 4 {
+        buf.reserve(room);
     }
+    tokio_util::io::poll_read_buf(Pin::new(reader), cx, buf)
 }
 
 /// Which buffer the last read went to.
@@ -440,15 +437,10 @@ fn deliver_from<'t>(
             tag,
             reply,
         };
-        match t.events.try_send(event) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(event)) => {
-                let events = &t.events;
-                return Ok(Some(Box::pin(
-                    async move { events.send(event).await.is_ok() },
-                )));
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => return Err("driver gone".into()),
+        match hand_over(&t.events, event) {
+            Handed::Sent => {}
+            Handed::Waiting(waiting) => return Ok(Some(waiting)),
+            Handed::Gone => return Err("driver gone".into()),
         }
     }
 }
@@ -524,12 +516,11 @@ where
                         SHARED_READ
                             .with_borrow_mut(|shared| {
                                 debug_assert!(shared.is_empty(), "left by another link");
-                                reader.poll_read_some(cx, shared, SHARED_READ_ROOM)
+                                poll_read_some(&mut reader, cx, shared, SHARED_READ_ROOM)
                             })
                             .map(|read| (read, ReadInto::Shared))
                     } else {
-                        reader
-                            .poll_read_some(cx, &mut s.buf, LINK_READ_CHUNK)
+                        poll_read_some(&mut reader, cx, &mut s.buf, LINK_READ_CHUNK)
                             .map(|read| (read, ReadInto::Own))
                     };
                     if let Poll::Ready((read, into)) = polled {
