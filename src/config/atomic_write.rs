@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
 
-use super::rewrite::{ParsedConfig, RewriteLine};
+use super::rewrite::{DesiredLines, ParsedConfig, RewriteLine};
 
 /// Tells concurrent writers in one process apart (the pid does it across
 /// processes).
@@ -26,7 +26,12 @@ pub fn rewrite_file(
     desired: &[RewriteLine],
     managed: &BTreeSet<String>,
 ) -> io::Result<()> {
-    rewrite_file_cached(path, desired, managed, &mut WrittenConfig::default())
+    rewrite_file_cached(
+        path,
+        &desired.into(),
+        managed,
+        &mut WrittenConfig::default(),
+    )
 }
 
 /// How the file a writer wrote last parses, kept between flushes without
@@ -78,7 +83,7 @@ impl WrittenConfig {
 /// `last` is updated once the new file is in place.
 pub fn rewrite_file_cached(
     path: &Path,
-    desired: &[RewriteLine],
+    desired: &DesiredLines,
     managed: &BTreeSet<String>,
     last: &mut WrittenConfig,
 ) -> io::Result<()> {
@@ -255,7 +260,7 @@ mod tests {
                 RewriteLine::new(format!("sentinel current-epoch {i}"), true),
                 RewriteLine::new(format!("sentinel known-replica m 10.0.0.{i} 6380"), true),
             ];
-            rewrite_file_cached(&cached, &desired, &managed, &mut last).unwrap();
+            rewrite_file_cached(&cached, &desired[..].into(), &managed, &mut last).unwrap();
             rewrite_file(&fresh, &desired, &managed).unwrap();
             let got = fs::read_to_string(&cached).unwrap();
             assert_eq!(got, fs::read_to_string(&fresh).unwrap(), "flush {i}");
@@ -280,13 +285,13 @@ mod tests {
             RewriteLine::new("sentinel current-epoch 1", true),
         ];
         let mut last = WrittenConfig::default();
-        rewrite_file_cached(&file, &desired, &managed, &mut last).unwrap();
+        rewrite_file_cached(&file, &desired[..].into(), &managed, &mut last).unwrap();
         let written = fs::read_to_string(&file).unwrap();
         assert!(last.is_kept_for(written.as_bytes()));
         let edited = written.replace("monitor m 127.0.0.1 6379 2", "bogus-x m 127.0.0.1 6379 2");
         assert_eq!(edited.len(), written.len());
         fs::write(&file, &edited).unwrap();
-        rewrite_file_cached(&file, &desired, &managed, &mut last).unwrap();
+        rewrite_file_cached(&file, &desired[..].into(), &managed, &mut last).unwrap();
         let again = fs::read_to_string(&file).unwrap();
         // Read anew, as a fresh rewrite of the edited file is: the edited
         // line keeps its place (the kept parse had it as the monitor line,

@@ -20,7 +20,7 @@ pub use cmdline::CommandLine;
 pub use error::ConfigError;
 pub use read::{ensure_writable, load, sentinel_load_order, Directive, LoadedConfig};
 pub use rewrite::{
-    rewrite_config, rewrite_key, ParsedConfig, RewriteLine, REWRITE_SIGNATURE,
+    rewrite_config, rewrite_key, DesiredLines, ParsedConfig, RewriteLine, REWRITE_SIGNATURE,
     SENTINEL_REWRITE_KEYS,
 };
 pub use server_options::{LogLevel, ServerOptions, Supervised, SYSLOG_FACILITIES};

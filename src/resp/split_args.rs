@@ -102,13 +102,17 @@ pub fn split_args(line: &[u8]) -> Result<Vec<Vec<u8>>, SplitError> {
 /// Renders `s` so that [`split_args`] reads it back as one argument: bare
 /// when it is safe, otherwise double-quoted with escapes (like `sdscatrepr`).
 pub fn quote_arg(s: &[u8]) -> String {
-    let bare = !s.is_empty()
-        && s.iter()
-            .all(|&c| c.is_ascii_graphic() && c != b'"' && c != b'\'' && c != b'\\');
-    if bare {
+    if is_bare(s) {
         return s.iter().map(|&c| c as char).collect();
     }
     repr(s)
+}
+
+/// Whether [`quote_arg`] writes `s` as it is.
+pub fn is_bare(s: &[u8]) -> bool {
+    !s.is_empty()
+        && s.iter()
+            .all(|&c| c.is_ascii_graphic() && c != b'"' && c != b'\'' && c != b'\\')
 }
 
 /// Always double-quoted, escaped like Redis's `sdscatrepr`.
