@@ -8,6 +8,7 @@ use crate::config::{
     rewrite_file_cached, DesiredLines, ServerOptions, WrittenConfig, SENTINEL_REWRITE_KEYS,
 };
 use crate::driver::{ConfigSink, FlushError};
+use rsentinel_core::sentinel::ConfigLines;
 
 /// Produces the current `user ...` lines at flush time (bytes: ACL patterns
 /// are written as given).
@@ -33,13 +34,13 @@ impl FileSink {
 }
 
 impl ConfigSink for FileSink {
-    fn flush(&mut self, sentinel_lines: Vec<Vec<Vec<u8>>>) -> Result<(), FlushError> {
+    fn flush(&mut self, sentinel_lines: ConfigLines) -> Result<(), FlushError> {
         let mut desired = DesiredLines::default();
         for line in self.options.rewrite_lines(&(self.user_lines)()) {
             desired.push(&line);
         }
-        for tokens in &sentinel_lines {
-            desired.push_tokens(tokens.iter().map(Vec::as_slice));
+        for line in sentinel_lines.iter() {
+            desired.push_tokens(line.tokens());
         }
         let mut managed = self.options.managed_keys();
         managed.extend(SENTINEL_REWRITE_KEYS.iter().map(|k| k.to_string()));

@@ -16,7 +16,7 @@ use rsentinel_core::reply::Reply;
 use rsentinel_core::sentinel::Sentinel;
 use rsentinel_core::time::Millis;
 
-type Lines = Vec<Vec<Vec<u8>>>;
+type Lines = rsentinel_core::sentinel::ConfigLines;
 
 /// A disk that takes a second per write, except the write holding the
 /// vote, which takes as long as the test holds `gate`.
@@ -29,7 +29,7 @@ struct SlowSink {
 fn has_vote(lines: &Lines) -> bool {
     lines
         .iter()
-        .any(|l| l.join(&b' ') == b"sentinel current-epoch 5".as_slice())
+        .any(|l| l.joined() == b"sentinel current-epoch 5".as_slice())
 }
 
 impl ConfigSink for SlowSink {
@@ -182,7 +182,7 @@ impl ConfigSink for EachWriteHeld {
 }
 
 fn has_line(lines: &Lines, line: &str) -> bool {
-    lines.iter().any(|l| l.join(&b' ') == line.as_bytes())
+    lines.iter().any(|l| l.joined() == line.as_bytes())
 }
 
 /// While one write is in flight, the snapshots asked for meanwhile are

@@ -260,7 +260,7 @@ fn killed_master_is_replaced_by_the_best_replica() {
     let lines: Vec<String> =
         w.s.config_lines()
             .iter()
-            .map(|l| String::from_utf8(l.join(&b' ')).unwrap())
+            .map(|l| String::from_utf8(l.joined()).unwrap())
             .collect();
     assert!(lines.contains(&"sentinel monitor mymaster 127.0.0.1 6380 2".to_string()));
     assert!(lines.contains(&"sentinel known-replica mymaster 127.0.0.1 6379".to_string()));

@@ -212,7 +212,7 @@ fn hello_introduces_a_sentinel_and_persists_it() {
         "+sentinel sentinel {PEER} 127.0.0.1 26380 @ mymaster 127.0.0.1 6379"
     )));
     assert!(out.iter().any(|a| matches!(a, Action::Persist(_))));
-    assert!(s.config_lines().iter().any(|l| l.join(&b' ')
+    assert!(s.config_lines().iter().any(|l| l.joined()
         == format!("sentinel known-sentinel mymaster 127.0.0.1 26380 {PEER}").as_bytes()));
     // The same hello again changes nothing.
     hello_from_peer(&mut s, Millis(20));

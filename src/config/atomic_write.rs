@@ -57,13 +57,11 @@ impl WrittenConfig {
         }
     }
 
-    /// Keeps `parsed`, the parse of `written`, when it stands for that file
-    /// line for line (otherwise the next flush reads the file anew).
-    fn remember(&mut self, written: &[u8], mut parsed: ParsedConfig) {
-        self.last = parsed.is_parse_of(written).then(|| {
-            parsed.take_text();
-            (Sha256::digest(written).into(), parsed)
-        });
+    /// Keeps `parsed`, the parse of `written` without its text, when there
+    /// is one that stands for that file line for line (otherwise the next
+    /// flush reads the file anew).
+    fn remember(&mut self, written: &[u8], parsed: Option<ParsedConfig>) {
+        self.last = parsed.map(|parsed| (Sha256::digest(written).into(), parsed));
     }
 
     /// Whether a parse is kept for `file`.

@@ -8,7 +8,7 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use tokio::sync::mpsc;
 
 /// The `sentinel ...` lines of one snapshot, as tokens.
-pub type Lines = Vec<Vec<Vec<u8>>>;
+pub type Lines = rsentinel_core::sentinel::ConfigLines;
 
 /// Why a config write failed.
 #[derive(Clone, Debug, thiserror::Error)]
@@ -171,7 +171,9 @@ mod tests {
     }
 
     fn snapshot(n: u8) -> Lines {
-        vec![vec![vec![n]]]
+        let mut lines = Lines::default();
+        lines.push([&[n][..]]);
+        lines
     }
 
     #[tokio::test]

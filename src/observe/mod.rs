@@ -224,7 +224,7 @@ pub struct TimedSink<S>(pub S);
 impl<S: ConfigSink> ConfigSink for TimedSink<S> {
     fn flush(
         &mut self,
-        sentinel_lines: Vec<Vec<Vec<u8>>>,
+        sentinel_lines: rsentinel_core::sentinel::ConfigLines,
     ) -> Result<(), crate::driver::FlushError> {
         let start = Instant::now();
         let result = self.0.flush(sentinel_lines);

@@ -28,7 +28,7 @@ pub enum Action {
     /// Persist this snapshot of the `sentinel ...` config lines (state that
     /// must survive a crash changed). Only the latest snapshot matters: a
     /// writer may skip older ones it has not started yet.
-    Persist(Vec<Vec<Vec<u8>>>),
+    Persist(super::ConfigLines),
     /// Start a script (notification or client-reconfig; the queue policy
     /// is the core's). Report with `script_started` or
     /// `script_spawn_failed`, and later `script_exited`.

@@ -5,7 +5,7 @@
 mod actions;
 pub mod addr;
 mod commands;
-mod config_lines;
+pub mod config_lines;
 mod directives;
 pub mod events;
 pub mod failover;
@@ -39,6 +39,7 @@ use foldhash::HashMap;
 
 pub use actions::{Action, CommandOutput, Durability, FLUSH_FAILED};
 pub use addr::Addr;
+pub use config_lines::{ConfigLine, ConfigLines};
 pub use events::{Event, Level, Subject};
 pub use failover::select_replica;
 pub use fence::FencePolicy;

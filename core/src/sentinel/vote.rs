@@ -210,7 +210,7 @@ mod tests {
         assert!(s
             .config_lines()
             .iter()
-            .any(|l| l.join(&b" "[..]) == b"sentinel leader-epoch m 0"));
+            .any(|l| l.joined() == b"sentinel leader-epoch m 0"));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::fmt;
 use rsentinel_core::prng::Prng;
 use rsentinel_core::reply::Reply;
 use rsentinel_core::sentinel::links::{Channel, Tag, Target, HELLO_CHANNEL};
-use rsentinel_core::sentinel::{down_question, Action, Event, Sentinel};
+use rsentinel_core::sentinel::{down_question, Action, ConfigLines, Event, Sentinel};
 use rsentinel_core::sim::queue::Queue;
 use rsentinel_core::time::Millis;
 
@@ -29,7 +29,7 @@ const LIVENESS_CHECK_EVERY: u64 = 500;
 pub struct Slot {
     pub core: Option<Sentinel>,
     pub incarnation: u32,
-    pub persisted: Vec<Vec<Vec<u8>>>,
+    pub persisted: ConfigLines,
     pub myid: String,
 }
 
@@ -427,11 +427,12 @@ impl World {
         }
         let now = self.now;
         let mut core = Sentinel::new(self.prng.next_u64(), SENTINEL_BASE_PORT + i as u16);
-        for line in self.slots[i].persisted.clone() {
-            if let Err(e) = core.apply_directive(now, &line[1..]) {
+        for line in self.slots[i].persisted.clone().iter() {
+            let args: Vec<&[u8]> = line.tokens().skip(1).collect();
+            if let Err(e) = core.apply_directive(now, &args) {
                 self.fail(format!(
                     "sentinel #{i} cannot reload its config line `{}`: {e}",
-                    String::from_utf8_lossy(&line.join(&b' '))
+                    String::from_utf8_lossy(&line.joined())
                 ));
                 return;
             }
