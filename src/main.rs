@@ -389,6 +389,10 @@ async fn serve(p: Prepared) -> anyhow::Result<()> {
         listeners.push(bind_unix(path, options.unixsocketperm)?);
     }
     let http = rsentinel::observe::http::bind_from_env().await?;
+    if http.is_none() {
+        // Only the HTTP server reads the event ring.
+        rsentinel::observe::observer().timeline().keep_events(0);
+    }
     tracing::info!("Running mode=sentinel, port={}.", options.port);
 
     let myid = core.ensure_myid().to_string();

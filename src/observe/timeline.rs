@@ -107,11 +107,24 @@ impl Stored {
 }
 
 /// The event ring and the per-master state machines.
-#[derive(Default, Debug)]
+#[derive(Debug)]
 pub struct Timeline {
     entries: VecDeque<Stored>,
+    /// How many events the ring keeps (see [`Timeline::keep_events`]).
+    keep: usize,
     next_seq: u64,
     tracks: BTreeMap<String, Track>,
+}
+
+impl Default for Timeline {
+    fn default() -> Timeline {
+        Timeline {
+            entries: VecDeque::new(),
+            keep: KEEP_EVENTS,
+            next_seq: 0,
+            tracks: BTreeMap::new(),
+        }
+    }
 }
 
 impl Timeline {
@@ -126,15 +139,17 @@ impl Timeline {
     ) -> Vec<Observation> {
         let master = master_of(kind, msg);
         self.next_seq += 1;
-        if self.entries.len() == KEEP_EVENTS {
-            self.entries.pop_front();
+        if self.keep > 0 {
+            if self.entries.len() >= self.keep {
+                self.entries.pop_front();
+            }
+            self.entries.push_back(Stored {
+                seq: self.next_seq,
+                time_ms: wall_ms,
+                text: [kind, msg].concat().into_boxed_str(),
+                kind_len: kind.len(),
+            });
         }
-        self.entries.push_back(Stored {
-            seq: self.next_seq,
-            time_ms: wall_ms,
-            text: [kind, msg].concat().into_boxed_str(),
-            kind_len: kind.len(),
-        });
         let mut out = Vec::new();
         if kind == "+tilt" {
             out.push(Observation::TiltEntered);
@@ -223,6 +238,18 @@ impl Timeline {
     pub fn last_seq(&self) -> u64 {
         self.next_seq
     }
+
+    /// Keeps at most `n` events for the page (0: none; the metrics still
+    /// count every event). Without the HTTP server nothing reads the ring,
+    /// and at 1 000 masters the start-up's `+monitor` and `+sentinel`
+    /// events alone fill it: a quarter of a megabyte kept for nobody.
+    pub fn keep_events(&mut self, n: usize) {
+        self.keep = n;
+        while self.entries.len() > n {
+            self.entries.pop_front();
+        }
+        self.entries.shrink_to_fit();
+    }
 }
 
 /// The master an event's message names: `master NAME ...`, `... @ NAME ip
@@ -300,6 +327,25 @@ mod tests {
         assert_eq!(t.since(0).len(), 9);
         assert_eq!(t.since(8).len(), 1);
         assert_eq!(t.since(0)[6].master.as_deref(), Some("mymaster"));
+    }
+
+    #[test]
+    fn a_ring_kept_for_nobody_holds_nothing_but_the_metrics_still_count() {
+        let mut t = Timeline::default();
+        run(&mut t, &[(1000, "+monitor", M), (1001, "+monitor", M)]);
+        t.keep_events(1);
+        assert_eq!(t.since(0).len(), 1, "the newest one is kept");
+        t.keep_events(0);
+        let obs = run(
+            &mut t,
+            &[
+                (2000, "+sdown", M),
+                (2400, "+odown", &format!("{M} #quorum 2/2")),
+            ],
+        );
+        assert_eq!(obs, vec![phase(Phase::Detect, 0.4)]);
+        assert!(t.since(0).is_empty());
+        assert_eq!(t.last_seq(), 4, "sequence numbers still advance");
     }
 
     #[test]
