@@ -239,8 +239,12 @@ impl DesiredLines {
             }
             push_quoted(&mut lines.text, token);
         }
-        let key = line_key(&lines.text[start..]);
-        lines.close_line(key.as_deref());
+        let line = &lines.text[start..];
+        let key = match sentinel_key(line) {
+            Some(key) => Cow::Borrowed(key),
+            None => Cow::Owned(line_key(line).unwrap_or_default()),
+        };
+        lines.close_line(Some(&key));
         self.force.push(true);
     }
 

@@ -30,15 +30,24 @@ use super::Sentinel;
 use crate::time::Millis;
 
 /// The deadline index and the masters whose entry must be recomputed.
+///
+/// Masters are known here by a number given to each name on first sight
+/// (names are never forgotten: a removed master's number is reused if it
+/// comes back). Every PONG, INFO and hello re-indexes its master; with
+/// names as keys that was four `String` copies and B-tree nodes keyed by
+/// them each time, some 35 000 allocations a second at 1 000 masters.
 #[derive(Debug)]
 pub(crate) struct Wakeups {
-    /// (deadline, master) for every master that has one.
-    index: BTreeSet<(Millis, String)>,
-    /// Each master's indexed deadline (looked up on every touch; foldhash,
-    /// as SipHash was a few per cent of an idle sentinel at 1 000 masters).
-    at: HashMap<String, Millis>,
+    /// (deadline, master number) for every master that has one.
+    index: BTreeSet<(Millis, u32)>,
+    /// Each master's indexed deadline, by number.
+    at: Vec<Option<Millis>>,
+    /// Master names by number, and numbers by name (foldhash, as SipHash
+    /// was a few per cent of an idle sentinel at 1 000 masters).
+    names: Vec<String>,
+    numbers: HashMap<String, u32>,
     /// Masters whose deadline may have changed since it was indexed.
-    stale: Vec<String>,
+    stale: Vec<u32>,
     /// Every master's may have (a command, a resolution, a new peer).
     all_stale: bool,
     /// The peers a master watches may have changed: `ping_owner` flags are
@@ -57,13 +66,35 @@ impl Default for Wakeups {
     fn default() -> Wakeups {
         Wakeups {
             index: BTreeSet::new(),
-            at: HashMap::default(),
+            at: Vec::new(),
+            names: Vec::new(),
+            numbers: HashMap::default(),
             stale: Vec::new(),
             all_stale: true,
             peers_changed: true,
             visit_at: Millis::ZERO,
             planned: None,
         }
+    }
+}
+
+impl Wakeups {
+    /// Master `name`'s number.
+    fn number(&mut self, name: &str) -> u32 {
+        if let Some(&n) = self.numbers.get(name) {
+            return n;
+        }
+        let n = u32::try_from(self.names.len()).expect("fewer than 4 billion master names");
+        self.names.push(name.to_string());
+        self.numbers.insert(name.to_string(), n);
+        self.at.push(None);
+        n
+    }
+
+    /// Master `name`'s deadline may have changed.
+    fn mark_stale(&mut self, name: &str) {
+        let n = self.number(name);
+        self.stale.push(n);
     }
 }
 
@@ -80,7 +111,7 @@ impl Sentinel {
             m.next_visit = Millis::ZERO;
         }
         self.wakeups.visit_at = Millis::ZERO;
-        self.wakeups.stale.push(name.to_string());
+        self.wakeups.mark_stale(name);
     }
 
     /// A reply from `target` was handled outside a pass: the master whose
@@ -182,7 +213,7 @@ impl Sentinel {
     /// Only master `name`'s deadline may have changed (a PING answered):
     /// re-index it without scheduling a visit.
     pub(crate) fn reindex(&mut self, name: &str) {
-        self.wakeups.stale.push(name.to_string());
+        self.wakeups.mark_stale(name);
     }
 
     /// Whether the pass at `now` visits `m`.
@@ -325,41 +356,41 @@ impl Sentinel {
     /// Re-indexes the masters touched since the last call.
     fn refresh_index(&mut self, now: Millis) {
         let all = std::mem::take(&mut self.wakeups.all_stale);
-        let mut names: Vec<String> = if all {
+        let mut numbers: Vec<u32> = if all {
+            // Every master, and every name indexed before (a removed
+            // master leaves the index here).
+            for name in self.masters.keys() {
+                self.wakeups.number(name);
+            }
             self.wakeups.stale.clear();
-            self.wakeups
-                .at
-                .keys()
-                .cloned()
-                .chain(self.masters.keys().cloned())
-                .collect()
+            (0..self.wakeups.names.len() as u32).collect()
         } else {
             std::mem::take(&mut self.wakeups.stale)
         };
-        for name in &names {
+        for &n in &numbers {
+            let i = n as usize;
             let t = self
                 .masters
-                .get(name)
+                .get(&self.wakeups.names[i])
                 .and_then(|m| self.master_deadline(now, m));
-            let old = self.wakeups.at.get(name).copied();
+            let old = self.wakeups.at[i];
             // Most re-indexed masters (a PONG, a pass) keep their
             // deadline: leave the ordered index alone then.
             if old == t {
                 continue;
             }
             if let Some(old) = old {
-                self.wakeups.index.remove(&(old, name.clone()));
-                self.wakeups.at.remove(name);
+                self.wakeups.index.remove(&(old, n));
             }
             if let Some(t) = t {
-                self.wakeups.index.insert((t, name.clone()));
-                self.wakeups.at.insert(name.clone(), t);
+                self.wakeups.index.insert((t, n));
             }
+            self.wakeups.at[i] = t;
         }
         // The list's buffer serves the next round of touches.
         if !all && self.wakeups.stale.is_empty() {
-            names.clear();
-            self.wakeups.stale = names;
+            numbers.clear();
+            self.wakeups.stale = numbers;
         }
     }
 
