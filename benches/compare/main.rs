@@ -710,7 +710,12 @@ fn idle(kind: Kind, n: usize, window: Duration, table: &mut Table) {
         kind,
         ready_ms,
     );
-    std::thread::sleep(Duration::from_secs(2));
+    // Measure the steady state: 2 s after ready, and not before one and a
+    // half INFO periods (15 s) since the start, so that the window holds
+    // periodic INFOs only (not the start-up's) and no start-up burst of
+    // allocations is still resident.
+    let steady = Duration::from_secs(15).saturating_sub(t0.elapsed());
+    std::thread::sleep(steady.max(Duration::from_secs(2)));
     let c0: Vec<f64> = sentinels.iter().map(|s| cpu_secs(s.pid())).collect();
     let k0 = nodes.commands();
     let b0 = nodes.breakdown();
