@@ -71,20 +71,28 @@ fn line_key(line: &[u8]) -> Option<String> {
     rewrite_key(&head_args(line)?)
 }
 
-/// The first two arguments of `line` as text, exactly as [`split_args`]
-/// reads them; `None` when the line does not split (unbalanced quotes). A
-/// line without quotes, NUL, vertical tab or form feed — nearly every
-/// line — splits on the four separators alone, so it is read in place:
-/// a rewrite reads every line of the old file and of the new one, and
-/// went from milliseconds to a fraction for a 50-master file.
-fn head_args(line: &[u8]) -> Option<Vec<String>> {
+/// The words of `line` read in place, when it has no quotes, NUL,
+/// vertical tab or form feed (nearly every line): then it splits on the
+/// four separators alone, exactly as [`split_args`] would split it.
+fn plain_words(line: &[u8]) -> Option<impl Iterator<Item = &[u8]>> {
     let plain = !line
         .iter()
         .any(|&c| matches!(c, b'"' | b'\'' | 0 | 0x0b | 0x0c));
-    if plain {
+    plain.then(|| {
+        line.split(|&c| matches!(c, b' ' | b'\n' | b'\r' | b'\t'))
+            .filter(|t| !t.is_empty())
+    })
+}
+
+/// The first two arguments of `line` as text, exactly as [`split_args`]
+/// reads them; `None` when the line does not split (unbalanced quotes). A
+/// plain line ([`plain_words`]) is read in place: a rewrite reads every
+/// line of the old file and of the new one, and went from milliseconds to
+/// a fraction for a 50-master file.
+fn head_args(line: &[u8]) -> Option<Vec<String>> {
+    if let Some(words) = plain_words(line) {
         return Some(
-            line.split(|&c| matches!(c, b' ' | b'\n' | b'\r' | b'\t'))
-                .filter(|t| !t.is_empty())
+            words
                 .take(2)
                 .map(|t| String::from_utf8_lossy(t).into_owned())
                 .collect(),
@@ -100,15 +108,7 @@ fn head_args(line: &[u8]) -> Option<Vec<String>> {
 /// ask [`head_args`] and [`rewrite_key`], which give the same key for
 /// these lines.
 fn sentinel_key(line: &[u8]) -> Option<&'static str> {
-    if line
-        .iter()
-        .any(|&c| matches!(c, b'"' | b'\'' | 0 | 0x0b | 0x0c))
-    {
-        return None;
-    }
-    let mut args = line
-        .split(|&c| matches!(c, b' ' | b'\n' | b'\r' | b'\t'))
-        .filter(|t| !t.is_empty());
+    let mut args = plain_words(line)?;
     if !args.next()?.eq_ignore_ascii_case(b"sentinel") {
         return None;
     }
