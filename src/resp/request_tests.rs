@@ -347,3 +347,76 @@ fn recycled_buffers_decode_what_fresh_ones_do() {
         .iter()
         .all(|a| a.is_empty() && a.capacity() <= SPARE_ARG_CAPACITY));
 }
+
+/// Decodes `input` fed one byte at a time: a request is then never wholly
+/// in the buffer while it starts, so only the general path decodes it.
+fn decode_bytewise(
+    input: &[u8],
+    authenticated: bool,
+) -> (Vec<Vec<Vec<u8>>>, Result<(), ProtocolError>) {
+    let mut dec = RequestDecoder::new();
+    let mut buf = BytesMut::new();
+    let mut out = Vec::new();
+    for &byte in input {
+        buf.extend_from_slice(&[byte]);
+        loop {
+            match dec.decode(&mut buf, authenticated) {
+                Ok(Some(req)) => out.push(req),
+                Ok(None) => break,
+                Err(e) => return (out, Err(e)),
+            }
+        }
+    }
+    (out, Ok(()))
+}
+
+#[test]
+fn whole_requests_decode_as_bytewise_arrival_does() {
+    // Valid requests, then each mutated at pseudo-random places (a
+    // deterministic xorshift): digits, terminators, NULs, signs, cut
+    // payloads, counts over the one-pass bound and lengths over the
+    // unauthenticated one.
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let big = "y".repeat(UNAUTH_MAX_BULK_LEN as usize + 1);
+    let shapes: Vec<Vec<&str>> = vec![
+        vec!["SENTINEL", "get-master-addr-by-name", "mymaster"],
+        vec!["PING"],
+        vec![""],
+        vec!["a", "b", "c", "d", "e", "f", "g", "h"],
+        vec!["a", "b", "c", "d", "e", "f", "g", "h", "i"],
+        vec!["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"],
+        vec!["SET", &big],
+    ];
+    let mutations: &[&[u8]] = &[b"\0", b"\r", b"\n", b"-", b"+", b"9", b"x", b"$", b"*", b""];
+    for round in 0..3000 {
+        let mut wire = Vec::new();
+        for _ in 0..3 {
+            let shape = &shapes[(next() % shapes.len() as u64) as usize];
+            wire.extend_from_slice(format!("*{}\r\n", shape.len()).as_bytes());
+            for a in shape {
+                wire.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+            }
+        }
+        if round > 0 {
+            for _ in 0..(next() % 3) {
+                let at = (next() % wire.len() as u64) as usize;
+                let with = mutations[(next() % mutations.len() as u64) as usize];
+                wire.splice(at..=at, with.iter().copied());
+            }
+        }
+        for authenticated in [true, false] {
+            assert_eq!(
+                decode_all(&wire, authenticated),
+                decode_bytewise(&wire, authenticated),
+                "{:?} (authenticated: {authenticated})",
+                String::from_utf8_lossy(&wire[..wire.len().min(200)])
+            );
+        }
+    }
+}

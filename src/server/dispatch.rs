@@ -159,7 +159,8 @@ async fn run(
 ) -> Flow {
     // Only a query answered in place neither yields nor reads the
     // client's bookkeeping: anything else publishes it first.
-    if cmd.name != "sentinel" || is_vote_request(&args[1..]) {
+    let vote = cmd.name == "sentinel" && is_vote_request(&args[1..]);
+    if cmd.name != "sentinel" || vote {
         s.settle(&ctx.state.stats);
     }
     let reply = match cmd.name {
@@ -180,7 +181,7 @@ async fn run(
         "acl" => acl_command(ctx, s, args).await,
         "info" => info_command(ctx, &args[1..]).await,
         "role" => ctx.core.role().await,
-        "sentinel" if is_vote_request(&args[1..]) => {
+        "sentinel" if vote => {
             if let Some((asker, host, port)) = peer_question(s, &args[1..]) {
                 ctx.core.peer_question(&asker, host, port).await;
             }
@@ -249,9 +250,11 @@ async fn run(
 /// submitted while one awaits its reply, and anything else waits for it,
 /// so no later command can see the state from before the vote.
 pub fn is_vote_request(sentinel_args: &[Vec<u8>]) -> bool {
+    // The first letter sorts out every query cheaply.
     sentinel_args.first().is_some_and(|sub| {
-        sub.eq_ignore_ascii_case(b"is-master-down-by-addr")
-            || sub.eq_ignore_ascii_case(b"is-primary-down-by-addr")
+        sub.first().is_some_and(|b| b.eq_ignore_ascii_case(&b'i'))
+            && (sub.eq_ignore_ascii_case(b"is-master-down-by-addr")
+                || sub.eq_ignore_ascii_case(b"is-primary-down-by-addr"))
     })
 }
 

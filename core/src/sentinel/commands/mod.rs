@@ -173,9 +173,16 @@ const NAMES: &[(&str, Sub, i32)] = &[
 
 impl Sub {
     fn lookup(sub: &[u8]) -> Option<(&'static str, Sub, i32)> {
+        // The length and the first letter rule out nearly every name before
+        // a full case-insensitive comparison (one per name showed in query
+        // profiles).
+        let first = sub.first()?.to_ascii_lowercase();
         NAMES
             .iter()
-            .find(|(n, _, _)| n.as_bytes().eq_ignore_ascii_case(sub))
+            .find(|(n, _, _)| {
+                let n = n.as_bytes();
+                n.len() == sub.len() && n[0] == first && n.eq_ignore_ascii_case(sub)
+            })
             .copied()
     }
 
@@ -416,6 +423,17 @@ mod tests {
 
     fn argv(words: &[&str]) -> Vec<Vec<u8>> {
         words.iter().map(|w| w.as_bytes().to_vec()).collect()
+    }
+
+    #[test]
+    fn every_name_is_found_in_any_case_and_fits_the_lookup_buffer() {
+        for (name, sub, _) in NAMES {
+            assert_eq!(Sub::lookup(name.as_bytes()).map(|f| f.1), Some(*sub));
+            let upper = name.to_ascii_uppercase();
+            assert_eq!(Sub::lookup(upper.as_bytes()).map(|f| f.1), Some(*sub));
+        }
+        assert!(Sub::lookup(b"get-master-addr-by-name-and-more").is_none());
+        assert!(Sub::lookup(b"").is_none());
     }
 
     fn parse_err(words: &[&str]) -> Reply {
