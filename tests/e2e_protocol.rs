@@ -276,3 +276,39 @@ fn a_batch_of_queries_is_counted_before_a_later_command_of_the_batch_reads_the_c
     let total = processed(&c.cmd(&["INFO", "stats"]).unwrap());
     assert_eq!(total - after, 5, "three queries, CLIENT INFO and this INFO");
 }
+
+#[test]
+fn client_pause_all_holds_queries_answered_in_place() {
+    // A query is answered by the connection itself, not the driver; a
+    // paused server must hold it like any other command.
+    let s = rsentinel("");
+    let unused = free_port().to_string();
+    assert_eq!(
+        query(
+            s.port,
+            &["SENTINEL", "MONITOR", "m", "127.0.0.1", &unused, "1"]
+        ),
+        Some(Reply::Simple("OK".into()))
+    );
+    let mut a = Client::connect(s.port).unwrap();
+    let mut b = Client::connect(s.port).unwrap();
+    let ask = ["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "m"];
+    let expected = Reply::Array(vec![
+        Reply::Bulk(b"127.0.0.1".to_vec()),
+        Reply::Bulk(unused.clone().into_bytes()),
+    ]);
+    assert_eq!(b.cmd(&ask).unwrap(), expected);
+    // Timed from before the pause is asked for: the pause starts later,
+    // so a held query cannot be answered sooner than this.
+    let started = std::time::Instant::now();
+    assert_eq!(
+        a.cmd(&["CLIENT", "PAUSE", "400", "ALL"]).unwrap(),
+        Reply::Simple("OK".into())
+    );
+    assert_eq!(b.cmd(&ask).unwrap(), expected);
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "answered after {:?} while paused",
+        started.elapsed()
+    );
+}

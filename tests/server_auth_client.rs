@@ -240,6 +240,11 @@ async fn client_pause_all_holds_commands_until_it_ends() {
     let started = std::time::Instant::now();
     assert_eq!(b.cmd(&["PING"]).await, Reply::Simple("PONG".into()));
     assert!(started.elapsed() >= std::time::Duration::from_millis(250));
+    // A query the connection answers in place is held as well.
+    assert_eq!(a.cmd(&["CLIENT", "PAUSE", "300", "ALL"]).await, Reply::ok());
+    let started = std::time::Instant::now();
+    assert!(matches!(b.cmd(&["SENTINEL", "MYID"]).await, Reply::Bulk(_)));
+    assert!(started.elapsed() >= std::time::Duration::from_millis(250));
     a.send(&["CLIENT", "PAUSE", "-1"]).await;
     a.expect(b"-ERR timeout is negative\r\n").await;
     h.stop().await;

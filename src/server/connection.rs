@@ -12,7 +12,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::client_registry::{Client, ClientType};
-use super::dispatch::{dispatch, may_pipeline, Flow, Inbound};
+use super::dispatch::{self, may_pipeline, Flow, Inbound, Started};
 use super::output::{Deferred, Output, OutputLimiter};
 use super::session::{Ctx, Session};
 use super::state::Stats;
@@ -219,7 +219,12 @@ impl<S: ClientStream> Connection<S> {
                         self.collect_deferred(ctx, s).await;
                     }
                     let mark = self.out.buf.len();
-                    let flow = dispatch(ctx, s, &mut args, inbound, &mut self.out).await;
+                    let flow = match dispatch::start(ctx, s, &mut args, inbound, &mut self.out) {
+                        Started::Done(flow) => flow,
+                        Started::Resolved(r) => {
+                            dispatch::finish(ctx, s, r, &mut args, &mut self.out).await
+                        }
+                    };
                     self.decoder.recycle(args);
                     if let Some(d) = self.out.deferred.take() {
                         self.awaiting.push_back((d, BytesMut::new()));

@@ -45,16 +45,38 @@ pub struct Inbound {
     pub obl: usize,
 }
 
-/// Runs `args` for session `s`, appending every reply to `out`. `args` is
-/// left for the caller to recycle (a renamed command's name is rewritten in
-/// place).
-pub async fn dispatch(
+/// What [`start`] left of a request.
+#[derive(Debug)]
+pub enum Started {
+    /// The request has run: refused by a gate, or a query answered in place.
+    Done(Flow),
+    /// It passed the gates; [`finish`] runs it.
+    Resolved(Resolved),
+}
+
+/// A command that passed the gates, for [`finish`].
+#[derive(Debug)]
+pub struct Resolved {
+    cmd: &'static CommandSpec,
+    sub: Option<&'static CommandSpec>,
+    /// Already tried as a query answered in place: it was not one.
+    query_tried: bool,
+}
+
+/// The part of a request that never waits: resolves `args` for session
+/// `s` and applies the gates, appending any refusal to `out`; a read-only
+/// `SENTINEL` query is answered here too. Synchronous so that the hottest
+/// request (a pipelined `get-master-addr-by-name`) never builds the
+/// future of everything a command may await, whose set-up showed in
+/// pipelined profiles. `args` is left for the caller to recycle (a renamed
+/// command's name is rewritten in place).
+pub fn start(
     ctx: &Ctx,
     s: &mut Session,
     args: &mut [Vec<u8>],
     inbound: Inbound,
     out: &mut Output,
-) -> Flow {
+) -> Started {
     out.resp3 = s.resp3;
     out.suppress = s.reply_off || std::mem::take(&mut s.skip_next);
     let resolved = prepare(ctx, args).and_then(|(cmd, sub)| {
@@ -69,9 +91,41 @@ pub async fn dispatch(
         Ok(found) => found,
         Err(e) => {
             out.reply(&e);
-            return Flow::Continue;
+            return Started::Done(Flow::Continue);
         }
     };
+    // A query answered in place neither yields nor reads the client's
+    // bookkeeping; a paused server holds it like any other command.
+    let query =
+        cmd.name == "sentinel" && !is_vote_request(&args[1..]) && !ctx.state.pause.holds_commands();
+    if query {
+        let full_name = sub.unwrap_or(cmd).full_name;
+        if ctx.core.query(&args[1..], &mut out.writer()) {
+            s.count_command(full_name);
+            after_command(s, full_name);
+            return Started::Done(Flow::Continue);
+        }
+    }
+    Started::Resolved(Resolved {
+        cmd,
+        sub,
+        query_tried: query,
+    })
+}
+
+/// Runs a command [`start`] let through, appending every reply to `out`.
+pub async fn finish(
+    ctx: &Ctx,
+    s: &mut Session,
+    resolved: Resolved,
+    args: &mut [Vec<u8>],
+    out: &mut Output,
+) -> Flow {
+    let Resolved {
+        cmd,
+        sub,
+        query_tried,
+    } = resolved;
     let full_name = sub.unwrap_or(cmd).full_name;
     // A paused server holds the command; a kill still gets through.
     if ctx.state.pause.holds_commands() {
@@ -82,15 +136,19 @@ pub async fn dispatch(
         }
     }
     s.count_command(full_name);
-    let flow = run(ctx, s, cmd, sub, args, out).await;
+    let flow = run(ctx, s, cmd, sub, query_tried, args, out).await;
+    after_command(s, full_name);
+    out.resp3 = s.resp3;
+    flow
+}
+
+/// CLIENT CACHING covers exactly the one command after it.
+fn after_command(s: &mut Session, full_name: &str) {
     if full_name == "client|caching" {
         s.caching_armed = true;
     } else if std::mem::take(&mut s.caching_armed) {
-        // CLIENT CACHING covers exactly the one command after it.
         s.client.meta().tracking.caching = None;
     }
-    out.resp3 = s.resp3;
-    flow
 }
 
 /// Undoes a `rename-command`, then finds the command in the table.
@@ -154,6 +212,7 @@ async fn run(
     s: &mut Session,
     cmd: &CommandSpec,
     sub: Option<&CommandSpec>,
+    query_tried: bool,
     args: &[Vec<u8>],
     out: &mut Output,
 ) -> Flow {
@@ -197,7 +256,7 @@ async fn run(
             }
         }
         "sentinel" => {
-            if ctx.core.query(&args[1..], &mut out.writer()) {
+            if !query_tried && ctx.core.query(&args[1..], &mut out.writer()) {
                 return Flow::Continue;
             }
             s.settle(&ctx.state.stats);
