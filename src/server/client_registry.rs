@@ -110,6 +110,10 @@ impl Client {
     /// Asks the connection to close as soon as it can.
     pub fn kill(&self) {
         self.killed.store(true, Ordering::SeqCst);
+        // Every waiter: a connection keeps one waiting for its whole life
+        // and may add another (a paused command); plus a permit for one
+        // that checked the flag just before it was set and waits next.
+        self.wake.notify_waiters();
         self.wake.notify_one();
     }
 

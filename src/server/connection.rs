@@ -5,6 +5,8 @@
 //! idle `timeout`, as Redis applies them.
 
 use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::{Buf, BytesMut};
@@ -53,6 +55,10 @@ pub async fn serve<S: ClientStream>(ctx: Ctx, stream: S, client: Arc<Client>) {
         limiter: OutputLimiter::default(),
         pending_stop: false,
         awaiting: VecDeque::new(),
+        killed: {
+            let client = client.clone();
+            Box::pin(async move { client.killed().await })
+        },
     };
     let result = conn.run(&ctx, &mut session).await;
     session.settle(&ctx.state.stats);
@@ -78,6 +84,11 @@ struct Connection<S> {
     /// Replies the driver still owes, oldest first, each with the output of
     /// the commands that came after it (see [`dispatch::may_pipeline`]).
     awaiting: VecDeque<(Deferred, BytesMut)>,
+    /// Resolves once the client is killed. Made once and kept waiting:
+    /// a fresh wait per read or write registered and unregistered a waiter
+    /// each time, which showed in per-request profiles. Never polled after
+    /// it resolved (the connection then ends).
+    killed: Pin<Box<dyn Future<Output = ()> + Send>>,
 }
 
 /// Why the loop ended early; only for the debug log.
@@ -160,7 +171,7 @@ impl<S: ClientStream> Connection<S> {
                     s.client.meta().last_interaction = std::time::Instant::now();
                 }
                 event = next_event(&mut s.events) => self.deliver(s, event)?,
-                _ = s.client.killed() => return Err(Closed::Killed),
+                _ = &mut self.killed => return Err(Closed::Killed),
             }
         }
     }
@@ -346,7 +357,7 @@ impl<S: ClientStream> Connection<S> {
                         Err(RecvError::Closed) => s.events = None,
                     }
                 }
-                _ = s.client.killed() => return Err(Closed::Killed),
+                _ = &mut self.killed => return Err(Closed::Killed),
             }
             if self.out.buf.is_empty() && !queued.is_empty() {
                 self.out.buf = std::mem::take(&mut queued);
@@ -358,7 +369,7 @@ impl<S: ClientStream> Connection<S> {
         // for TCP this returns at once.
         tokio::select! {
             flushed = self.stream.flush() => flushed?,
-            _ = s.client.killed() => return Err(Closed::Killed),
+            _ = &mut self.killed => return Err(Closed::Killed),
         }
         s.client.meta().obl = 0;
         Ok(())
