@@ -258,28 +258,23 @@ impl RequestDecoder {
     /// only the general path decodes).
     fn whole_multibulk(&mut self, buf: &mut BytesMut) -> Option<Vec<Vec<u8>>> {
         let b = &buf[..];
-        let cr = short_header(b, 0)?;
-        let count = string2ll(&b[1..cr])?;
-        if !(1..=WHOLE_MAX_ARGS as i64).contains(&count) {
+        let (count, cr) = short_number(b, 0)?;
+        if !(1..=WHOLE_MAX_ARGS).contains(&count) {
             return None;
         }
-        // Safe: 1 <= count <= WHOLE_MAX_ARGS.
-        let count = count as usize;
         let mut spans = [(0usize, 0usize); WHOLE_MAX_ARGS];
         let mut at = cr + 2;
         for span in &mut spans[..count] {
             if b.get(at) != Some(&b'$') {
                 return None;
             }
-            let cr = short_header(b, at)?;
-            let len = string2ll(&b[at + 1..cr])?;
+            let (len, cr) = short_number(b, at)?;
             // Within both the authenticated and the unauthenticated limit.
-            if !(0..=UNAUTH_MAX_BULK_LEN).contains(&len) {
+            if len > UNAUTH_MAX_BULK_LEN as usize {
                 return None;
             }
             let start = cr + 2;
-            // Safe: 0 <= len <= 16 KiB.
-            let end = start + len as usize;
+            let end = start + len;
             if end + 2 > b.len() {
                 return None;
             }
@@ -419,18 +414,28 @@ impl RequestDecoder {
 
 /// Most arguments [`RequestDecoder::whole_multibulk`] takes in one pass.
 const WHOLE_MAX_ARGS: usize = 8;
-/// Longest header line it reads (`$` and a length, or `*` and a count).
-const WHOLE_MAX_HEADER: usize = 20;
-
-/// The `\r` ending the header line at `from` when it is within
-/// [`WHOLE_MAX_HEADER`] bytes, before any NUL (Redis's `strchr` stops at
-/// one), and the byte after it has arrived too.
-fn short_header(buf: &[u8], from: usize) -> Option<usize> {
-    let window = buf.get(from..)?;
-    let window = &window[..window.len().min(WHOLE_MAX_HEADER)];
-    let at = window.iter().position(|&c| c == b'\r' || c == 0)?;
-    let cr = from + at;
-    (buf[cr] == b'\r' && cr + 2 <= buf.len()).then_some(cr)
+/// The number on the header line at `from` (a kind byte, digits, `\r`)
+/// when it is at most 5 digits that `string2ll` reads as they stand (no
+/// sign, no leading zero), the `\r` comes right after them and the byte
+/// after it has arrived: (the number, where the `\r` is). Anything else,
+/// a NUL included, is left to the general path.
+fn short_number(buf: &[u8], from: usize) -> Option<(usize, usize)> {
+    let digits = buf.get(from + 1..)?;
+    let mut value = 0usize;
+    for (i, &c) in digits.iter().enumerate().take(6) {
+        if c == b'\r' {
+            if i == 0 || (digits[0] == b'0' && i > 1) {
+                return None;
+            }
+            let cr = from + 1 + i;
+            return (cr + 2 <= buf.len()).then_some((value, cr));
+        }
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        value = value * 10 + usize::from(c - b'0');
+    }
+    None
 }
 
 /// What one decoding step produced.

@@ -393,7 +393,40 @@ fn whole_requests_decode_as_bytewise_arrival_does() {
         vec!["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"],
         vec!["SET", &big],
     ];
-    let mutations: &[&[u8]] = &[b"\0", b"\r", b"\n", b"-", b"+", b"9", b"x", b"$", b"*", b""];
+    let mutations: &[&[u8]] = &[
+        b"\0", b"\r", b"\n", b"-", b"+", b"0", b"9", b"x", b"$", b"*", b"",
+    ];
+    // Header edge cases the one-pass reader must leave to the general
+    // path, each alone and before a good request.
+    let edges: &[&[u8]] = &[
+        b"*03\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n",
+        b"*1\r\n$03\r\nfoo\r\n",
+        b"*1\r\n$00\r\n\r\n",
+        b"*1\r\n$0\r\n\r\n",
+        b"*00\r\n",
+        b"*0\r\n",
+        b"*-1\r\n",
+        b"*1\r\n$-0\r\n",
+        b"*1\r\n$-1\r\n",
+        b"*+1\r\n$1\r\na\r\n",
+        b"*1\r\n$\r\n",
+        b"*\r\n",
+        b"*1\r\n$1\0\r\na\r\n",
+        b"*100000\r\n",
+        b"*1\r\n$100000\r\n",
+    ];
+    for edge in edges {
+        let mut wire = edge.to_vec();
+        wire.extend_from_slice(b"*1\r\n$4\r\nPING\r\n");
+        for authenticated in [true, false] {
+            assert_eq!(
+                decode_all(&wire, authenticated),
+                decode_bytewise(&wire, authenticated),
+                "{:?}",
+                String::from_utf8_lossy(&wire)
+            );
+        }
+    }
     for round in 0..3000 {
         let mut wire = Vec::new();
         for _ in 0..3 {
