@@ -154,11 +154,12 @@ impl<S: ClientStream> Connection<S> {
                 continue;
             }
             let idle = idle_deadline(ctx, s);
+            // In a fixed order, so a branch found ready spares polling the
+            // rest (the kill wait takes a lock per poll): events first, as
+            // the driver paces them and a busy reader must still get them.
             tokio::select! {
-                _ = sleep_until_or_never(idle) => {
-                    tracing::debug!("Closing idle client");
-                    return Ok(());
-                }
+                biased;
+                event = next_event(&mut s.events) => self.deliver(s, event)?,
                 read = self.stream.read_buf(&mut self.input) => {
                     let n = read?;
                     if n == 0 {
@@ -170,8 +171,11 @@ impl<S: ClientStream> Connection<S> {
                     Stats::raise(&stats.max_input_buffer, self.input.len() as u64);
                     s.client.meta().last_interaction = std::time::Instant::now();
                 }
-                event = next_event(&mut s.events) => self.deliver(s, event)?,
                 _ = &mut self.killed => return Err(Closed::Killed),
+                _ = sleep_until_or_never(idle) => {
+                    tracing::debug!("Closing idle client");
+                    return Ok(());
+                }
             }
         }
     }
@@ -333,7 +337,10 @@ impl<S: ClientStream> Connection<S> {
                 );
                 return Err(Closed::OutputLimit);
             }
+            // The write first: it mostly completes at once, and then the
+            // other branches are not polled.
             tokio::select! {
+                biased;
                 // write(2) rather than `write_buf`'s one-slice writev: the
                 // kernel's vector import showed in pipelined profiles.
                 written = self.stream.write(&self.out.buf) => {
@@ -368,6 +375,7 @@ impl<S: ClientStream> Connection<S> {
         // A TLS stream may hold an encrypted record it could not write yet;
         // for TCP this returns at once.
         tokio::select! {
+            biased;
             flushed = self.stream.flush() => flushed?,
             _ = &mut self.killed => return Err(Closed::Killed),
         }
