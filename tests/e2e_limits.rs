@@ -452,3 +452,52 @@ fn limits_are_kept_in_the_config_rewrite_as_redis_keeps_them() {
     assert!(rewritten[0].contains(&"client-output-buffer-limit pubsub 1mb 512kb 10".to_string()));
     assert!(rewritten[0].contains(&"client-query-buffer-limit 2mb".to_string()));
 }
+
+/// The `obl=` field of the CLIENT LIST line of the client named `name`.
+fn obl_of(c: &mut Client, name: &str) -> Option<u64> {
+    let Ok(Reply::Bulk(list)) = c.cmd(&["CLIENT", "LIST"]) else {
+        return None;
+    };
+    let text = String::from_utf8_lossy(&list).into_owned();
+    let line = text
+        .lines()
+        .find(|l| l.contains(&format!(" name={name} ")))?;
+    line.split(' ')
+        .find_map(|f| f.strip_prefix("obl="))
+        .and_then(|v| v.parse().ok())
+}
+
+#[test]
+fn client_list_shows_the_backlog_of_a_client_that_does_not_read() {
+    let s = rsentinel("");
+    let mut slow = Client::connect(s.port).unwrap();
+    assert_eq!(
+        slow.cmd(&["CLIENT", "SETNAME", "slow"]).unwrap(),
+        Reply::Simple("OK".into())
+    );
+    let mut watcher = Client::connect(s.port).unwrap();
+    assert_eq!(obl_of(&mut watcher, "slow"), Some(0));
+    // Small requests whose replies (the command docs, ~25 KB each) add up
+    // far beyond what the sockets buffer, and are not read: the sentinel's
+    // write must wait, and meanwhile shows what it holds.
+    const REQUESTS: usize = 2000;
+    let request = b"*2\r\n$7\r\nCOMMAND\r\n$4\r\nDOCS\r\n";
+    slow.send_raw(&request.repeat(REQUESTS)).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), || obl_of(&mut watcher, "slow")
+            .is_some_and(|n| n > 0)),
+        "no backlog shown while the client does not read"
+    );
+    // Once everything is read the backlog shows 0 again.
+    for _ in 0..REQUESTS {
+        assert!(matches!(
+            slow.read().unwrap(),
+            Reply::Array(_) | Reply::Map(_)
+        ));
+    }
+    assert!(
+        wait_until(Duration::from_secs(10), || obl_of(&mut watcher, "slow")
+            == Some(0)),
+        "the backlog still shows after every reply was read"
+    );
+}

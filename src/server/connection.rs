@@ -13,7 +13,7 @@ use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::broadcast::{self, error::RecvError};
 
-use super::client_registry::{Client, ClientType};
+use super::client_registry::Client;
 use super::dispatch::{self, may_pipeline, Flow, Inbound, Started};
 use super::output::{Deferred, Output, OutputLimiter};
 use super::session::{Ctx, Session};
@@ -111,8 +111,7 @@ fn idle_deadline(ctx: &Ctx, s: &Session) -> Option<tokio::time::Instant> {
     if s.subs.count() > 0 {
         return None;
     }
-    let last = s.client.meta().last_interaction;
-    Some(tokio::time::Instant::from_std(last + timeout))
+    Some(tokio::time::Instant::from_std(s.last_read() + timeout))
 }
 
 async fn sleep_until_or_never(deadline: Option<tokio::time::Instant>) {
@@ -122,11 +121,13 @@ async fn sleep_until_or_never(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-/// The output buffer limit of the class the client is in now.
-fn output_limit(ctx: &Ctx, client: &Client) -> OutputBufferLimit {
-    let class = match client.client_type() {
-        ClientType::Pubsub => ClientClass::Pubsub,
-        _ => ClientClass::Normal,
+/// The output buffer limit of the class the client is in now (read from
+/// the session, which the client's type mirrors, so without a lock).
+fn output_limit(ctx: &Ctx, s: &Session) -> OutputBufferLimit {
+    let class = if s.subs.count() > 0 {
+        ClientClass::Pubsub
+    } else {
+        ClientClass::Normal
     };
     ctx.state.info.limits.output(class)
 }
@@ -169,7 +170,7 @@ impl<S: ClientStream> Connection<S> {
                     Stats::add(&stats.net_input_bytes, n as u64);
                     Stats::add(&stats.reads_processed, 1);
                     Stats::raise(&stats.max_input_buffer, self.input.len() as u64);
-                    s.client.meta().last_interaction = std::time::Instant::now();
+                    s.note_read(std::time::Instant::now());
                 }
                 _ = &mut self.killed => return Err(Closed::Killed),
                 _ = sleep_until_or_never(idle) => {
@@ -315,7 +316,7 @@ impl<S: ClientStream> Connection<S> {
     /// not reading. Events that arrive meanwhile are queued behind it, up to
     /// the client's output buffer limit, past which it is dropped.
     async fn flush(&mut self, ctx: &Ctx, s: &mut Session) -> Result<(), Closed> {
-        s.settle(&ctx.state.stats);
+        s.settle_for_write(&ctx.state.stats);
         let errors = self.out.take_errors();
         let stats = &ctx.state.stats;
         if errors > 0 {
@@ -325,11 +326,10 @@ impl<S: ClientStream> Connection<S> {
         while !self.out.buf.is_empty() {
             let pending = self.out.buf.len() + queued.len();
             Stats::raise(&stats.max_output_buffer, pending as u64);
-            s.client.meta().obl = pending;
-            let limit = output_limit(ctx, &s.client);
+            let limit = output_limit(ctx, s);
             if self
                 .limiter
-                .exceeded(limit, pending, std::time::Instant::now())
+                .exceeded(limit, pending, std::time::Instant::now)
             {
                 tracing::warn!(
                     "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
@@ -337,35 +337,47 @@ impl<S: ClientStream> Connection<S> {
                 );
                 return Err(Closed::OutputLimit);
             }
-            // The write first: it mostly completes at once, and then the
-            // other branches are not polled.
-            tokio::select! {
+            // Most writes complete at once: only one that must wait shows
+            // the backlog meanwhile (CLIENT LIST's `obl`, behind a lock)
+            // and waits for events and a kill too.
+            let at_once = tokio::select! {
                 biased;
                 // write(2) rather than `write_buf`'s one-slice writev: the
                 // kernel's vector import showed in pipelined profiles.
-                written = self.stream.write(&self.out.buf) => {
-                    let n = written?;
-                    if n == 0 {
-                        return Err(std::io::Error::from(std::io::ErrorKind::WriteZero).into());
-                    }
-                    self.out.buf.advance(n);
-                    Stats::add(&stats.net_output_bytes, n as u64);
-                    Stats::add(&stats.writes_processed, 1);
-                }
-                event = next_event(&mut s.events) => {
-                    match event {
-                        Ok(msg) if !s.reply_off => {
-                            for frame in s.subs.deliver(&msg) {
-                                encode(&frame, s.resp3, &mut queued);
+                written = self.stream.write(&self.out.buf) => Some(written),
+                _ = std::future::ready(()) => None,
+            };
+            let written = match at_once {
+                Some(written) => written,
+                None => {
+                    s.show_obl(pending);
+                    tokio::select! {
+                        biased;
+                        written = self.stream.write(&self.out.buf) => written,
+                        event = next_event(&mut s.events) => {
+                            match event {
+                                Ok(msg) if !s.reply_off => {
+                                    for frame in s.subs.deliver(&msg) {
+                                        encode(&frame, s.resp3, &mut queued);
+                                    }
+                                }
+                                Ok(_) => {}
+                                Err(RecvError::Lagged(_)) => return Err(Closed::Lagged),
+                                Err(RecvError::Closed) => s.events = None,
                             }
+                            continue;
                         }
-                        Ok(_) => {}
-                        Err(RecvError::Lagged(_)) => return Err(Closed::Lagged),
-                        Err(RecvError::Closed) => s.events = None,
+                        _ = &mut self.killed => return Err(Closed::Killed),
                     }
                 }
-                _ = &mut self.killed => return Err(Closed::Killed),
+            };
+            let n = written?;
+            if n == 0 {
+                return Err(std::io::Error::from(std::io::ErrorKind::WriteZero).into());
             }
+            self.out.buf.advance(n);
+            Stats::add(&stats.net_output_bytes, n as u64);
+            Stats::add(&stats.writes_processed, 1);
             if self.out.buf.is_empty() && !queued.is_empty() {
                 self.out.buf = std::mem::take(&mut queued);
             }
@@ -379,7 +391,7 @@ impl<S: ClientStream> Connection<S> {
             flushed = self.stream.flush() => flushed?,
             _ = &mut self.killed => return Err(Closed::Killed),
         }
-        s.client.meta().obl = 0;
+        s.show_obl(0);
         Ok(())
     }
 }

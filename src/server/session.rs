@@ -33,6 +33,8 @@ struct Unsettled {
     last_cmd: Option<&'static str>,
     /// Commands run (INFO's `total_commands_processed`).
     commands: u64,
+    /// When the client's last bytes were read (CLIENT LIST's `idle`).
+    read_at: Option<std::time::Instant>,
 }
 
 #[derive(Debug)]
@@ -65,11 +67,19 @@ pub struct Session {
     /// ACL version that said so (see [`Session::acl_allowed`]).
     acl_allowed: Vec<&'static CommandSpec>,
     acl_version: u64,
+    /// The output backlog the client's metadata shows (CLIENT LIST's
+    /// `obl`), so that showing 0 again costs a lock only when it is not.
+    obl_shown: usize,
+    /// When the client's last bytes were read, as published or about to be.
+    last_read: std::time::Instant,
 }
 
 impl Session {
     pub fn new(client: Arc<Client>, authenticated: bool) -> Session {
-        let user = client.meta().user.clone();
+        let (user, last_read) = {
+            let meta = client.meta();
+            (meta.user.clone(), meta.last_interaction)
+        };
         Session {
             user,
             client,
@@ -85,6 +95,8 @@ impl Session {
             caching_armed: false,
             acl_allowed: Vec::new(),
             acl_version: 0,
+            obl_shown: 0,
+            last_read,
         }
     }
 
@@ -131,23 +143,64 @@ impl Session {
     /// batch of queries then pays one lock and two atomic adds, not a lock
     /// and three atomic updates per request (most of dispatch's own time).
     pub fn settle(&mut self, stats: &Stats) {
+        self.settle_showing(stats, None);
+    }
+
+    /// [`Session::settle`] before the output is written: shows the output
+    /// backlog as 0, what it is once the write is done. Nothing else runs
+    /// before then unless the write must wait, and then the connection
+    /// shows the backlog ([`Session::show_obl`]).
+    pub fn settle_for_write(&mut self, stats: &Stats) {
+        self.settle_showing(stats, Some(0));
+    }
+
+    fn settle_showing(&mut self, stats: &Stats, obl: Option<usize>) {
         let u = std::mem::take(&mut self.unsettled);
-        if u.inbound.is_some() || u.last_cmd.is_some() {
+        let obl = obl.or(u.inbound.map(|i| i.obl));
+        let obl_changes = obl.is_some_and(|o| o != self.obl_shown);
+        if u.inbound.is_some() || u.last_cmd.is_some() || u.read_at.is_some() || obl_changes {
             let mut meta = self.client.meta();
             if let Some(i) = u.inbound {
                 meta.qbuf = i.qbuf;
                 meta.qbuf_free = i.qbuf_free;
                 meta.argv_mem = i.argv_mem;
-                meta.obl = i.obl;
+            }
+            if let Some(o) = obl {
+                meta.obl = o;
+                self.obl_shown = o;
             }
             if let Some(cmd) = u.last_cmd {
                 meta.last_cmd = cmd;
+            }
+            if let Some(at) = u.read_at {
+                meta.last_interaction = at;
             }
         }
         if u.commands > 0 {
             Stats::add(&stats.commands_processed, u.commands);
         }
         self.command_counter.flush();
+    }
+
+    /// Shows `obl` bytes of output backlog (CLIENT LIST's `obl`); no lock
+    /// when it already shows that.
+    pub fn show_obl(&mut self, obl: usize) {
+        if obl != self.obl_shown {
+            self.client.meta().obl = obl;
+            self.obl_shown = obl;
+        }
+    }
+
+    /// The client's bytes were just read; published by [`Session::settle`].
+    pub fn note_read(&mut self, at: std::time::Instant) {
+        self.unsettled.read_at = Some(at);
+        self.last_read = at;
+    }
+
+    /// When the client's last bytes were read (the idle `timeout` counts
+    /// from there).
+    pub fn last_read(&self) -> std::time::Instant {
+        self.last_read
     }
 
     pub fn user(&self) -> &str {
