@@ -207,7 +207,7 @@ impl FlatLines {
 }
 
 /// The lines a flush wants in the file, in order, stored flat (see
-/// [`FlatLines`]): the sentinel's own state lines are quoted straight into
+/// `FlatLines`): the sentinel's own state lines are quoted straight into
 /// one buffer from the core's tokens.
 #[derive(Debug, Clone, Default)]
 pub struct DesiredLines {
@@ -284,7 +284,7 @@ fn push_quoted(out: &mut Vec<u8>, token: &[u8]) {
 /// rewrite's cost, so [`ParsedConfig::rewrite`] also returns how the file
 /// it writes parses, and a writer that finds that file unchanged on its
 /// next flush starts from it (see [`crate::config::rewrite_file_cached`]).
-/// Kept between flushes, so it is stored flat (see [`FlatLines`]).
+/// Kept between flushes, so it is stored flat (see `FlatLines`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ParsedConfig {
     lines: FlatLines,
@@ -382,7 +382,7 @@ impl ParsedConfig {
     /// The file holding `desired` (see [`rewrite_config`]), and how that
     /// file parses when it reads back line for line as written (`None`
     /// when a line would be trimmed or commented out), without its text:
-    /// the file is (see [`ParsedConfig::with_text`]). A line written
+    /// the file is (see `ParsedConfig::with_text`). A line written
     /// unchanged keeps its key; only new text is read again, with the same
     /// rules as [`ParsedConfig::parse`].
     pub fn rewrite(
