@@ -10,6 +10,7 @@ pub mod election;
 pub mod glob;
 pub mod ids;
 pub mod kafka;
+pub mod names;
 pub mod prng;
 pub mod reply;
 pub mod reply_writer;

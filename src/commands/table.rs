@@ -3,6 +3,8 @@
 //! `SENTINEL PRIMARY…` aliases). The data itself lives in `table_data.rs`,
 //! generated from the real binary by `scripts/gen_command_table.py`.
 
+use rsentinel_core::names::is_name;
+
 /// One command (or subcommand) of the table.
 #[derive(Debug)]
 pub struct CommandSpec {
@@ -107,17 +109,9 @@ pub fn lookup_bytes(name: &[u8]) -> Option<&'static CommandSpec> {
     find_name(COMMANDS, name)
 }
 
-/// Finds `name` case-insensitively in `specs` (lower-case names). Every
-/// request resolves a command and often a subcommand: the length and the
-/// first letter rule out nearly every entry before a full case-insensitive
-/// comparison (a comparison against each name showed in profiles, and so
-/// did a binary search's `memcmp` calls).
+/// Finds `name` case-insensitively in `specs` (lower-case names).
 fn find_name(specs: &'static [CommandSpec], name: &[u8]) -> Option<&'static CommandSpec> {
-    let first = name.first()?.to_ascii_lowercase();
-    specs.iter().find(|c| {
-        let known = c.name.as_bytes();
-        known.len() == name.len() && known[0] == first && known.eq_ignore_ascii_case(name)
-    })
+    specs.iter().find(|c| is_name(c.name, name))
 }
 
 /// Look up a command by what Redis calls its full name (`ping`,

@@ -173,16 +173,9 @@ const NAMES: &[(&str, Sub, i32)] = &[
 
 impl Sub {
     fn lookup(sub: &[u8]) -> Option<(&'static str, Sub, i32)> {
-        // The length and the first letter rule out nearly every name before
-        // a full case-insensitive comparison (one per name showed in query
-        // profiles).
-        let first = sub.first()?.to_ascii_lowercase();
         NAMES
             .iter()
-            .find(|(n, _, _)| {
-                let n = n.as_bytes();
-                n.len() == sub.len() && n[0] == first && n.eq_ignore_ascii_case(sub)
-            })
+            .find(|(n, _, _)| crate::names::is_name(n, sub))
             .copied()
     }
 
